@@ -1,0 +1,113 @@
+"""Read and check a model bundle (a folder, or a .zip of one) without torch.
+
+Every problem becomes a ``BundleError`` that names the file and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.config import ModelConfig, from_dict
+
+FORMAT_VERSION = 1
+REQUIRED = ("config.json", "spm.model", "encoder.onnx", "decoder.onnx")
+DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "resources" / "models" / "default"
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    path: Path
+    config: dict[str, Any]
+    model: ModelConfig
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+
+def _safe_extract(zpath: Path) -> Path:
+    """Extract a zipped bundle to a private folder, refusing entries that leave it (zip-slip)."""
+    try:
+        zf = zipfile.ZipFile(zpath)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise BundleError(f"{zpath}: not a readable zip file ({e})") from e
+    digest = hashlib.sha256(zpath.read_bytes()).hexdigest()[:16]
+    dest = Path(tempfile.gettempdir()) / f"attnscope-bundle-{digest}"
+    root = dest.resolve()
+    with zf:
+        for info in zf.infolist():
+            target = (dest / info.filename).resolve()
+            if info.filename.startswith(("/", "\\")) or (target != root and root not in target.parents):
+                raise BundleError(f"{zpath}: entry {info.filename!r} would be written outside the bundle")
+            if info.external_attr >> 16 & 0o170000 == 0o120000:
+                raise BundleError(f"{zpath}: entry {info.filename!r} is a symbolic link")
+        zf.extractall(dest)
+    inner = [p for p in dest.iterdir() if p.is_dir()]
+    if not (dest / "config.json").exists() and len(inner) == 1:
+        return inner[0]
+    return dest
+
+
+def _check_external_data(onnx_path: Path, folder: Path) -> None:
+    """External-data locations must stay inside the bundle folder (no ../ or absolute paths)."""
+    import onnx  # only the protobuf reader; no weights are loaded here
+
+    try:
+        proto = onnx.load(str(onnx_path), load_external_data=False)
+    except Exception as e:  # protobuf raises its own DecodeError types
+        raise BundleError(f"{onnx_path}: not a valid ONNX file ({type(e).__name__}: {e})") from e
+    root = folder.resolve()
+    for init in proto.graph.initializer:
+        for entry in init.external_data:
+            if entry.key != "location":
+                continue
+            loc = entry.value
+            target = (folder / loc).resolve()
+            if os.path.isabs(loc) or root not in target.parents:
+                raise BundleError(f"{onnx_path}: external data {loc!r} points outside the bundle folder")
+            if not target.exists():
+                raise BundleError(f"{onnx_path}: external data file {loc!r} is missing")
+
+
+def read_bundle(path: str | Path | None = None) -> Bundle:
+    """Check a bundle's files and config; ``None`` is the shipped default model."""
+    p = Path(path) if path is not None else DEFAULT_BUNDLE
+    if not p.exists():
+        raise BundleError(f"{p}: no such bundle folder or zip")
+    if p.is_file():
+        if not zipfile.is_zipfile(p):
+            raise BundleError(f"{p}: a bundle is a folder or a .zip of one")
+        p = _safe_extract(p)
+    for name in REQUIRED:
+        f = p / name
+        if not f.exists():
+            raise BundleError(f"{f}: missing (a bundle needs {', '.join(REQUIRED)})")
+        if f.stat().st_size == 0:
+            raise BundleError(f"{f}: empty file")
+    try:
+        config = json.loads((p / "config.json").read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BundleError(f"{p / 'config.json'}: not valid JSON ({e})") from e
+    if not isinstance(config, dict):
+        raise BundleError(f"{p / 'config.json'}: expected a JSON object")
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BundleError(f"{p / 'config.json'}: unknown format_version {version!r} "
+                          f"(this AttnScope reads version {FORMAT_VERSION})")
+    try:
+        model = from_dict(ModelConfig, config["model"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise BundleError(f"{p / 'config.json'}: bad or missing 'model' section ({e})") from e
+    for name in ("encoder.onnx", "decoder.onnx"):
+        _check_external_data(p / name, p)
+    return Bundle(p, config, model)

@@ -1,0 +1,176 @@
+"""The `attnscope` command: corpus, train, export-onnx, translate, inspect, figure, gui.
+
+This is the composition root. Each subcommand loads only what it needs, so `translate`
+and `inspect` start without torch and `train` without Qt. The GUI and figure packages are
+loaded by name (importlib) because `core` must not depend on them at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+EXAMPLE = "I love you"
+
+
+def _decode_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bundle", help="model bundle folder or .zip (default: the shipped model)")
+    p.add_argument("--strategy", choices=["greedy", "beam", "sample"], default=None)
+    p.add_argument("--beam", type=int, default=4, help="beam size (1 = greedy)")
+    p.add_argument("--length-penalty", type=float, default=0.6)
+    p.add_argument("--n-best", type=int, default=1)
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=0)
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-len", type=int, default=64)
+
+
+def _decode_config(a: argparse.Namespace) -> Any:
+    from core.config import DecodeConfig
+
+    strategy = a.strategy or ("greedy" if a.beam <= 1 else "beam")
+    return DecodeConfig(strategy=strategy, beam_size=max(a.beam, 1), length_penalty=a.length_penalty,
+                        n_best=a.n_best, temperature=a.temperature, top_k=a.top_k, top_p=a.top_p,
+                        seed=a.seed, max_len=a.max_len)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="attnscope", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command")
+
+    p = sub.add_parser("corpus", help="write the generated EN→KO corpus (train/valid/test.tsv)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--pairs", type=int, default=60_000)
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("train", help="train a Transformer preset")
+    p.add_argument("--preset", default="default", help="tiny | default | base")
+    p.add_argument("--data", help="TSV file, folder with train.tsv/valid.tsv, or SRC,TGT Moses files")
+    p.add_argument("--out", default="runs/default")
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--pairs", type=int, help="size of the generated corpus")
+    p.add_argument("--norm", choices=["post", "pre"], help="post-LN (paper) or pre-LN")
+    p.add_argument("--optimizer", choices=["adam", "adamw"])
+    p.add_argument("--lr-factor", type=float)
+    p.add_argument("--warmup", type=int)
+    p.add_argument("--batch-tokens", type=int)
+
+    p = sub.add_parser("export-onnx", help="export a run to a model bundle")
+    p.add_argument("run")
+    p.add_argument("--out", required=True)
+    p.add_argument("--verify", action="store_true", help="compare with torch on held-out sentences")
+    p.add_argument("--no-snapshots", action="store_true")
+
+    p = sub.add_parser("translate", help="translate lines from stdin")
+    _decode_args(p)
+
+    p = sub.add_parser("inspect", help="decode one sentence and print what the model saw")
+    p.add_argument("text")
+    _decode_args(p)
+    p.add_argument("--json", action="store_true", help="print the whole Inspection as JSON")
+    p.add_argument("--top-logits", type=int, default=10, help="top-k step logits in JSON (0 = all)")
+
+    p = sub.add_parser("figure", help="render a figure (PDF/SVG/PNG) of an inspection")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+
+    p = sub.add_parser("gui", help="open the inspector window")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    return ap
+
+
+def cmd_corpus(a: argparse.Namespace) -> int:
+    from core.data.generate import write_splits
+
+    info = write_splits(Path(a.out), n_pairs=a.pairs, seed=a.seed)
+    print(json.dumps(info, ensure_ascii=False, default=str))
+    return 0
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from core.train import train
+
+    overrides = {k: v for k, v in {"seed": a.seed, "pairs": a.pairs, "optimizer": a.optimizer,
+                                   "lr_factor": a.lr_factor, "warmup": a.warmup,
+                                   "batch_tokens": a.batch_tokens}.items() if v is not None}
+    model_overrides = {"norm": a.norm} if a.norm else {}
+    result = train(a.preset, a.out, a.data, a.max_steps, a.device, a.resume, overrides, model_overrides)
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    from core.onnx_export import export_bundle
+
+    report = export_bundle(Path(a.run), Path(a.out), verify=a.verify, snapshots=not a.no_snapshots)
+    print(json.dumps(report, indent=1))
+    return 0 if report.get("verified", True) else 1
+
+
+def cmd_translate(a: argparse.Namespace) -> int:
+    from core.inference.engine import Engine
+
+    engine = Engine.load(a.bundle)
+    cfg = _decode_config(a)
+    for line in sys.stdin:
+        print(engine.inspect(line.rstrip("\n"), cfg).translation, flush=True)
+    return 0
+
+
+def cmd_inspect(a: argparse.Namespace) -> int:
+    from core.inference.engine import Engine
+    from core.inference.serialize import inspection_to_json
+
+    engine = Engine.load(a.bundle)
+    ins = engine.inspect(a.text, _decode_config(a))
+    if a.json:
+        print(json.dumps(inspection_to_json(ins, top_logits=a.top_logits), ensure_ascii=False))
+    else:
+        print(ins.translation)
+        print("source:", " ".join(ins.source_pieces))
+        print("target:", " ".join(ins.target_pieces))
+        print(f"{engine.provider}; " + ", ".join(f"{k} {v:.1f} ms" for k, v in ins.timings_ms.items()))
+    return 0
+
+
+def _delegate(module: str, rest: list[str]) -> int:
+    return int(importlib.import_module(module).main(rest) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        argv = ["gui"]
+    ap = build_parser()
+    a = ap.parse_args(argv)
+    handlers = {"corpus": cmd_corpus, "train": cmd_train, "export-onnx": cmd_export,
+                "translate": cmd_translate, "inspect": cmd_inspect}
+    try:
+        if a.command == "gui":
+            return _delegate("app.main", a.rest)
+        if a.command == "figure":
+            return _delegate("export.cli", a.rest)
+        if a.command is None:
+            ap.print_help()
+            return 2
+        return handlers[a.command](a)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, RuntimeError, OSError) as e:
+        # User-fixable problems (bad corpus, bad bundle, unwritable folder) get one clear line.
+        if type(e).__name__ in {"CorpusError", "BundleError", "TrainingError", "DecodeError"} or isinstance(e, OSError):
+            print(f"attnscope {a.command}: {e}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""The inference engine: onnxruntime, numpy and sentencepiece only (no torch).
+
+``Engine.load(bundle)`` opens a model bundle; ``Engine.inspect(text, DecodeConfig)`` decodes
+one sentence and returns an ``Inspection`` with every attention matrix. The decode loop
+is model-agnostic: a runner encodes and steps, the search (pure numpy) picks survivors.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+import numpy as np
+
+from core.bundle import Bundle, BundleError, read_bundle
+from core.config import DecodeConfig
+from core.inference.inspection import Inspection, StepRecord, build_path
+from core.inference.search import make_search
+from core.tokenizer import BOS, EOS, Tokenizer
+
+
+class EncoderOutput(NamedTuple):
+    memory: np.ndarray  # [B, S, D]
+    enc_attn: np.ndarray  # [L, B, H, S, S]
+    cross_k: np.ndarray  # [L, B, H, S, d_k]
+    cross_v: np.ndarray
+
+
+class StepOutput(NamedTuple):
+    logits: np.ndarray  # [K, V]
+    present_k: np.ndarray  # [L, K, H, P+1, d_k]
+    present_v: np.ndarray
+    self_attn: np.ndarray  # [L, K, H, 1, P+1]
+    cross_attn: np.ndarray  # [L, K, H, 1, S]
+
+
+class Runner(Protocol):
+    def encode(self, src_ids: np.ndarray, src_mask: np.ndarray) -> EncoderOutput: ...
+
+    def step(self, token: np.ndarray, position: np.ndarray, src_mask: np.ndarray, cross_k: np.ndarray,
+             cross_v: np.ndarray, past_k: np.ndarray, past_v: np.ndarray) -> StepOutput: ...
+
+
+_CUDA_WORKS: bool | None = None  # learnt once per process: does the CUDA provider really load?
+
+
+def _session(path: Path, threads: int, want_cuda: bool) -> object:
+    import onnxruntime as ort
+
+    global _CUDA_WORKS
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    providers = ["CPUExecutionProvider"]
+    try_cuda = want_cuda and _CUDA_WORKS is not False and "CUDAExecutionProvider" in ort.get_available_providers()
+    if try_cuda:
+        providers.insert(0, "CUDAExecutionProvider")
+        # onnxruntime-gpu lists CUDA even without the CUDA libraries and logs a failure
+        # while falling back; keep that out of the user's terminal, the status bar says CPU.
+        ort.set_default_logger_severity(4)
+    try:
+        sess = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+    except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise BundleError(f"{path}: onnxruntime cannot load it ({first})") from e
+    finally:
+        ort.set_default_logger_severity(2)
+    if try_cuda:
+        _CUDA_WORKS = sess.get_providers()[0] == "CUDAExecutionProvider"
+    return sess
+
+
+class OrtRunner:
+    """Runs encoder.onnx and decoder.onnx; uses CUDA only where it really runs."""
+
+    def __init__(self, bundle: Bundle, threads: int = 1, want_cuda: bool = True) -> None:
+        self.encoder = _session(bundle.file("encoder.onnx"), threads, want_cuda)
+        self.decoder = _session(bundle.file("decoder.onnx"), threads, want_cuda)
+        # onnxruntime-gpu lists CUDA as available even without CUDA: trust the session.
+        used = self.decoder.get_providers()  # type: ignore[attr-defined]
+        self.provider = "CUDA" if used and used[0] == "CUDAExecutionProvider" else "CPU"
+        names = [o.name for o in self.decoder.get_outputs()]  # type: ignore[attr-defined]
+        expected = ["logits", "present_k", "present_v", "self_attn", "cross_attn"]
+        if names != expected:
+            raise BundleError(f"{bundle.file('decoder.onnx')}: outputs {names}, expected {expected}")
+        vocab = self.decoder.get_outputs()[0].shape[-1]  # type: ignore[attr-defined]
+        if isinstance(vocab, int) and vocab != bundle.model.vocab_size:
+            raise BundleError(f"{bundle.file('decoder.onnx')}: vocabulary of {vocab} pieces, "
+                              f"config.json says {bundle.model.vocab_size}")
+
+    def encode(self, src_ids: np.ndarray, src_mask: np.ndarray) -> EncoderOutput:
+        out = self.encoder.run(None, {"src_ids": src_ids, "src_mask": src_mask})  # type: ignore[attr-defined]
+        return EncoderOutput(*out)
+
+    def step(self, token: np.ndarray, position: np.ndarray, src_mask: np.ndarray, cross_k: np.ndarray,
+             cross_v: np.ndarray, past_k: np.ndarray, past_v: np.ndarray) -> StepOutput:
+        feeds = {"token": token, "position": position, "src_mask": src_mask, "cross_k": cross_k,
+                 "cross_v": cross_v, "past_k": past_k, "past_v": past_v}
+        return StepOutput(*self.decoder.run(None, feeds))  # type: ignore[attr-defined]
+
+
+@dataclass
+class Engine:
+    """Decode sentences with a bundle and capture everything the model saw."""
+
+    bundle: Bundle
+    tokenizer: Tokenizer
+    runner: Runner
+    provider: str
+
+    @classmethod
+    def load(cls, bundle: str | Path | None = None, runner: Runner | None = None,
+             threads: int | None = None, device: str = "auto") -> Engine:
+        """Open a bundle (None = the shipped default); raises BundleError naming the bad file."""
+        b = read_bundle(bundle)
+        try:
+            tok = Tokenizer.load(b.file("spm.model"))
+        except (RuntimeError, OSError) as e:
+            raise BundleError(f"{b.file('spm.model')}: not a sentencepiece model ({e})") from e
+        if len(tok) != b.model.vocab_size:
+            raise BundleError(f"{b.file('spm.model')}: {len(tok)} pieces, but the model was trained "
+                              f"with {b.model.vocab_size} (config.json)")
+        if runner is None:
+            # One intra-op thread is fastest for small models on few cores (measured in benchmarks/).
+            n = threads if threads is not None else (1 if b.model.d_model <= 256 else 2)
+            ort_runner = OrtRunner(b, n, want_cuda=device != "cpu")
+            return cls(b, tok, ort_runner, ort_runner.provider)
+        return cls(b, tok, runner, "torch")
+
+    @property
+    def model_config(self):  # noqa: ANN201 - ModelConfig
+        return self.bundle.model
+
+    @property
+    def bundle_path(self) -> Path:
+        return self.bundle.path
+
+    def piece(self, i: int) -> str:
+        return self.tokenizer.piece(i)
+
+    def piece_id(self, piece: str) -> int:
+        return self.tokenizer.piece_id(piece)
+
+    def inspect(self, text: str, config: DecodeConfig | None = None) -> Inspection:
+        """Decode ``text``; the Inspection holds the tree, attention and logits of every step."""
+        cfg = config or DecodeConfig()
+        t0 = time.perf_counter()
+        m = self.bundle.model
+        ids = self.tokenizer.encode(text) if text.strip() else []
+        limit = m.max_len - 1  # room for EOS
+        truncated_in = len(ids) > limit
+        ids = ids[:limit]
+        n_layers, n_heads = m.n_decoder_layers, m.n_heads
+        if not ids:  # nothing to translate: an empty inspection, not an error
+            empty = build_path((), (), (), 0)
+            return Inspection(text, cfg, np.zeros(0, np.int64), (), False,
+                              np.zeros((m.n_encoder_layers, n_heads, 0, 0), np.float32), (), (), (), (),
+                              False, "", empty, {"total": (time.perf_counter() - t0) * 1e3}, self.provider)
+        src = np.array([ids + [EOS]], dtype=np.int64)  # [1, S]
+        src_mask = np.ones_like(src)
+        t_tok = time.perf_counter()
+        enc = self.runner.encode(src, src_mask)
+        t_enc = time.perf_counter()
+        max_steps = max(1, min(cfg.max_len, m.max_len - 1))
+        search = make_search(cfg.replace(max_len=max_steps), bos_id=BOS, eos_id=EOS, vocab_size=m.vocab_size)
+        d_k = m.d_k
+        past_k = np.zeros((n_layers, 1, n_heads, 0, d_k), np.float32)
+        past_v = past_k
+        cross_k, cross_v, mask_k = enc.cross_k, enc.cross_v, src_mask
+        raw: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        position = 0
+        while not search.done:
+            tokens = search.input_tokens()
+            k = len(tokens)
+            if cross_k.shape[1] != k:  # the beam widened or narrowed: tile the sentence's keys/values
+                cross_k = np.repeat(enc.cross_k, k, axis=1)
+                cross_v = np.repeat(enc.cross_v, k, axis=1)
+                mask_k = np.repeat(src_mask, k, axis=0)
+            out = self.runner.step(tokens.reshape(k, 1).astype(np.int64), np.array([position], np.int64),
+                                   mask_k, cross_k, cross_v, past_k, past_v)
+            raw.append((out.logits, out.self_attn, out.cross_attn))
+            rows = search.advance(out.logits)
+            past_k, past_v = out.present_k[:, rows], out.present_v[:, rows]
+            position += 1
+        t_dec = time.perf_counter()
+        result = search.result()
+        steps = tuple(
+            StepRecord(
+                node_ids=np.asarray(alive, np.int64),  # the tree nodes that fed each row
+                logits=logits,
+                self_attention=sa[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,t+1] -> [L,H,K,t+1]
+                cross_attention=ca[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,S] -> [L,H,K,S]
+            )
+            for alive, (logits, sa, ca) in zip(result.alive_per_step, raw, strict=True)
+        )
+        nodes = result.nodes
+        pieces = tuple(self.tokenizer.piece(n.token) for n in nodes)
+        best_id = result.hypotheses[0].node_id if result.hypotheses else 0
+        best = build_path(nodes, pieces, steps, best_id)
+        translation = self.tokenizer.decode(best.target_ids.tolist())
+        t_end = time.perf_counter()
+        timings = {"tokenize": (t_tok - t0) * 1e3, "encode": (t_enc - t_tok) * 1e3,
+                   "decode": (t_dec - t_enc) * 1e3, "assemble": (t_end - t_dec) * 1e3,
+                   "total": (t_end - t0) * 1e3, "steps": float(len(steps))}
+        return Inspection(
+            text=text, config=cfg, source_ids=src[0], source_pieces=tuple(self.tokenizer.pieces(src[0])),
+            truncated_input=truncated_in, encoder_attention=enc.enc_attn[:, 0], steps=steps,
+            nodes=nodes, node_pieces=pieces, hypotheses=result.hypotheses,
+            truncated_output=result.truncated, translation=translation, best=best, timings_ms=timings,
+            provider=self.provider,
+        )

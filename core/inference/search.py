@@ -1,0 +1,349 @@
+"""Decoding strategies (greedy, beam, sampling) over raw logits, in pure numpy.
+
+The search never calls the model (OpenNMT-py ``BeamSearch.advance`` style)::
+
+    search = make_search(cfg, bos_id=BOS, eos_id=EOS, vocab_size=V)
+    while not search.done:
+        tokens = search.input_tokens()        # int64 [K]: token fed by each alive row
+        logits = model_step(tokens, cache)    # float [K, V] raw logits
+        parent_rows = search.advance(logits)  # int64 [K']: old row each new row extends
+        cache = cache[:, parent_rows]
+    result = search.result()
+
+Greedy and beam rank by the model's own log-probs (T = 1); temperature, top-k and
+top-p only shape the sampling distribution. BOS is never generated: its log-prob
+is masked to -inf *without* renormalising, so every node records its real
+log-prob under the model. Every hypothesis ever on the beam is a node of the
+tree, plus up to ``beam_size`` runner-up leaves per step (candidates from the
+top ``2 * beam_size`` that lost). Node statuses are assigned by ``result()``:
+
+* ``"finished"``: an EOS-terminated hypothesis that was kept;
+* ``"alive"``: a final unfinished hypothesis (still on the beam when the search
+  hit ``max_len``, or when ``result()`` is called early), or any node on the
+  path from the root to a final (finished or unfinished) hypothesis;
+* ``"pruned"``: everything else: runner-up leaves, dead branches, and rows still
+  on the beam when the search stopped because ``beam_size`` hypotheses finished.
+
+Final hypotheses are ranked finished-first, then by length-penalised score.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+
+STRATEGIES = ("greedy", "beam", "sample")
+
+
+class DecodeConfigLike(Protocol):
+    """Read-only view of the decoding fields of ``core.config.DecodeConfig``."""
+
+    @property
+    def strategy(self) -> str: ...
+    @property
+    def beam_size(self) -> int: ...
+    @property
+    def length_penalty(self) -> float: ...
+    @property
+    def n_best(self) -> int: ...
+    @property
+    def temperature(self) -> float: ...
+    @property
+    def top_k(self) -> int: ...
+    @property
+    def top_p(self) -> float: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def max_len(self) -> int: ...
+    @property
+    def forced_prefix(self) -> tuple[int, ...]: ...
+
+
+@dataclass(frozen=True)
+class BeamNode:
+    """One hypothesis prefix in the search tree (see module docstring for status)."""
+
+    id: int
+    parent: int
+    token: int
+    logprob: float
+    cum_logprob: float
+    score: float
+    step: int
+    status: str
+    forced: bool
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A final hypothesis: generated tokens (incl. EOS if finished) and its last node."""
+
+    tokens: tuple[int, ...]
+    node_id: int
+    score: float
+    cum_logprob: float
+    finished: bool
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The whole tree, the n-best hypotheses (best first) and the rows fed per step."""
+
+    nodes: tuple[BeamNode, ...]
+    hypotheses: tuple[Hypothesis, ...]
+    truncated: bool
+    alive_per_step: tuple[np.ndarray, ...]
+
+
+def length_penalty(n: int, alpha: float) -> float:
+    """GNMT length penalty lp(n) = ((5 + n) / 6) ** alpha (Wu et al. 2016)."""
+    return float(((5.0 + n) / 6.0) ** alpha)
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """Numerically stable log-softmax over the last axis, computed in float64."""
+    x = np.asarray(x, dtype=np.float64)
+    m = np.max(x, axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    s = x - m
+    with np.errstate(divide="ignore"):
+        out: np.ndarray = s - np.log(np.sum(np.exp(s), axis=-1, keepdims=True))
+    return out
+
+
+def validate_config(cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int) -> None:
+    """Raise ValueError with a clear message if the config or vocabulary is unusable."""
+    if cfg.strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {cfg.strategy!r}; expected one of {STRATEGIES}")
+    if cfg.beam_size < 1:
+        raise ValueError(f"beam_size must be >= 1, got {cfg.beam_size}")
+    if cfg.n_best < 1:
+        raise ValueError(f"n_best must be >= 1, got {cfg.n_best}")
+    if not cfg.temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {cfg.temperature}")
+    if not 0 < cfg.top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1] (1.0 = off), got {cfg.top_p}")
+    if cfg.top_k < 0:
+        raise ValueError(f"top_k must be >= 0 (0 = off), got {cfg.top_k}")
+    if cfg.max_len < 1:
+        raise ValueError(f"max_len must be >= 1, got {cfg.max_len}")
+    if vocab_size < 2 or not (0 <= bos_id < vocab_size and 0 <= eos_id < vocab_size):
+        raise ValueError(f"bos_id={bos_id} / eos_id={eos_id} must lie in [0, {vocab_size})")
+    if bos_id == eos_id:
+        raise ValueError(f"bos_id and eos_id must differ, both are {bos_id}")
+    if len(cfg.forced_prefix) > cfg.max_len:
+        raise ValueError(f"forced_prefix has {len(cfg.forced_prefix)} tokens but max_len is {cfg.max_len}")
+    for t in cfg.forced_prefix:
+        if not 0 <= t < vocab_size or t == bos_id:
+            raise ValueError(f"forced_prefix token {t} is BOS or outside [0, {vocab_size})")
+
+
+class Search(ABC):
+    """Shared state: the node tree, the alive rows and the finished hypotheses."""
+
+    def __init__(self, cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int) -> None:
+        validate_config(cfg, bos_id, eos_id, vocab_size)
+        self.cfg = cfg
+        self.bos_id, self.eos_id, self.vocab_size = int(bos_id), int(eos_id), int(vocab_size)
+        self.capacity = 1  # finished hypotheses needed to stop
+        self.runners_up = 0  # max runner-up leaves recorded per step
+        self._alpha = float(cfg.length_penalty)
+        self._prefix = tuple(int(t) for t in cfg.forced_prefix)
+        root = BeamNode(0, -1, self.bos_id, 0.0, 0.0, 0.0, 0, "alive", False)
+        self._nodes: list[BeamNode] = [root]
+        self._alive: list[int] = [0]
+        self._finished: list[int] = []
+        self._alive_per_step: list[np.ndarray] = []
+        self._step = 0
+
+    @property
+    def done(self) -> bool:
+        """True once nothing is alive, enough hypotheses finished, or max_len is hit."""
+        return not self._alive or len(self._finished) >= self.capacity or self._step >= self.cfg.max_len
+
+    def input_tokens(self) -> np.ndarray:
+        """The token each alive row feeds to the model at this step, int64 [K]."""
+        return np.array([self._nodes[i].token for i in self._alive], dtype=np.int64)
+
+    def advance(self, logits: np.ndarray) -> np.ndarray:
+        """Consume raw logits [K, V]; return, for each new alive row, its old row."""
+        if self.done:
+            raise RuntimeError("advance() called on a search that is done")
+        x = np.asarray(logits, dtype=np.float64)
+        expected = (len(self._alive), self.vocab_size)
+        if x.shape != expected:
+            raise ValueError(f"logits must have shape {expected}, got {x.shape}")
+        if np.isnan(x).any() or np.isposinf(x).any() or not np.isfinite(x).any(axis=1).all():
+            raise ValueError("logits contain NaN or +inf, or a row with no finite value")
+        self._alive_per_step.append(np.array(self._alive, dtype=np.int64))
+        logp = log_softmax(x)
+        if self._step < len(self._prefix):
+            parents = self._advance_forced(logp, self._prefix[self._step])
+        else:
+            parents = self._advance(x, logp)
+        self._step += 1
+        return np.asarray(parents, dtype=np.int64)
+
+    @abstractmethod
+    def _advance(self, logits: np.ndarray, logp: np.ndarray) -> list[int]:
+        """Strategy-specific step (no forced token); returns the parent rows."""
+
+    def _advance_forced(self, logp: np.ndarray, token: int) -> list[int]:
+        """Extend the best-scoring row with the forced token (collapses to one row)."""
+        old_alive = list(self._alive)
+        row = int(np.argmax(self._cums(old_alive)))  # prefix steps come first, so K is 1 anyway
+        parents = self._take(row, token, float(logp[row, token]), forced=True)
+        if self.runners_up:
+            losers = self._candidates(old_alive, logp, 2 * self.runners_up)
+            for r, t in [c for c in losers if c != (row, token)][: self.runners_up]:
+                self._extend(old_alive[r], t, float(logp[r, t]))
+        return parents
+
+    def _candidates(self, alive: list[int], logp: np.ndarray, n: int) -> list[tuple[int, int]]:
+        """Best n (row, token) pairs by cumulative log-prob, best first, BOS excluded."""
+        scores = self._cums(alive)[:, None] + logp
+        scores[:, self.bos_id] = -np.inf
+        flat = scores.ravel()
+        n = min(n, flat.size)
+        idx = np.argpartition(-flat, n - 1)[:n]
+        idx = idx[np.lexsort((idx, -flat[idx]))]  # by score, ties by (row, token)
+        rows, toks = np.divmod(idx, self.vocab_size)
+        return [(int(r), int(t)) for r, t in zip(rows, toks, strict=True) if t != self.bos_id]
+
+    def _cums(self, alive: list[int]) -> np.ndarray:
+        return np.array([self._nodes[i].cum_logprob for i in alive], dtype=np.float64)
+
+    def _extend(self, parent: int, token: int, logprob: float, forced: bool = False) -> int:
+        """Create a child node of node ``parent``; returns its id."""
+        p = self._nodes[parent]
+        cum = p.cum_logprob + logprob
+        step = p.step + 1
+        nid = len(self._nodes)
+        score = cum / length_penalty(step, self._alpha)
+        self._nodes.append(BeamNode(nid, parent, int(token), logprob, cum, score, step, "pruned", forced))
+        return nid
+
+    def _take(self, row: int, token: int, logprob: float, forced: bool = False) -> list[int]:
+        """Single-row step: extend ``row`` with ``token``; finish it on EOS."""
+        nid = self._extend(self._alive[row], token, logprob, forced)
+        if token == self.eos_id:
+            self._finished.append(nid)
+            self._alive = []
+            return []
+        self._alive = [nid]
+        return [row]
+
+    def result(self) -> SearchResult:
+        """Tree with statuses and the n-best hypotheses (callable early, e.g. on cancel)."""
+        unfinished = list(self._alive) if len(self._finished) < self.capacity else []
+
+        def by_score(ids: list[int]) -> list[int]:
+            return sorted(ids, key=lambda i: (-self._nodes[i].score, i))
+
+        finals = by_score(self._finished) + by_score(unfinished)
+        status = ["pruned"] * len(self._nodes)
+        for nid in finals:
+            status[nid] = "finished" if nid in self._finished else "alive"
+            p = self._nodes[nid].parent
+            while p >= 0 and status[p] != "alive":
+                status[p] = "alive"
+                p = self._nodes[p].parent
+        nodes = tuple(replace(n, status=s) for n, s in zip(self._nodes, status, strict=True))
+        hyps = tuple(self._hypothesis(nid) for nid in finals[: self.cfg.n_best])
+        return SearchResult(
+            nodes=nodes,
+            hypotheses=hyps,
+            truncated=bool(hyps) and not hyps[0].finished,
+            alive_per_step=tuple(self._alive_per_step),
+        )
+
+    def _hypothesis(self, nid: int) -> Hypothesis:
+        node, tokens, i = self._nodes[nid], [], nid
+        while i > 0:
+            tokens.append(self._nodes[i].token)
+            i = self._nodes[i].parent
+        finished = nid in self._finished
+        return Hypothesis(tuple(reversed(tokens)), nid, node.score, node.cum_logprob, finished)
+
+
+class BeamSearch(Search):
+    """Beam search over the top 2K candidates, fairseq-style EOS handling."""
+
+    def __init__(self, cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int) -> None:
+        super().__init__(cfg, bos_id, eos_id, vocab_size)
+        self.beam_size = self.capacity = self.runners_up = int(cfg.beam_size)
+
+    def _advance(self, logits: np.ndarray, logp: np.ndarray) -> list[int]:
+        k, old_alive = self.beam_size, list(self._alive)
+        new_alive: list[int] = []
+        parents: list[int] = []
+        losers = 0
+        for rank, (row, tok) in enumerate(self._candidates(old_alive, logp, 2 * k)):
+            parent, lp = old_alive[row], float(logp[row, tok])
+            if tok == self.eos_id and rank < k and len(self._finished) < k:
+                self._finished.append(self._extend(parent, tok, lp))
+            elif tok != self.eos_id and len(new_alive) < k:
+                new_alive.append(self._extend(parent, tok, lp))
+                parents.append(row)
+            elif losers < k:
+                self._extend(parent, tok, lp)  # runner-up leaf, stays "pruned"
+                losers += 1
+        self._alive = new_alive
+        return parents
+
+
+class GreedySearch(BeamSearch):
+    """Greedy decoding: exactly beam search with beam_size = 1 (one runner-up leaf per step)."""
+
+    def __init__(self, cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int) -> None:
+        super().__init__(cfg, bos_id, eos_id, vocab_size)
+        self.beam_size = self.capacity = self.runners_up = 1
+
+
+def _sampling_probs(
+    logits: np.ndarray, temperature: float, top_k: int, top_p: float, bos_id: int
+) -> np.ndarray:
+    """Sampling distribution over one row: logits / T, BOS masked, then top-k, then top-p."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z[bos_id] = -np.inf
+    if not np.isfinite(z).any():
+        raise ValueError("no token other than BOS has a finite logit")
+    if 0 < top_k < z.size:
+        z[np.argsort(-z, kind="stable")[top_k:]] = -np.inf
+    p = np.exp(log_softmax(z))
+    if top_p < 1.0:
+        order = np.argsort(-p, kind="stable")
+        keep = int(np.searchsorted(np.cumsum(p[order]), top_p)) + 1  # smallest set >= top_p
+        p[order[keep:]] = 0.0
+    out: np.ndarray = p / p.sum()
+    return out
+
+
+class SamplingSearch(Search):
+    """Ancestral sampling with temperature, top-k and nucleus (top-p) filtering."""
+
+    def __init__(self, cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int) -> None:
+        super().__init__(cfg, bos_id, eos_id, vocab_size)
+        self._rng = np.random.default_rng(cfg.seed)
+
+    def _advance(self, logits: np.ndarray, logp: np.ndarray) -> list[int]:
+        c = self.cfg
+        p = _sampling_probs(logits[0], c.temperature, c.top_k, c.top_p, self.bos_id)
+        token = int(self._rng.choice(self.vocab_size, p=p))
+        return self._take(0, token, float(logp[0, token]))
+
+
+def make_search(cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int) -> Search:
+    """Build the Search for ``cfg.strategy`` (validates the config)."""
+    classes: dict[str, type[Search]] = {
+        "greedy": GreedySearch,
+        "beam": BeamSearch,
+        "sample": SamplingSearch,
+    }
+    if cfg.strategy not in classes:
+        raise ValueError(f"unknown strategy {cfg.strategy!r}; expected one of {STRATEGIES}")
+    return classes[cfg.strategy](cfg, bos_id=bos_id, eos_id=eos_id, vocab_size=vocab_size)

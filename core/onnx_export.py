@@ -1,0 +1,230 @@
+"""Export a trained run to a model bundle: encoder and one-step decoder ONNX graphs that
+output every attention matrix, plus the parity check against torch (``--verify``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import shutil
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+from torch import Tensor, nn
+
+from core.bundle import FORMAT_VERSION, read_bundle
+from core.checkpoint import atomic_write_json
+from core.config import DecodeConfig, ModelConfig, to_dict
+from core.inference.engine import EncoderOutput, Engine, StepOutput
+from core.model import NEG_INF, Transformer
+from core.tokenizer import BOS, EOS, PAD, Tokenizer
+from core.train import load_run_model
+
+OPSET = 17
+ENCODER_INPUTS = ["src_ids", "src_mask"]
+ENCODER_OUTPUTS = ["memory", "enc_attn", "cross_k", "cross_v"]
+DECODER_INPUTS = ["token", "position", "src_mask", "cross_k", "cross_v", "past_k", "past_v"]
+DECODER_OUTPUTS = ["logits", "present_k", "present_v", "self_attn", "cross_attn"]
+
+
+def additive_mask(src_mask: Tensor) -> Tensor:
+    """[B, S] of 1 (piece) / 0 (pad) → [B, 1, 1, S] additive attention mask."""
+    return ((1 - src_mask).float() * NEG_INF)[:, None, None, :]
+
+
+class EncoderGraph(nn.Module):
+    """src_ids, src_mask → memory, enc_attn [L,B,H,S,S], cross keys/values [L,B,H,S,d_k]."""
+
+    def __init__(self, model: Transformer) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, src_ids: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        memory, attns = self.model.encode(src_ids, additive_mask(src_mask))
+        kv = self.model.cross_kv(memory)  # computed once per sentence, not every step
+        return (memory, torch.stack(attns), torch.stack([k for k, _ in kv]), torch.stack([v for _, v in kv]))
+
+
+class DecoderStepGraph(nn.Module):
+    """One decoding step with a key/value cache; every layer's attention for the new position."""
+
+    def __init__(self, model: Transformer) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, token: Tensor, position: Tensor, src_mask: Tensor, cross_k: Tensor,
+                cross_v: Tensor, past_k: Tensor, past_v: Tensor) -> tuple[Tensor, ...]:
+        m = self.model
+        y = m.pos(m.embed_scaled(token), position)  # (B, 1, D)
+        mask = additive_mask(src_mask)
+        keys, values, selfs, crosses = [], [], [], []
+        for i, layer in enumerate(m.decoder):
+            y, k, v, sp, cp = layer(y, cross_k[i], cross_v[i], mask, None, past_k[i], past_v[i])
+            keys.append(k)
+            values.append(v)
+            selfs.append(sp)
+            crosses.append(cp)
+        logits = m.generator(m.dec_norm(y))[:, 0]  # (B, V)
+        return logits, torch.stack(keys), torch.stack(values), torch.stack(selfs), torch.stack(crosses)
+
+
+def _example_inputs(cfg: ModelConfig) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+    # Made outside inference_mode: the exporter cannot trace inference tensors.
+    b, s, p = 2, 5, 3
+    src = torch.randint(4, cfg.vocab_size, (b, s))
+    src_mask = torch.ones(b, s, dtype=torch.long)
+    shape = (cfg.n_decoder_layers, b, cfg.n_heads, s, cfg.d_k)
+    past = (cfg.n_decoder_layers, b, cfg.n_heads, p, cfg.d_k)
+    dec = (torch.randint(4, cfg.vocab_size, (b, 1)), torch.tensor([p], dtype=torch.long), src_mask,
+           torch.randn(shape), torch.randn(shape), torch.randn(past), torch.randn(past))
+    return (src, src_mask), dec
+
+
+def export_graphs(model: Transformer, out: Path, metadata: dict[str, str]) -> None:
+    """Write encoder.onnx and decoder.onnx (TorchScript exporter: ~0.5 s, matches torch)."""
+    model.eval()
+    enc_in, dec_in = _example_inputs(model.cfg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            EncoderGraph(model), enc_in, str(out / "encoder.onnx"), dynamo=False,
+            input_names=ENCODER_INPUTS, output_names=ENCODER_OUTPUTS, opset_version=OPSET,
+            dynamic_axes={"src_ids": {0: "batch", 1: "src_len"}, "src_mask": {0: "batch", 1: "src_len"},
+                          "memory": {0: "batch", 1: "src_len"}, "enc_attn": {1: "batch", 3: "src_len", 4: "src_len"},
+                          "cross_k": {1: "batch", 3: "src_len"}, "cross_v": {1: "batch", 3: "src_len"}},
+        )
+        torch.onnx.export(
+            DecoderStepGraph(model), dec_in, str(out / "decoder.onnx"), dynamo=False,
+            input_names=DECODER_INPUTS, output_names=DECODER_OUTPUTS, opset_version=OPSET,
+            dynamic_axes={"token": {0: "batch"}, "src_mask": {0: "batch", 1: "src_len"},
+                          "cross_k": {1: "batch", 3: "src_len"}, "cross_v": {1: "batch", 3: "src_len"},
+                          "past_k": {1: "batch", 3: "past_len"}, "past_v": {1: "batch", 3: "past_len"},
+                          "logits": {0: "batch"}, "present_k": {1: "batch", 3: "total_len"},
+                          "present_v": {1: "batch", 3: "total_len"}, "self_attn": {1: "batch", 4: "total_len"},
+                          "cross_attn": {1: "batch", 4: "src_len"}},
+        )
+    for name in ("encoder.onnx", "decoder.onnx"):
+        proto = onnx.load(str(out / name))
+        onnx.checker.check_model(proto)
+        del proto.metadata_props[:]
+        for k, v in metadata.items():
+            proto.metadata_props.add(key=k, value=v)
+        onnx.save(proto, str(out / name))
+
+
+class TorchRunner:
+    """The same decode as the ONNX engine, run eagerly in torch (for parity and benchmarks)."""
+
+    def __init__(self, model: Transformer) -> None:
+        self.enc, self.dec = EncoderGraph(model.eval()), DecoderStepGraph(model.eval())
+
+    @torch.no_grad()
+    def encode(self, src_ids: np.ndarray, src_mask: np.ndarray) -> EncoderOutput:
+        out = self.enc(torch.from_numpy(src_ids), torch.from_numpy(src_mask))
+        return EncoderOutput(*(t.numpy() for t in out))
+
+    @torch.no_grad()
+    def step(self, token: np.ndarray, position: np.ndarray, src_mask: np.ndarray, cross_k: np.ndarray,
+             cross_v: np.ndarray, past_k: np.ndarray, past_v: np.ndarray) -> StepOutput:
+        args = [torch.from_numpy(np.ascontiguousarray(a)) for a in
+                (token, position, src_mask, cross_k, cross_v, past_k, past_v)]
+        return StepOutput(*(t.numpy() for t in self.dec(*args)))
+
+
+def verify_parity(bundle: Path, model: Transformer, sentences: list[str]) -> dict[str, Any]:
+    """Decode ``sentences`` with onnxruntime and with torch: max |Δ| of logits and every
+    attention tensor, and whether greedy and beam-4 outputs are identical."""
+    ort_engine = Engine.load(bundle)
+    torch_engine = Engine.load(bundle, runner=TorchRunner(model))
+    worst: dict[str, float] = {"logits": 0.0, "encoder_attention": 0.0, "self_attention": 0.0,
+                               "cross_attention": 0.0}
+    same = {"greedy": 0, "beam4": 0}
+    for text in sentences:
+        for name, cfg in (("greedy", DecodeConfig(strategy="greedy")),
+                          ("beam4", DecodeConfig(strategy="beam", beam_size=4))):
+            a, b = ort_engine.inspect(text, cfg), torch_engine.inspect(text, cfg)
+            same[name] += int(a.translation == b.translation and
+                              [n.token for n in a.nodes] == [n.token for n in b.nodes])
+            worst["encoder_attention"] = max(worst["encoder_attention"],
+                                             float(np.abs(a.encoder_attention - b.encoder_attention).max()))
+            for sa, sb in zip(a.steps, b.steps, strict=False):
+                if sa.logits.shape != sb.logits.shape:
+                    break
+                worst["logits"] = max(worst["logits"], float(np.abs(sa.logits - sb.logits).max()))
+                worst["self_attention"] = max(worst["self_attention"],
+                                              float(np.abs(sa.self_attention - sb.self_attention).max()))
+                worst["cross_attention"] = max(worst["cross_attention"],
+                                               float(np.abs(sa.cross_attention - sb.cross_attention).max()))
+    n = len(sentences)
+    ok = all(v <= 1e-4 for v in worst.values()) and same["greedy"] == n and same["beam4"] == n
+    return {"sentences": n, "max_abs_diff": worst, "identical_greedy": same["greedy"],
+            "identical_beam4": same["beam4"], "verified": ok}
+
+
+def export_bundle(run: Path, out: Path, verify: bool = False, snapshots: bool = False,
+                  sentences: list[str] | None = None) -> dict[str, Any]:
+    """Write the bundle of DESIGN.md from a run folder; optionally check parity with torch."""
+    t0 = time.perf_counter()
+    model, tok, run_cfg = load_run_model(run)
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()] \
+        if (run / "metrics.jsonl").exists() else []
+    valid = [m for m in metrics if m.get("kind") == "valid"]
+    config = {
+        "format_version": FORMAT_VERSION,
+        "name": run.name,
+        "languages": {"source": "en", "target": "ko"} if run_cfg.get("data", {}).get("kind") == "generated"
+        else run_cfg.get("languages", {"source": "src", "target": "tgt"}),
+        "model": to_dict(model.cfg),
+        "tokenizer": {"type": "sentencepiece", "file": "spm.model", "vocab_size": len(tok),
+                      "pad_id": PAD, "bos_id": BOS, "eos_id": EOS, "shared": True, "byte_fallback": True},
+        "onnx": {"opset": OPSET, "encoder": {"inputs": ENCODER_INPUTS, "outputs": ENCODER_OUTPUTS},
+                 "decoder": {"inputs": DECODER_INPUTS, "outputs": DECODER_OUTPUTS}},
+        "provenance": {
+            "run": str(run), "preset": run_cfg.get("preset"), "train": run_cfg.get("train"),
+            "data": run_cfg.get("data"), "steps": metrics[-1]["step"] if metrics else None,
+            "final_validation": valid[-1] if valid else None, "torch": torch.__version__,
+            "onnx": onnx.__version__, "python": platform.python_version(),
+            "exported": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        },
+    }
+    meta = {"attnscope_config": json.dumps({k: config[k] for k in ("format_version", "model", "tokenizer")})}
+    export_graphs(model, staging, meta)
+    tok.save(staging / "spm.model")
+    shutil.copyfile(run / "weights.safetensors", staging / "weights.safetensors") \
+        if (run / "weights.safetensors").exists() else None
+    if (run / "metrics.jsonl").exists():
+        shutil.copyfile(run / "metrics.jsonl", staging / "metrics.jsonl")
+    atomic_write_json(staging / "config.json", config)
+    read_bundle(staging)  # the bundle we hand out must load
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)
+    report: dict[str, Any] = {"bundle": str(out), "export_s": round(time.perf_counter() - t0, 2),
+                              "files": {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}}
+    if verify:
+        texts = sentences or _verify_sentences(run, 60)
+        report["verify"] = verify_parity(out, model, texts)
+        report["verified"] = report["verify"]["verified"]
+    return report
+
+
+def _verify_sentences(run: Path, n: int) -> list[str]:
+    for name in ("test.tsv", "valid.tsv"):
+        f = run / "data" / name
+        if f.exists():
+            lines = [ln.split("\t")[0] for ln in f.read_text(encoding="utf-8").splitlines() if ln.strip()]
+            if lines:
+                step = max(len(lines) // n, 1)
+                return lines[::step][:n]
+    return ["I love you", "hello world"] * (n // 2)
+
+
+__all__ = ["export_bundle", "verify_parity", "TorchRunner", "EncoderGraph", "DecoderStepGraph", "Tokenizer"]

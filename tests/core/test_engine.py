@@ -1,0 +1,107 @@
+"""The onnxruntime engine: no torch, the Inspection's shapes and numbers, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.config import DecodeConfig
+
+
+def test_importing_the_engine_does_not_import_torch(tiny_bundle: Path) -> None:
+    code = ("import sys; from core.inference.engine import Engine; "
+            f"e = Engine.load({str(tiny_bundle)!r}); e.inspect('I love you'); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "beam", "sample"])
+def test_inspection_shapes_and_distributions(tiny_bundle: Path, strategy: str) -> None:
+    from core.inference.engine import Engine
+
+    engine = Engine.load(tiny_bundle)
+    assert engine.provider in ("CPU", "CUDA")
+    m = engine.model_config
+    ins = engine.inspect("The dog runs in the park.", DecodeConfig(strategy=strategy, max_len=10))
+    s, t = len(ins.source_pieces), len(ins.target_pieces)
+    assert ins.source_pieces[-1] == "</s>" and s == len(ins.source_ids)
+    assert ins.encoder_attention.shape == (m.n_encoder_layers, m.n_heads, s, s)
+    assert ins.decoder_attention.shape == (m.n_decoder_layers, m.n_heads, t, t)
+    assert ins.cross_attention.shape == (m.n_decoder_layers, m.n_heads, t, s)
+    assert ins.step_logits.shape == (t, m.vocab_size)
+    for a in (ins.encoder_attention, ins.cross_attention):
+        np.testing.assert_allclose(a.sum(-1), 1.0, atol=1e-5)
+    # Decoder self-attention is causal: row i sums to 1 over inputs 0..i and is 0 after.
+    np.testing.assert_allclose(ins.decoder_attention.sum(-1), 1.0, atol=1e-5)
+    assert np.allclose(np.triu(ins.decoder_attention[0, 0], 1), 0)
+    # The tree holds the chosen hypothesis: following parents from it spells its pieces.
+    best = ins.hypotheses[0]
+    assert list(best.tokens) == ins.best.target_ids.tolist()
+    assert all(n.parent < n.id for n in ins.nodes[1:])
+    assert ins.timings_ms["total"] > 0
+
+
+def test_every_tree_node_reaches_its_attention(tiny_bundle: Path) -> None:
+    from core.inference.engine import Engine
+
+    ins = Engine.load(tiny_bundle).inspect("I love you", DecodeConfig(beam_size=3, max_len=8))
+    for node in ins.nodes[1:]:
+        path = ins.path(node.id)
+        assert len(path.target_pieces) == node.step
+        assert path.cross_attention.shape[2] == node.step
+        # The logits row that chose this node gives it the recorded log-probability.
+        row = path.step_logits[-1].astype(np.float64)
+        logp = row[node.token] - (np.log(np.exp(row - row.max()).sum()) + row.max())
+        assert abs(logp - node.logprob) < 1e-4
+
+
+def test_forced_prefix_is_honoured(tiny_bundle: Path) -> None:
+    from core.inference.engine import Engine
+
+    engine = Engine.load(tiny_bundle)
+    forced = engine.tokenizer.encode("너는")[-1]
+    for strategy in ("greedy", "beam", "sample"):
+        cfg = DecodeConfig(strategy=strategy, forced_prefix=(forced,), max_len=6)
+        ins = engine.inspect("I love you", cfg)
+        assert int(ins.best.target_ids[0]) == forced
+        assert ins.target_pieces[0] == engine.piece(forced)
+        assert ins.nodes[1].forced
+
+
+def test_bad_input_never_raises(tiny_bundle: Path) -> None:
+    from core.inference.engine import Engine
+
+    engine = Engine.load(tiny_bundle)
+    empty = engine.inspect("", DecodeConfig())
+    assert empty.translation == "" and empty.is_empty and not empty.truncated_input
+    assert engine.inspect("   \t ", DecodeConfig()).is_empty
+    long = engine.inspect("dog " * 500, DecodeConfig(max_len=4))
+    assert long.truncated_input and len(long.source_pieces) == engine.model_config.max_len
+    odd = engine.inspect("I love 🦄 you\u200f\u0301 ünïcode 中文 \x07", DecodeConfig(max_len=4))
+    # Byte fallback: no piece is <unk>, every character survives as pieces or bytes.
+    assert "<unk>" not in odd.source_pieces
+    assert any(p.startswith("<0x") for p in odd.source_pieces)
+
+
+def test_inspect_cli_prints_the_json_keys(tiny_bundle: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "core.cli", "inspect", "--bundle", str(tiny_bundle),
+                          "I love you", "--beam", "2", "--max-len", "5", "--json"],
+                         capture_output=True, text=True, check=True)
+    data = json.loads(out.stdout)
+    for key in ("translation", "source_pieces", "target_pieces", "encoder_self_attention",
+                "decoder_self_attention", "cross_attention", "beam_tree", "step_logits", "timings_ms"):
+        assert key in data
+    assert len(data["beam_tree"]) >= 2 and data["beam_tree"][0]["parent"] == -1
+
+
+def test_translate_cli_one_line_per_input(tiny_bundle: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "core.cli", "translate", "--bundle", str(tiny_bundle),
+                          "--max-len", "5"], input="I love you\n\nShe eats an apple.\n",
+                         capture_output=True, text=True, check=True)
+    assert len(out.stdout.splitlines()) == 3
