@@ -197,18 +197,22 @@ def train(
                        ("cpu" if device == "auto" else device))
     if dev.type == "cuda" and world > 1:
         dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    def load_data() -> tuple[Any, Tokenizer]:
+        corpus = load_corpus(data, run / "data", pairs=tcfg.pairs, seed=tcfg.seed)
+        if (run / "spm.model").exists():
+            return corpus, Tokenizer.load(run / "spm.model")
+        tok = Tokenizer.train([s for p in corpus.train for s in p], tcfg.vocab_size, tcfg.seed)
+        tok.save(run / "spm.model")
+        return corpus, tok
+
+    # Rank 0 checks the folder, writes the corpus and the tokenizer; the others read them.
     if rank == 0:
         prepare_run(run, resume)
+        corpus, tok = load_data()
     if world > 1:
         dist.barrier()
-
-    corpus = load_corpus(data, run / "data", pairs=tcfg.pairs, seed=tcfg.seed)
-    if (run / "spm.model").exists():
-        tok = Tokenizer.load(run / "spm.model")
-    else:
-        tok = Tokenizer.train([s for p in corpus.train for s in p], tcfg.vocab_size, tcfg.seed)
-        if rank == 0:
-            tok.save(run / "spm.model")
+    if rank != 0:
+        corpus, tok = load_data()
     mcfg = replace(mcfg, vocab_size=len(tok), **(model_overrides or {}))
     torch.manual_seed(tcfg.seed)
     model = Transformer(mcfg).to(dev)

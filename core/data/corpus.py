@@ -42,7 +42,8 @@ def load_corpus(data: str | None, out_dir: Path, pairs: int = 60_000, seed: int 
     """
     if data is None:
         if not (out_dir / "train.tsv").exists():
-            write_splits(out_dir, n_pairs=pairs, seed=seed)
+            held = min(1000, max(pairs // 20, 10))  # 1000 each at the default 60 000
+            write_splits(out_dir, n_pairs=pairs, seed=seed, valid=held, test=held)
         data_path = out_dir
         kind = "generated"
     elif "," in data and not Path(data).exists():
