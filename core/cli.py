@@ -148,15 +148,19 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         argv = ["gui"]
+    # The window and the figure renderer parse their own options.
+    delegates = {"gui": "app.main", "figure": "export.cli"}
+    if argv[0] in delegates:
+        try:
+            return _delegate(delegates[argv[0]], argv[1:])
+        except ModuleNotFoundError as e:
+            print(f"attnscope {argv[0]}: this installation lacks {e.name}", file=sys.stderr)
+            return 2
     ap = build_parser()
     a = ap.parse_args(argv)
     handlers = {"corpus": cmd_corpus, "train": cmd_train, "export-onnx": cmd_export,
                 "translate": cmd_translate, "inspect": cmd_inspect}
     try:
-        if a.command == "gui":
-            return _delegate("app.main", a.rest)
-        if a.command == "figure":
-            return _delegate("export.cli", a.rest)
         if a.command is None:
             ap.print_help()
             return 2

@@ -137,7 +137,7 @@ class TorchRunner:
         return StepOutput(*(t.numpy() for t in self.dec(*args)))
 
 
-def verify_parity(bundle: Path, model: Transformer, sentences: list[str]) -> dict[str, Any]:
+def verify_parity(bundle: Path, model: Transformer, sentences: list[str], max_len: int = 64) -> dict[str, Any]:
     """Decode ``sentences`` with onnxruntime and with torch: max |Δ| of logits and every
     attention tensor, and whether greedy and beam-4 outputs are identical."""
     ort_engine = Engine.load(bundle)
@@ -146,8 +146,8 @@ def verify_parity(bundle: Path, model: Transformer, sentences: list[str]) -> dic
                                "cross_attention": 0.0}
     same = {"greedy": 0, "beam4": 0}
     for text in sentences:
-        for name, cfg in (("greedy", DecodeConfig(strategy="greedy")),
-                          ("beam4", DecodeConfig(strategy="beam", beam_size=4))):
+        for name, cfg in (("greedy", DecodeConfig(strategy="greedy", max_len=max_len)),
+                          ("beam4", DecodeConfig(strategy="beam", beam_size=4, max_len=max_len))):
             a, b = ort_engine.inspect(text, cfg), torch_engine.inspect(text, cfg)
             same[name] += int(a.translation == b.translation and
                               [n.token for n in a.nodes] == [n.token for n in b.nodes])

@@ -262,6 +262,8 @@ def train(
             weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
             save_file(weights, str(run / "snapshots" / f"step-{step:06d}.safetensors"))
 
+    log({"kind": "start", "step": state["step"], "time": time.time(), "preset": preset, "device": str(dev),
+         "world_size": world, "parameters": count_parameters(model), "resumed": ckpt is not None})
     if state["step"] == 0 and 0 in snaps:
         save_snapshot(0)
     while state["step"] < tcfg.max_steps:

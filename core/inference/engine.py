@@ -15,9 +15,9 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from core.bundle import Bundle, BundleError, read_bundle
-from core.config import DecodeConfig
+from core.config import DecodeConfig, ModelConfig
 from core.inference.inspection import Inspection, StepRecord, build_path
-from core.inference.search import make_search
+from core.inference.search import SearchResult, make_search
 from core.tokenizer import BOS, EOS, Tokenizer
 
 
@@ -153,57 +153,24 @@ class Engine:
         limit = m.max_len - 1  # room for EOS
         truncated_in = len(ids) > limit
         ids = ids[:limit]
-        n_layers, n_heads = m.n_decoder_layers, m.n_heads
         if not ids:  # nothing to translate: an empty inspection, not an error
             empty = build_path((), (), (), 0)
             return Inspection(text, cfg, np.zeros(0, np.int64), (), False,
-                              np.zeros((m.n_encoder_layers, n_heads, 0, 0), np.float32), (), (), (), (),
+                              np.zeros((m.n_encoder_layers, m.n_heads, 0, 0), np.float32), (), (), (), (),
                               False, "", empty, {"total": (time.perf_counter() - t0) * 1e3}, self.provider)
         src = np.array([ids + [EOS]], dtype=np.int64)  # [1, S]
-        src_mask = np.ones_like(src)
         t_tok = time.perf_counter()
-        enc = self.runner.encode(src, src_mask)
-        t_enc = time.perf_counter()
-        max_steps = max(1, min(cfg.max_len, m.max_len - 1))
-        search = make_search(cfg.replace(max_len=max_steps), bos_id=BOS, eos_id=EOS, vocab_size=m.vocab_size)
-        d_k = m.d_k
-        past_k = np.zeros((n_layers, 1, n_heads, 0, d_k), np.float32)
-        past_v = past_k
-        cross_k, cross_v, mask_k = enc.cross_k, enc.cross_v, src_mask
-        raw: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        position = 0
-        while not search.done:
-            tokens = search.input_tokens()
-            k = len(tokens)
-            if cross_k.shape[1] != k:  # the beam widened or narrowed: tile the sentence's keys/values
-                cross_k = np.repeat(enc.cross_k, k, axis=1)
-                cross_v = np.repeat(enc.cross_v, k, axis=1)
-                mask_k = np.repeat(src_mask, k, axis=0)
-            out = self.runner.step(tokens.reshape(k, 1).astype(np.int64), np.array([position], np.int64),
-                                   mask_k, cross_k, cross_v, past_k, past_v)
-            raw.append((out.logits, out.self_attn, out.cross_attn))
-            rows = search.advance(out.logits)
-            past_k, past_v = out.present_k[:, rows], out.present_v[:, rows]
-            position += 1
+        dec = decode(self.runner, src, cfg, m)
         t_dec = time.perf_counter()
-        result = search.result()
-        steps = tuple(
-            StepRecord(
-                node_ids=np.asarray(alive, np.int64),  # the tree nodes that fed each row
-                logits=logits,
-                self_attention=sa[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,t+1] -> [L,H,K,t+1]
-                cross_attention=ca[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,S] -> [L,H,K,S]
-            )
-            for alive, (logits, sa, ca) in zip(result.alive_per_step, raw, strict=True)
-        )
+        enc, steps, result = dec.encoder, dec.steps, dec.result
         nodes = result.nodes
         pieces = tuple(self.tokenizer.piece(n.token) for n in nodes)
         best_id = result.hypotheses[0].node_id if result.hypotheses else 0
         best = build_path(nodes, pieces, steps, best_id)
         translation = self.tokenizer.decode(best.target_ids.tolist())
         t_end = time.perf_counter()
-        timings = {"tokenize": (t_tok - t0) * 1e3, "encode": (t_enc - t_tok) * 1e3,
-                   "decode": (t_dec - t_enc) * 1e3, "assemble": (t_end - t_dec) * 1e3,
+        timings = {"tokenize": (t_tok - t0) * 1e3, "encode": dec.encode_ms,
+                   "decode": (t_dec - t_tok) * 1e3 - dec.encode_ms, "assemble": (t_end - t_dec) * 1e3,
                    "total": (t_end - t0) * 1e3, "steps": float(len(steps))}
         return Inspection(
             text=text, config=cfg, source_ids=src[0], source_pieces=tuple(self.tokenizer.pieces(src[0])),
@@ -212,3 +179,54 @@ class Engine:
             truncated_output=result.truncated, translation=translation, best=best, timings_ms=timings,
             provider=self.provider,
         )
+
+
+@dataclass(frozen=True)
+class Decoded:
+    encoder: EncoderOutput
+    steps: tuple[StepRecord, ...]
+    result: SearchResult
+    encode_ms: float
+    step_ms: tuple[float, ...]  # wall time of each model step (runner only)
+
+
+def decode(runner: Runner, src: np.ndarray, cfg: DecodeConfig, m: ModelConfig) -> Decoded:
+    """Encode ``src`` [1, S] once, then step the decoder while the search wants more pieces."""
+    t0 = time.perf_counter()
+    src_mask = np.ones_like(src)
+    enc = runner.encode(src, src_mask)
+    encode_ms = (time.perf_counter() - t0) * 1e3
+    max_steps = max(1, min(cfg.max_len, m.max_len - 1))  # positions must stay inside the table
+    search = make_search(cfg.replace(max_len=max_steps), bos_id=BOS, eos_id=EOS, vocab_size=m.vocab_size)
+    past_k = np.zeros((m.n_decoder_layers, 1, m.n_heads, 0, m.d_k), np.float32)
+    past_v = past_k
+    cross_k, cross_v, mask_k = enc.cross_k, enc.cross_v, src_mask
+    raw: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    step_ms: list[float] = []
+    position = 0
+    while not search.done:
+        tokens = search.input_tokens()
+        k = len(tokens)
+        if cross_k.shape[1] != k:  # the beam widened or narrowed: tile the sentence's keys/values
+            cross_k = np.repeat(enc.cross_k, k, axis=1)
+            cross_v = np.repeat(enc.cross_v, k, axis=1)
+            mask_k = np.repeat(src_mask, k, axis=0)
+        ts = time.perf_counter()
+        out = runner.step(tokens.reshape(k, 1).astype(np.int64), np.array([position], np.int64),
+                          mask_k, cross_k, cross_v, past_k, past_v)
+        step_ms.append((time.perf_counter() - ts) * 1e3)
+        raw.append((out.logits, out.self_attn, out.cross_attn))
+        rows = search.advance(out.logits)
+        past_k, past_v = out.present_k[:, rows], out.present_v[:, rows]
+        position += 1
+    result = search.result()
+    steps = tuple(
+        StepRecord(
+            node_ids=np.asarray(alive, np.int64),  # the tree nodes that fed each row
+            logits=logits,
+            self_attention=sa[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,t+1] -> [L,H,K,t+1]
+            cross_attention=ca[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,S] -> [L,H,K,S]
+        )
+        for alive, (logits, sa, ca) in zip(result.alive_per_step, raw, strict=True)
+    )
+    return Decoded(enc, steps, result, encode_ms, tuple(step_ms))

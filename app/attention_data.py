@@ -1,0 +1,74 @@
+"""Which matrices an attention view draws: kind x aggregate mode, from one Inspection.
+
+Qt-free. Every function returns a 4-D stack [grid rows, grid cols, Q, K] plus the query
+and key labels, so the grid, the large view and the line view all draw the same numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.inference.headstats import attention_rollout
+from core.inference.inspection import Inspection, PathView
+
+KINDS = {"encoder": "Encoder self-attention", "decoder": "Decoder self-attention",
+         "cross": "Cross-attention"}
+MODES = {"heads": "Every head", "mean": "Mean over heads", "max": "Max over heads",
+         "rollout": "Attention rollout"}
+
+
+def raw(ins: Inspection, path: PathView, kind: str) -> np.ndarray:
+    """[L, H, Q, K] attention of ``kind`` for the selected hypothesis."""
+    if kind == "encoder":
+        return ins.encoder_attention
+    if kind == "decoder":
+        return path.decoder_self_attention
+    return path.cross_attention
+
+
+def labels(ins: Inspection, path: PathView, kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(query labels, key labels): rows are what attends, columns what is attended to."""
+    if kind == "encoder":
+        return ins.source_pieces, ins.source_pieces
+    if kind == "decoder":
+        return path.decoder_input_pieces, path.decoder_input_pieces
+    return path.target_pieces, ins.source_pieces
+
+
+def rollout(ins: Inspection, path: PathView, kind: str) -> np.ndarray:
+    """[L, Q, K] rollout. Cross-attention: each decoder layer's head-mean cross-attention
+    carried through the encoder's full rollout, i.e. how much each source *word* (not
+    encoder state) reaches each target piece."""
+    if kind in ("encoder", "decoder"):
+        a = raw(ins, path, kind)
+        if a.shape[-1] == 0:
+            return np.zeros(a.shape[:1] + a.shape[2:], np.float32)
+        return attention_rollout(a).astype(np.float32)
+    enc = attention_rollout(ins.encoder_attention)[-1]  # (S, S)
+    cross = path.cross_attention.mean(axis=1)  # (L, T, S)
+    return (cross @ enc).astype(np.float32)
+
+
+def grid(ins: Inspection, path: PathView, kind: str, mode: str) -> np.ndarray:
+    """[rows, cols, Q, K]: L x H for "heads", 1 x L for the aggregates (layers side by side)."""
+    a = raw(ins, path, kind)
+    if mode == "heads":
+        return a
+    if a.size == 0:  # an empty decode: nothing to aggregate
+        return np.zeros((1, a.shape[0], a.shape[2], a.shape[3]), np.float32)
+    if mode == "mean":
+        agg = a.mean(axis=1)
+    elif mode == "max":
+        agg = a.max(axis=1) if a.size else a.mean(axis=1)
+    else:
+        agg = rollout(ins, path, kind)
+    return agg[None]
+
+
+def title(mode: str, row: int, col: int) -> str:
+    return f"L{row + 1} H{col + 1}" if mode == "heads" else f"L{col + 1} {mode}"
+
+
+def layer_head(mode: str, row: int, col: int) -> tuple[int, int]:
+    """(layer, head) of a grid cell; head -1 means an aggregate over heads."""
+    return (row, col) if mode == "heads" else (col, -1)

@@ -1,0 +1,244 @@
+"""Layer x head grid of small attention heatmaps, for one attention kind at a time.
+
+The whole grid is one mosaic image in one plot: each tile is a head's [Q, K] matrix and
+NaN gaps (drawn transparent) separate them. A keystroke therefore costs one ``setImage``
+and at most two axis re-ticks, not a dozen plots with their own axes. The axes repeat each
+tile's tokens; clicking a tile selects it for the large view.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QTransform
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from app import attention_data as ad
+from app import theme
+from app.heatmap import TokenAxis
+from app.labels_item import LabelsItem
+from app.lazy import LazyView
+from app.state import AppState
+
+
+class AttentionGrid(LazyView, QWidget):
+    """Kind / mode / colour-map / scale controls above the mosaic of heatmaps."""
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.kind, self.mode, self.cmap_name, self.shared = "encoder", "heads", "viridis", False
+        self.stack = np.zeros((0, 0, 0, 0), np.float32)  # [rows, cols, Q, K] as drawn
+        self.mosaic = np.zeros((1, 1), np.float32)
+        self._geom: tuple[int, int, int, int, int, int] | None = None  # R, C, Q, K, gy, gx
+        self._labels: tuple = ((), ())
+        self.kind_box = self._combo(ad.KINDS, self._on_kind_changed)
+        self.mode_box = self._combo(ad.MODES, self._on_mode_changed)
+        self.cmap_box = self._combo({c: c for c in theme.COLORMAPS}, self._on_cmap_changed)
+        self.scale_box = self._combo({"head": "Scale per head", "shared": "Shared scale"},
+                                     self._on_scale_changed)
+        self.hover_label = QLabel(" ")
+        self.hover_label.setMinimumWidth(220)
+        bar = QHBoxLayout()
+        for w in (self.kind_box, self.mode_box, self.cmap_box, self.scale_box):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        bar.addWidget(self.hover_label)
+        self.view = pg.GraphicsLayoutWidget()
+        self.plot = pg.PlotItem(axisItems={"left": TokenAxis("left", 6),
+                                           "bottom": TokenAxis("bottom", 6)})
+        self.view.addItem(self.plot, row=0, col=0)
+        self.plot.invertY(True)
+        self.plot.setMouseEnabled(False, False)
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        self.plot.setDefaultPadding(0.0)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setTransform(QTransform().translate(-0.5, -0.5))
+        self.image.setColorMap(pg.colormap.get(self.cmap_name))
+        self.image.setAcceptHoverEvents(True)
+        self.image.hoverEvent = self._on_image_hover
+        self.image.mouseClickEvent = self._on_image_click
+        self.plot.addItem(self.image)
+        self.steps = pg.PlotDataItem(connect="finite")  # outline of the selected step's row
+        self.plot.addItem(self.steps)
+        self.titles = LabelsItem(anchor=(0.0, 1.0), offset=(0.0, -1.0))
+        self.plot.addItem(self.titles)
+        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(self.cmap_name),
+                                        interactive=False, width=12)
+        self.view.addItem(self.colorbar, row=0, col=1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(bar)
+        lay.addWidget(self.view, 1)
+        state.inspection_changed.connect(self._on_data_changed)
+        state.selection_changed.connect(self._on_data_changed)
+        self.apply_theme()
+
+    def _combo(self, items: dict[str, str], slot) -> QComboBox:
+        box = QComboBox()
+        for key, text in items.items():
+            box.addItem(text, key)
+        box.currentIndexChanged.connect(slot)
+        return box
+
+    # -- options (also restored from QSettings by the main window) ---------------
+    def options(self) -> dict[str, object]:
+        return {"kind": self.kind, "mode": self.mode, "cmap": self.cmap_name,
+                "shared": self.shared}
+
+    def set_options(self, kind: str | None = None, mode: str | None = None,
+                    cmap: str | None = None, shared: bool | None = None) -> None:
+        scale = None if shared is None else ("shared" if shared else "head")
+        for box, value in ((self.kind_box, kind), (self.mode_box, mode),
+                           (self.cmap_box, cmap), (self.scale_box, scale)):
+            if value is not None and box.findData(value) >= 0:
+                box.setCurrentIndex(box.findData(value))
+
+    def _on_kind_changed(self, _i: int) -> None:
+        self.kind = self.kind_box.currentData()
+        self.schedule()
+
+    def _on_mode_changed(self, _i: int) -> None:
+        self.mode = self.mode_box.currentData()
+        self.schedule()
+
+    def _on_cmap_changed(self, _i: int) -> None:
+        self.cmap_name = self.cmap_box.currentData()
+        cmap = pg.colormap.get(self.cmap_name)
+        self.image.setColorMap(cmap)
+        self.colorbar.setColorMap(cmap)
+
+    def _on_scale_changed(self, _i: int) -> None:
+        self.shared = self.scale_box.currentData() == "shared"
+        self.schedule()
+
+    def _on_data_changed(self, *_args) -> None:
+        self.schedule()
+
+    # -- what is drawn (tests compare these with the Inspection) --------------------
+    def matrix(self, row: int, col: int) -> np.ndarray:
+        """The attention numbers of one tile (layer x head, or 1 x layer for aggregates)."""
+        return self.stack[row, col]
+
+    def tile_image(self, row: int, col: int) -> np.ndarray:
+        """The same tile as it sits in the drawn image (scaled to the colour levels)."""
+        _r, _c, q, k, gy, gx = self._geom
+        y0, x0 = row * (q + gy), col * (k + gx)
+        return self.image.image[y0:y0 + q, x0:x0 + k]
+
+    # -- drawing ---------------------------------------------------------------
+    def refresh(self) -> None:
+        ins, path = self.state.inspection, self.state.path
+        if ins is None or path is None:
+            return
+        stack = ad.grid(ins, path, self.kind, self.mode)
+        self.stack = stack
+        rows, cols, q, k = stack.shape
+        if rows == 0 or cols == 0:  # an empty decode: no decoder attention at all
+            self._geom = None
+            self.image.clear()
+            self.titles.set_labels(np.zeros((0, 2)), [], theme.current().muted)
+            self.steps.setData([], [])
+            for name in ("left", "bottom"):
+                self.plot.getAxis(name).set_labels([])
+            return
+        q_draw, k_draw = max(q, 1), max(k, 1)
+        gy, gx = max(1, int(np.ceil(q_draw * 0.22))), max(1, int(np.ceil(k_draw * 0.1)))
+        geom = (rows, cols, q_draw, k_draw, gy, gx)
+        height, width = rows * (q_draw + gy) - gy, cols * (k_draw + gx) - gx
+        if geom != self._geom:
+            self._geom = geom
+            self.mosaic = np.full((height, width), np.nan, np.float32)
+            # half a cell of margin on the left so the first key label is not clipped
+            self.plot.setRange(xRange=(-1.0, width - 0.5), yRange=(-gy - 0.5, height - 0.5),
+                               padding=0)
+            titles, xy = [], []
+            for r in range(rows):
+                for c in range(cols):
+                    titles.append(ad.title(self.mode, r, c))
+                    xy.append((c * (k_draw + gx) - 0.5, r * (q_draw + gy) - 0.5))
+            self.titles.set_labels(np.array(xy), titles, theme.current().muted)
+        top = float(stack.max()) if stack.size else 1.0
+        if q and k:
+            tiles = stack.reshape(rows, cols, q, k)
+            scale = (np.full((rows, cols, 1, 1), max(top, 1e-6)) if self.shared else
+                     np.maximum(tiles.max(axis=(2, 3), keepdims=True), 1e-6))
+            scaled = tiles / scale
+            for r in range(rows):
+                y0 = r * (q_draw + gy)
+                for c in range(cols):
+                    x0 = c * (k_draw + gx)
+                    self.mosaic[y0:y0 + q, x0:x0 + k] = scaled[r, c]
+        self.image.setImage(self.mosaic, levels=(0.0, 1.0), autoLevels=False)
+        self.colorbar.setVisible(self.shared)
+        if self.shared:
+            self.colorbar.setLevels((0.0, max(top, 1e-6)))
+        q_labels, k_labels = ad.labels(ins, path, self.kind)
+        self._labels = (q_labels, k_labels)
+        self.plot.getAxis("left").set_labels(
+            list(q_labels) * rows, [r * (q_draw + gy) + i for r in range(rows) for i in range(q)], q)
+        self.plot.getAxis("bottom").set_labels(
+            list(k_labels) * cols, [c * (k_draw + gx) + j for c in range(cols) for j in range(k)], k)
+        self._draw_step(rows, q_draw, gy, width)
+
+    def _draw_step(self, rows: int, q: int, gy: int, width: int) -> None:
+        """Outline the selected decoding step's row in every tile (decoder kinds only)."""
+        step = self.state.step
+        if self.kind == "encoder" or step >= q:
+            self.steps.setData([], [])
+            return
+        xs, ys = [], []
+        for r in range(rows):
+            y = r * (q + gy) + step
+            xs += [-0.5, width - 0.5, width - 0.5, -0.5, -0.5, np.nan]
+            ys += [y - 0.5, y - 0.5, y + 0.5, y + 0.5, y - 0.5, np.nan]
+        self.steps.setData(xs, ys, pen=pg.mkPen(theme.current().accent, width=1.5))
+
+    def _locate(self, pos: QPointF) -> tuple[int, int, int, int] | None:
+        """(tile row, tile col, query, key) under an image position, None in a gap."""
+        if self._geom is None or not self.stack.size:
+            return None
+        rows, cols, q, k, gy, gx = self._geom
+        x, y = int(np.floor(pos.x())), int(np.floor(pos.y()))
+        r, i = divmod(y, q + gy)
+        c, j = divmod(x, k + gx)
+        if 0 <= r < rows and 0 <= c < cols and i < self.stack.shape[2] and j < self.stack.shape[3]:
+            return r, c, i, j
+        return None
+
+    def _on_image_hover(self, ev) -> None:
+        hit = None if ev.isExit() else self._locate(ev.pos())
+        if hit is None:
+            self.hover_label.setText(" ")
+            return
+        r, c, i, j = hit
+        q, k = self._labels
+        self.hover_label.setText(f"{ad.title(self.mode, r, c)}   {q[i]} → {k[j]}   "
+                                 f"{self.stack[r, c, i, j]:.3f}")
+
+    def _on_image_click(self, ev) -> None:
+        hit = self._locate(ev.pos())
+        if ev.button() == Qt.MouseButton.LeftButton and hit is not None:
+            ev.accept()
+            self.click_tile(hit[0], hit[1])
+
+    def click_tile(self, row: int, col: int) -> None:
+        """Open one tile large (what a click on it does)."""
+        layer, head = ad.layer_head(self.mode, row, col)
+        self.state.select_attention(self.kind, self.mode, layer, head)
+
+    def apply_theme(self) -> None:
+        theme.style_widget(self.view)
+        self._geom = None  # titles pick up the new colour
+        self._dirty = True
+        self.schedule()
+
+
+if __name__ == "__main__":
+    import sys
+
+    from app.demo import run_panel
+
+    sys.exit(run_panel(AttentionGrid, (1000, 650)))

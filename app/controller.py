@@ -1,0 +1,117 @@
+"""Glue between the user's intent and the engine: text, decode config, what-if, bundles.
+
+Not a widget. The window calls ``set_text`` / ``set_config`` / ``force`` / ``revert`` /
+``load_bundle``; each (except a failed load) asks the runner for a fresh decode, and the
+newest result lands in the AppState, which every view watches.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.inference_runner import InferenceRunner
+from app.state import AppState
+from core.config import DecodeConfig
+
+
+def load_real_engine(bundle: str | Path | None) -> Any:
+    """``core.inference.engine.Engine.load`` imported lazily (the app starts without it)."""
+    from core.inference.engine import Engine  # noqa: PLC0415 - optional until core ships it
+
+    return Engine.load(bundle)
+
+
+class Controller(QObject):
+    engine_changed = Signal(object)  # the new engine
+    forced_changed = Signal(object)  # description str, or None when decoding freely
+    timing = Signal(float, float)  # engine ms, request -> drawn ms
+    error = Signal(str)
+
+    def __init__(self, state: AppState, engine: Any,
+                 loader: Callable[[str | Path | None], Any] = load_real_engine,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.engine = engine
+        self.loader = loader
+        self.text = ""
+        self.config = DecodeConfig()
+        self.forced: tuple[int, ...] = ()
+        self.runner = InferenceRunner(engine, self)
+        self.runner.result.connect(self._on_result)
+        self.runner.error.connect(self.error)
+        self._asked_at: dict[int, float] = {}
+        self.latencies_ms: list[float] = []  # request -> every visible view repainted
+        state.piece_fn = engine.piece if engine is not None else None
+
+    # -- requests ---------------------------------------------------------------
+    def set_text(self, text: str) -> None:
+        if text == self.text and self.state.inspection is not None:
+            return
+        self.text = text
+        if self.forced:  # a what-if belongs to the sentence it was made on
+            self.forced = ()
+            self.forced_changed.emit(None)
+        self._request()
+
+    def set_config(self, config: DecodeConfig) -> None:
+        self.config = config
+        self._request()
+
+    def force(self, step: int, piece_id: int) -> None:
+        """What-if: keep the selected path's pieces before ``step``, force ``piece_id`` there."""
+        self.forced = self.state.forced_prefix_for(step, piece_id)
+        self.forced_changed.emit(
+            f"“{self.state.piece(piece_id)}” forced at step {step + 1}")
+        self._request()
+
+    def revert(self) -> None:
+        if not self.forced:
+            return
+        self.forced = ()
+        self.forced_changed.emit(None)
+        self._request()
+
+    def refresh(self) -> None:
+        self._request()
+
+    def _request(self) -> int:
+        cfg = self.config.replace(forced_prefix=self.forced)
+        rid = self.runner.request(self.text, cfg)
+        self._asked_at[rid] = time.perf_counter()
+        return rid
+
+    def _on_result(self, rid: int, ins: Any, engine_ms: float) -> None:
+        self.state.set_inspection(ins)  # every visible view updates its items here
+        asked = self._asked_at.pop(rid, None)
+        for old in [k for k in self._asked_at if k < rid]:
+            del self._asked_at[old]
+        # The paint events those updates posted run before a zero-delay timer fires, so
+        # this measures request -> pixels on screen, not just -> data handed to the views.
+        QTimer.singleShot(0, lambda: self._on_drawn(asked, engine_ms))
+
+    def _on_drawn(self, asked: float | None, engine_ms: float) -> None:
+        total = (time.perf_counter() - asked) * 1e3 if asked is not None else engine_ms
+        self.latencies_ms.append(total)
+        self.timing.emit(engine_ms, total)
+
+    # -- bundles ----------------------------------------------------------------
+    def load_bundle(self, bundle: str | Path | None) -> Any:
+        """Load a bundle; on failure raise and keep the current engine untouched."""
+        engine = self.loader(bundle)
+        self.engine = engine
+        self.runner.set_engine(engine)
+        self.state.piece_fn = engine.piece
+        self.engine_changed.emit(engine)
+        self.forced = ()
+        self.forced_changed.emit(None)
+        self._request()
+        return engine
+
+    def shutdown(self) -> None:
+        self.runner.shutdown()

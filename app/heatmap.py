@@ -1,0 +1,170 @@
+"""One attention heatmap as a pyqtgraph PlotItem: an ImageItem with token tick labels.
+
+Built once and updated in place: ``set_matrix`` swaps the image data, ``set_labels`` the
+ticks (only when the tokens changed). Rows run top to bottom (``invertY``) as in
+pyqtgraph's MatrixDisplayExample. Used by the layer x head grid and the large view.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QFontMetricsF, QTransform
+
+from app import theme
+
+pg.setConfigOptions(imageAxisOrder="row-major")
+
+
+def short(piece: str, limit: int = 8) -> str:
+    """A piece trimmed for an axis label."""
+    return piece if len(piece) <= limit else piece[: limit - 1] + "…"
+
+
+class TokenAxis(pg.AxisItem):
+    """Token tick labels that thin out (every n-th) instead of overlapping when crowded.
+
+    Labels sit at integer positions 0..n-1, or at ``positions`` (the attention mosaic
+    repeats each tile's tokens); thinning keeps every n-th label of each repeat.
+    """
+
+    def __init__(self, orientation: str, limit: int = 8, **kw) -> None:
+        self._labels: list[str] = []
+        self._positions: list[float] = []
+        self._period = 0
+        self._limit = limit
+        self._stride = 0
+        super().__init__(orientation, **kw)
+        # Fixed text space: pyqtgraph's auto-expansion resizes the axis *while painting*,
+        # which relayouts the plot and paints the whole view a second time.
+        self.setStyle(autoExpandTextSpace=False, autoReduceTextSpace=False)
+        if orientation in ("top", "bottom"):
+            self.setHeight(int(QFontMetricsF(self.font()).height()) + 8)
+
+    def set_labels(self, labels, positions=None, period: int = 0) -> None:
+        """Show ``labels`` at ``positions`` (default 0..n-1); ``period`` = labels per repeat."""
+        labels = [short(s, self._limit) for s in labels]
+        positions = list(range(len(labels))) if positions is None else list(positions)
+        if labels == self._labels and positions == self._positions:
+            return
+        self._labels, self._positions = labels, positions
+        self._period = period or len(labels)
+        self._stride = 0
+        if self.orientation in ("left", "right") and labels:
+            fm = QFontMetricsF(self.font())
+            self.setWidth(int(max(fm.horizontalAdvance(s) for s in labels)) + 10)
+        self._retick()
+
+    def resizeEvent(self, ev=None) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(ev)
+        self._retick()
+
+    def _retick(self) -> None:
+        n = len(self._labels)
+        if n == 0:
+            self._stride = 0
+            self.setTicks([[], []])
+            return
+        fm = QFontMetricsF(self.font())
+        if self.orientation in ("left", "right"):
+            need, room = fm.height() * 0.85, self.geometry().height()
+        else:
+            need = max(fm.horizontalAdvance(s) for s in self._labels) + 3
+            room = self.geometry().width()
+        span = (max(self._positions) - min(self._positions) + 1) if n else 1
+        per_unit = room / max(span, 1.0)  # pixels per data unit along this axis
+        stride = max(1, int(np.ceil(need / max(per_unit, 1e-6)))) if room > 1 else 1
+        if stride == self._stride:
+            return
+        self._stride = stride
+        period = max(self._period, 1)
+        major = [(x, s) for k, (x, s) in enumerate(zip(self._positions, self._labels, strict=True))
+                 if (k % period) % stride == 0]
+        self.setTicks([major, []])
+
+
+class HeatmapPlot(pg.PlotItem):
+    """A [rows, cols] matrix with tokens on the axes; emits ``clicked`` and ``hovered``."""
+
+    clicked = Signal()
+    hovered = Signal(int, int, float)  # row, col, value (-1, -1 when the cursor leaves)
+
+    def __init__(self, small: bool = False, **kw) -> None:
+        self._small = small
+        limit = 6 if small else 12
+        axes = {"left": TokenAxis("left", limit), "bottom": TokenAxis("bottom", limit)}
+        super().__init__(axisItems=axes, **kw)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setTransform(QTransform().translate(-0.5, -0.5))  # cell (0,0) centred on 0
+        self.addItem(self.image)
+        self.invertY(True)
+        self.setDefaultPadding(0.0)
+        self.setMouseEnabled(False, False)
+        self.hideButtons()
+        self.setMenuEnabled(False)
+        self.showAxes((True, False, False, True), showValues=(True, False, False, True),
+                      size=None)
+        for name in ("left", "bottom"):
+            self.getAxis(name).setStyle(tickLength=0 if small else -4, tickTextOffset=2)
+        self._data = np.zeros((1, 1), np.float32)
+        self._highlight = pg.QtWidgets.QGraphicsRectItem()
+        self._highlight.setPen(pg.mkPen(theme.current().accent, width=2))
+        self._highlight.setVisible(False)
+        self.addItem(self._highlight, ignoreBounds=True)
+        self.image.setAcceptHoverEvents(True)
+        self.image.hoverEvent = self._on_hover
+        self.image.mouseClickEvent = self._on_click
+        theme.style_plot(self)
+
+    @property
+    def data(self) -> np.ndarray:
+        return self._data
+
+    def set_matrix(self, m: np.ndarray, levels: tuple[float, float]) -> None:
+        self._data = m
+        shape_changed = self.image.image is None or self.image.image.shape != m.shape
+        self.image.setImage(m, levels=levels, autoLevels=False)
+        if shape_changed:
+            self.setRange(xRange=(-0.5, m.shape[1] - 0.5), yRange=(-0.5, m.shape[0] - 0.5),
+                          padding=0)
+
+    def set_labels(self, rows: tuple[str, ...], cols: tuple[str, ...]) -> None:
+        self.getAxis("left").set_labels(rows)
+        self.getAxis("bottom").set_labels(cols)
+
+    def show_labels(self, left: bool, bottom: bool) -> None:
+        self.getAxis("left").setStyle(showValues=left)
+        self.getAxis("bottom").setStyle(showValues=bottom)
+
+    def set_colormap(self, cmap: pg.ColorMap) -> None:
+        self.image.setColorMap(cmap)
+
+    def highlight_row(self, row: int | None) -> None:
+        """Outline one query row (the selected decoding step); None hides it."""
+        if row is None or row >= self._data.shape[0]:
+            self._highlight.setVisible(False)
+            return
+        self._highlight.setPen(pg.mkPen(theme.current().accent, width=2 if self._small else 3))
+        self._highlight.setRect(-0.5, row - 0.5, self._data.shape[1], 1.0)
+        self._highlight.setVisible(True)
+
+    def _cell(self, pos: QPointF) -> tuple[int, int] | None:
+        c, r = int(np.floor(pos.x())), int(np.floor(pos.y()))
+        if 0 <= r < self._data.shape[0] and 0 <= c < self._data.shape[1]:
+            return r, c
+        return None
+
+    def _on_hover(self, ev) -> None:
+        if ev.isExit():
+            self.hovered.emit(-1, -1, 0.0)
+            return
+        cell = self._cell(ev.pos())
+        if cell is not None:
+            r, c = cell
+            self.hovered.emit(r, c, float(self._data[r, c]))
+
+    def _on_click(self, ev) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.clicked.emit()

@@ -1,0 +1,127 @@
+"""Entry point: ``attnscope gui`` calls ``main(argv)``.
+
+    --bundle B        model bundle folder (default: the shipped model)
+    --text T          first sentence (default "I love you")
+    --screenshot PNG  render once, save the whole window, exit 0 (works offscreen)
+    --fake            a deterministic fake engine instead of onnxruntime (demos, tests)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any
+
+APP_NAME = "AttnScope"
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="attnscope gui", description=__doc__.split("\n")[0])
+    p.add_argument("--bundle", help="model bundle folder (default: the shipped model)")
+    p.add_argument("--text", default="I love you", help="first sentence to translate")
+    p.add_argument("--screenshot", metavar="PNG", help="render once, save the window, exit")
+    p.add_argument("--fake", action="store_true", help="use the deterministic fake engine")
+    p.add_argument("--theme", choices=("dark", "light"), help="colour theme")
+    return p.parse_args(argv)
+
+
+def display_problem(argv: list[str] | None = None) -> str | None:
+    """Why Qt could not open a window here, or None when it can (Linux needs a display)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    args = argv or []
+    if "-platform" in args:
+        platform = args[args.index("-platform") + 1] if args.index("-platform") + 1 < len(args) else ""
+    if platform.split(":")[0] in ("offscreen", "minimal", "vnc", "eglfs", "linuxfb"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("AttnScope needs a display: no DISPLAY or WAYLAND_DISPLAY is set. Run it in a "
+            "desktop session, or render headless with QT_QPA_PLATFORM=offscreen "
+            "(e.g. QT_QPA_PLATFORM=offscreen attnscope gui --screenshot out.png).")
+
+
+def make_engine(args: argparse.Namespace) -> Any:
+    """The fake engine with --fake, else the real one (imported lazily)."""
+    if args.fake:
+        from app.fake_engine import FakeEngine
+
+        return FakeEngine.load(args.bundle)
+    from app.controller import load_real_engine
+
+    return load_real_engine(args.bundle)
+
+
+def wait_for_result(app: Any, window: Any, timeout_s: float = 30.0) -> bool:
+    """Spin the event loop until the window shows a decode of the current text."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        app.processEvents()
+        ins = window.state.inspection
+        if ins is not None and ins.text == window.controller.text and not window.controller.runner.busy:
+            for _ in range(3):  # let layouts settle and deferred repaints run
+                app.processEvents()
+                time.sleep(0.02)
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    problem = display_problem(argv)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from app import theme
+    from app.fonts import install_cjk_font
+
+    if QApplication.instance() is None:  # fractional scaling (150 %) stays crisp, not rounded
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else APP_NAME])
+    app.setOrganizationName(APP_NAME)
+    app.setApplicationName(APP_NAME)
+    settings = QSettings()
+    theme.apply(args.theme or str(settings.value("theme", "dark")), app)
+    if install_cjk_font(app) is None:
+        print("warning: no CJK font found; Korean may show as boxes "
+              "(pip install koreanize-matplotlib)", file=sys.stderr)
+    try:
+        engine = make_engine(args)
+    except Exception as exc:  # noqa: BLE001 - ImportError until core ships the engine; BundleError
+        what = ("The inference engine (core.inference.engine) is not available"
+                if isinstance(exc, ImportError) else f"Could not load the model bundle {args.bundle or ''}")
+        message = f"{what}:\n{type(exc).__name__}: {exc}\n\nUse --fake for the demo engine."
+        print(message, file=sys.stderr)
+        if not args.screenshot and app.platformName() != "offscreen":
+            QMessageBox.critical(None, APP_NAME, message)
+        return 1
+    from app.main_window import MainWindow
+
+    window = MainWindow(engine, settings)
+    if args.screenshot:
+        window.resize(1280, 800)
+    window.show()
+    window.start(args.text)
+    if args.screenshot:
+        ok = wait_for_result(app, window)
+        window.grab().save(args.screenshot)
+        window.controller.shutdown()
+        window.deleteLater()
+        if not ok:
+            print("warning: the decode did not finish before the screenshot", file=sys.stderr)
+        print(args.screenshot)
+        return 0
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

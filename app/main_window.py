@@ -1,0 +1,259 @@
+"""The AttnScope main window: docks around the attention grid, menus, status bar, settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
+
+from app import theme
+from app.attention_detail import AttentionDetail
+from app.attention_grid import AttentionGrid
+from app.beam_tree import BeamTree
+from app.controller import Controller
+from app.data_flow import DataFlow
+from app.decode_controls import DecodeControls
+from app.head_stats_view import HeadStatsView
+from app.prob_bars import ProbBars
+from app.sentence_panel import SentencePanel
+from app.settings_store import SettingsStore
+from app.state import AppState
+from app.step_scrubber import StepScrubber
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, engine: Any, settings: QSettings | None = None, loader=None) -> None:
+        super().__init__()
+        self.setWindowTitle("AttnScope")
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        # The right column (tree, bars) runs full height; the bottom tabs sit under the grid.
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.TopDockWidgetArea)
+        self.state = AppState(self)
+        kw = {"loader": loader} if loader is not None else {}
+        self.controller = Controller(self.state, engine, parent=self, **kw)
+        self.store = SettingsStore(settings or QSettings())
+        # -- views ---------------------------------------------------------------
+        self.sentence = SentencePanel(self.state)
+        self.controls = DecodeControls(self.store.decode_config())
+        self.grid = AttentionGrid(self.state)
+        self.tree = BeamTree(self.state)
+        self.bars = ProbBars(self.state)
+        self.scrubber = StepScrubber(self.state)
+        self.detail = AttentionDetail(self.state)
+        self.flow = DataFlow(self.state)
+        self.stats = HeadStatsView(self.state)
+        self.views = (self.sentence, self.grid, self.tree, self.bars, self.scrubber,
+                      self.detail, self.flow, self.stats)
+        top = QWidget()
+        lay = QVBoxLayout(top)
+        lay.setContentsMargins(0, 0, 4, 4)
+        lay.addWidget(self.sentence)
+        lay.addWidget(self.controls)
+        self.setCentralWidget(self.grid)
+        self.docks: dict[str, QDockWidget] = {}
+        self._dock("Sentence", top, Qt.DockWidgetArea.TopDockWidgetArea)
+        self._dock("Beam tree", self.tree, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Next-piece probabilities", self.bars, Qt.DockWidgetArea.RightDockWidgetArea)
+        for name, w in (("Step scrubber", self.scrubber), ("Head detail", self.detail),
+                        ("Data flow", self.flow), ("Head statistics", self.stats)):
+            self._dock(name, w, Qt.DockWidgetArea.BottomDockWidgetArea)
+        for name in ("Head detail", "Data flow", "Head statistics"):
+            self.tabifyDockWidget(self.docks["Step scrubber"], self.docks[name])
+        self.docks["Step scrubber"].raise_()
+        self.resize(1280, 800)
+        self.resizeDocks([self.docks["Beam tree"]], [440], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["Beam tree"], self.docks["Next-piece probabilities"]],
+                         [330, 300], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["Step scrubber"]], [230], Qt.Orientation.Vertical)
+        self._default_state = self.saveState()
+        # -- status bar ----------------------------------------------------------
+        self.provider_label, self.bundle_label, self.time_label = QLabel(), QLabel(), QLabel()
+        for w in (self.bundle_label, self.provider_label, self.time_label):
+            self.statusBar().addPermanentWidget(w)
+        self._build_menus()
+        # -- wiring --------------------------------------------------------------
+        self.sentence.text_changed.connect(self.controller.set_text)
+        self.sentence.revert_requested.connect(self.controller.revert)
+        self.controls.config_changed.connect(self._on_config_changed)
+        self.bars.force_requested.connect(self.controller.force)
+        self.state.attention_selected.connect(self._on_attention_selected)
+        self.grid.cmap_box.currentIndexChanged.connect(self._on_cmap_changed)
+        self.controller.forced_changed.connect(self.sentence.set_forced)
+        self.controller.forced_changed.connect(self._on_forced_changed)
+        self.controller.timing.connect(self._on_timing)
+        self.controller.error.connect(self._on_engine_error)
+        self.controller.engine_changed.connect(self._on_engine_changed)
+        self.controller.config = self.controls.config()
+        self.state.display_temperature = self.controls.config().temperature
+        self._on_engine_changed(engine)
+        self.store.restore_window(self)
+        self.grid.set_options(**self.store.grid_options())
+
+    def _dock(self, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(name, self)
+        dock.setObjectName(name.replace(" ", "_").lower())
+        dock.setWidget(widget)
+        if hasattr(widget, "catch_up"):  # a raised dock tab repaints what it missed
+            dock.visibilityChanged.connect(
+                lambda shown, w=widget: shown and QTimer.singleShot(0, w.catch_up))
+        self.addDockWidget(area, dock)
+        self.docks[name] = dock
+        return dock
+
+    # -- menus and shortcuts -------------------------------------------------------
+    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        act.triggered.connect(slot)
+        menu.addAction(act)
+        return act
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&Open bundle…", self._on_open_triggered, QKeySequence.Open)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self._action(file_menu, "Save &screenshot…", self._on_screenshot_triggered,
+                     "Ctrl+Shift+S")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.Quit)
+        decode = self.menuBar().addMenu("&Decode")
+        self.revert_action = self._action(decode, "&Back to the model's choice",
+                                          self.controller.revert, QKeySequence.Undo)
+        self.revert_action.setEnabled(False)
+        self._action(decode, "&Previous step", lambda: self.state.set_step(self.state.step - 1),
+                     "Alt+Left")
+        self._action(decode, "&Next step", lambda: self.state.set_step(self.state.step + 1),
+                     "Alt+Right")
+        self._action(decode, "Re-&run", self.controller.refresh, "F5")
+        self._action(decode, "Focus the &input", self._on_focus_input, "Ctrl+L")
+        view = self.menuBar().addMenu("&View")
+        for i, (kind, label) in enumerate((("encoder", "&Encoder"), ("decoder", "&Decoder"),
+                                           ("cross", "&Cross"))):
+            self._action(view, f"{label} attention", lambda k=kind: self.grid.set_options(kind=k),
+                         f"Ctrl+{i + 1}")
+        view.addSeparator()
+        group = QActionGroup(self)
+        self.theme_actions = {}
+        for name in theme.THEMES:
+            act = self._action(view, f"{name.title()} theme", lambda n=name: self.set_theme(n))
+            act.setCheckable(True)
+            group.addAction(act)
+            self.theme_actions[name] = act
+        self._action(view, "Toggle &theme", self._on_toggle_theme, "Ctrl+T")
+        view.addSeparator()
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+        self._action(view, "Reset &layout", self._on_reset_layout)
+        self.theme_actions[theme.current().name].setChecked(True)
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.store.recent_bundles():
+            self._action(self.recent_menu, path, lambda p=path: self.open_bundle(p))
+        self.recent_menu.setEnabled(bool(self.store.recent_bundles()))
+
+    # -- bundles -----------------------------------------------------------------
+    def open_bundle(self, path: str | Path) -> bool:
+        """Load a bundle; on failure show why and keep the model that was loaded."""
+        try:
+            self.controller.load_bundle(path)
+        except Exception as exc:  # noqa: BLE001 - BundleError once core.bundle exists
+            QMessageBox.critical(
+                self, "Could not load the model bundle",
+                f"{path}\n\n{type(exc).__name__}: {exc}\n\n"
+                "The previously loaded model is still in use.")
+            return False
+        self.store.add_recent(str(path))
+        self._fill_recent()
+        return True
+
+    def _on_open_triggered(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open model bundle")
+        if path:
+            self.open_bundle(path)
+
+    def dragEnterEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        urls = ev.mimeData().urls() if ev.mimeData().hasUrls() else []
+        if urls and urls[0].isLocalFile():
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        urls = ev.mimeData().urls()
+        if urls and urls[0].isLocalFile():
+            ev.acceptProposedAction()
+            path = urls[0].toLocalFile()
+            QTimer.singleShot(0, lambda: self.open_bundle(path))
+
+    # -- slots ---------------------------------------------------------------------
+    def _on_engine_changed(self, engine: Any) -> None:
+        self.provider_label.setText(f"Provider: {getattr(engine, 'provider', '?')}")
+        path = Path(str(getattr(engine, "bundle_path", "")))
+        self.bundle_label.setText(f"Model: {path.name or path}")
+        self.bundle_label.setToolTip(str(path))
+        self.flow.set_model_config(getattr(engine, "model_config", None))
+
+    def _on_config_changed(self, cfg) -> None:
+        self.state.set_display_temperature(cfg.temperature)
+        self.controller.set_config(cfg)
+
+    def _on_forced_changed(self, description) -> None:
+        self.revert_action.setEnabled(description is not None)
+
+    def _on_timing(self, engine_ms: float, total_ms: float) -> None:
+        self.time_label.setText(f"Inference {engine_ms:.1f} ms · drawn {total_ms:.1f} ms")
+
+    def _on_engine_error(self, message: str) -> None:
+        self.statusBar().showMessage(f"Inference failed: {message}", 8000)
+
+    def _on_attention_selected(self, *_args) -> None:
+        dock = self.docks["Head detail"]
+        dock.show()
+        dock.raise_()
+
+    def _on_cmap_changed(self, _index: int) -> None:
+        self.detail.set_colormap(self.grid.cmap_name)
+
+    def _on_focus_input(self) -> None:
+        self.sentence.source.setFocus()
+        self.sentence.source.selectAll()
+
+    def _on_toggle_theme(self) -> None:
+        self.set_theme("light" if theme.current().name == "dark" else "dark")
+
+    def _on_reset_layout(self) -> None:
+        self.restoreState(self._default_state)
+
+    def _on_screenshot_triggered(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "attnscope.png",
+                                              "PNG (*.png)")
+        if path:
+            self.grab().save(path)
+
+    def set_theme(self, name: str) -> None:
+        theme.apply(name)
+        self.theme_actions[theme.current().name].setChecked(True)
+        for v in self.views:
+            if hasattr(v, "apply_theme"):
+                v.apply_theme()
+        self.sentence._on_state_changed()
+
+    # -- lifecycle -----------------------------------------------------------------
+    def start(self, text: str) -> None:
+        """Show ``text`` and decode it (the first request of the session)."""
+        self.sentence.set_text(text)
+        if self.controller.text != text or self.state.inspection is None:
+            self.controller.set_text(text)
+
+    def closeEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        self.store.save(self, self.controls.config(), self.grid.options(),
+                        self.sentence.source.text())
+        self.controller.shutdown()
+        super().closeEvent(ev)
+

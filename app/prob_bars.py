@@ -1,0 +1,183 @@
+"""Next-piece probabilities at the selected step, under a display-temperature slider.
+
+The slider re-scales the stored logits (``softmax_with_temperature``); it never calls the
+engine. The top-k and top-p cut-offs are drawn as lines and the pieces beyond them
+faded. Clicking a bar asks to force that piece at this step (``force_requested``).
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QFontMetricsF
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from app import theme
+from app.heatmap import TokenAxis
+from app.labels_item import LabelsItem
+from app.lazy import LazyView, fixed_label
+from app.state import AppState
+from core.inference.inspection import softmax_with_temperature
+
+TOP_N = 20
+
+
+def temperature_to_slider(t: float) -> int:
+    return int(round(np.log10(max(t, 0.05)) * 100))  # log scale: 0.1 .. 10 -> -100 .. 100
+
+
+def slider_to_temperature(v: int) -> float:
+    return float(10 ** (v / 100))
+
+
+class ProbBars(LazyView, QWidget):
+    force_requested = Signal(int, int)  # step, piece id
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.top_ids = np.zeros(0, np.int64)
+        self.probs = np.zeros(0)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(-100, 100)
+        self.slider.setValue(temperature_to_slider(state.display_temperature))
+        self.slider.setToolTip("Display temperature: re-scales the stored logits (no model call)")
+        self.t_label = QLabel()
+        self.t_label.setMinimumWidth(52)
+        self.caption = fixed_label(1)
+        self.plot_widget = pg.PlotWidget(axisItems={"left": TokenAxis("left", 10)})
+        self.plot = self.plot_widget.getPlotItem()
+        self.plot.invertY(True)
+        self.plot.setMouseEnabled(False, False)
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        self.plot.showGrid(x=True, alpha=0.15)
+        self.plot.setXRange(0, 1.12, padding=0)  # room for the value labels
+        self._n_rows = -1
+        self.plot.setLabel("bottom", "probability")
+        self.bars = pg.BarGraphItem(x0=[], y=[], height=0.75, width=[])
+        self.plot.addItem(self.bars)
+        self.k_line = pg.InfiniteLine(angle=0, label="top-k", movable=False,
+                                      labelOpts={"position": 0.92})
+        self.p_line = pg.InfiniteLine(angle=0, label="top-p", movable=False,
+                                      labelOpts={"position": 0.75})
+        self.values = LabelsItem(anchor=(0.0, 0.5), offset=(4.0, 0.0))
+        for item in (self.k_line, self.p_line, self.values):
+            self.plot.addItem(item, ignoreBounds=True)
+        self.plot.scene().sigMouseClicked.connect(self._on_scene_clicked)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Temperature"))
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.t_label)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.caption)
+        lay.addWidget(self.plot_widget, 1)
+        lay.addLayout(row)
+        self.slider.valueChanged.connect(self._on_slider_changed)
+        state.inspection_changed.connect(self._on_data_changed)
+        state.selection_changed.connect(self._on_data_changed)
+        state.display_temperature_changed.connect(self._on_temperature_changed)
+        self.apply_theme()
+
+    def _on_slider_changed(self, value: int) -> None:
+        self.state.set_display_temperature(slider_to_temperature(value))
+
+    def _on_temperature_changed(self, t: float) -> None:
+        with QSignalBlocker(self.slider):
+            self.slider.setValue(temperature_to_slider(t))
+        self.schedule()
+
+    def _on_data_changed(self, *_args) -> None:
+        self.schedule()
+
+    def refresh(self) -> None:
+        ins, path, step = self.state.inspection, self.state.path, self.state.step
+        temp = self.state.display_temperature
+        self.t_label.setText(f"T = {temp:.2f}")
+        if ins is None or path is None or step >= len(path.step_logits):
+            self.bars.setOpts(x0=[], y=[], width=[])
+            self.values.set_labels(np.zeros((0, 2)), [], "#000")
+            self.plot.getAxis("left").set_labels([])
+            self.top_ids, self.probs = np.zeros(0, np.int64), np.zeros(0)
+            self.k_line.setVisible(False)
+            self.p_line.setVisible(False)
+            self.caption.setText("nothing decoded")
+            return
+        t = theme.current()
+        probs = softmax_with_temperature(path.step_logits[step], temp)
+        order = np.argsort(-probs, kind="stable")
+        top_n = self.rows_that_fit()
+        self.top_ids, self.probs = order[:top_n], probs[order[:top_n]]
+        cfg = ins.config
+        k = cfg.top_k if cfg.top_k > 0 else len(probs)
+        n_p = int(np.searchsorted(np.cumsum(probs[order]), cfg.top_p)) + 1
+        keep = min(k, n_p) if cfg.top_p < 1.0 else k
+        chosen = int(path.target_ids[step])
+        node = ins.nodes[self.state.node_at_step(step)]
+        brushes = []
+        for i, pid in enumerate(self.top_ids.tolist()):
+            colour = t.bar
+            if pid == chosen:
+                colour = t.forced if node.forced else t.accent
+            c = pg.mkColor(colour)
+            if i >= keep:
+                c.setAlpha(70)
+            brushes.append(pg.mkBrush(c))
+        n = len(self.top_ids)
+        self.bars.setOpts(x0=np.zeros(n), y=np.arange(n), width=self.probs, brushes=brushes,
+                          pens=[pg.mkPen(None)] * n)
+        pieces = [self.state.piece(pid) for pid in self.top_ids.tolist()]
+        self.plot.getAxis("left").set_labels(pieces)
+        self.values.set_labels(np.column_stack([self.probs, np.arange(n)]),
+                               [f"{p:.3f}" if p >= 5e-4 else f"{p:.0e}" for p in self.probs], t.text)
+        if self._n_rows != n:  # fixed ranges: the axes are not re-ticked per keystroke
+            self._n_rows = n
+            self.plot.setYRange(-0.6, n - 0.4, padding=0)
+        self.k_line.setVisible(cfg.top_k > 0 and cfg.top_k < n)
+        self.k_line.setPos(cfg.top_k - 0.5)
+        self.p_line.setVisible(cfg.top_p < 1.0 and n_p < n)
+        self.p_line.setPos(n_p - 0.5)
+        fed = path.decoder_input_pieces[step] if step < len(path.decoder_input_pieces) else ""
+        self.caption.setText(
+            f"Step {step + 1}: fed <b>{html.escape(fed)}</b>, chose "
+            f"<b>{html.escape(path.target_pieces[step])}</b> "
+            f"(p = {probs[chosen]:.3f}). Click a bar to force it.")
+
+    def rows_that_fit(self) -> int:
+        """How many bars fit with a readable label each (between 5 and TOP_N)."""
+        row = QFontMetricsF(self.plot.getAxis("left").font()).height() + 3
+        height = self.plot.vb.height()
+        return TOP_N if height <= 0 else int(max(5, min(TOP_N, height // row)))
+
+    def _on_scene_clicked(self, ev) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton or not len(self.top_ids):
+            return
+        pos = self.plot.vb.mapSceneToView(ev.scenePos())
+        i = int(round(pos.y()))
+        if 0 <= i < len(self.top_ids) and pos.x() >= -0.02:
+            self.click_bar(i)
+
+    def click_bar(self, i: int) -> None:
+        """Force the i-th shown piece at the selected step (the what-if)."""
+        self.force_requested.emit(self.state.step, int(self.top_ids[i]))
+
+    def apply_theme(self) -> None:
+        t = theme.current()
+        theme.style_widget(self.plot_widget)
+        for line in (self.k_line, self.p_line):
+            line.setPen(pg.mkPen(t.cut, width=1.5, style=Qt.PenStyle.DashLine))
+            line.label.setColor(t.cut)
+        self._dirty = True
+        self.schedule()
+
+
+if __name__ == "__main__":
+    import sys
+
+    from app.demo import run_panel
+
+    sys.exit(run_panel(ProbBars, (460, 420)))

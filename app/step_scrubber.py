@@ -1,0 +1,172 @@
+"""Walk through generation step by step (the reference analysis's layer-3 trace).
+
+For the selected step: what the decoder was fed, its cross-attention over the source
+(head-mean of a chosen layer) and the top-5 candidates with their probabilities.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import theme
+from app.heatmap import TokenAxis
+from app.lazy import LazyView, fixed_label
+from app.state import AppState
+from core.inference.inspection import softmax_with_temperature
+
+TOP = 5
+
+
+class StepScrubber(LazyView, QWidget):
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setPageStep(1)
+        self.prev_btn, self.play_btn, self.next_btn = (QPushButton(s) for s in ("◀", "▶ Play", "▶"))
+        for b in (self.prev_btn, self.next_btn):
+            b.setFixedWidth(36)
+        self.play_btn.setFixedWidth(90)
+        self.layer_box = QComboBox()
+        self.layer_box.addItem("last layer", -1)
+        self.header = fixed_label(1)
+        self.plot_widget = pg.PlotWidget(axisItems={"bottom": TokenAxis("bottom", 10)})
+        self.plot = self.plot_widget.getPlotItem()
+        self.plot.setMouseEnabled(False, False)
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        self.plot.setTitle("cross-attention of this step (mean over heads)", size="9pt")
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
+        self.plot.addItem(self.bars)
+        self.table = QTableWidget(TOP, 3)
+        self.table.setHorizontalHeaderLabels(["piece", "p", "log p"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setMaximumWidth(280)
+        for r in range(TOP):
+            for c in range(3):
+                self.table.setItem(r, c, QTableWidgetItem(""))
+        self.timer = QTimer(self)
+        self.timer.setInterval(700)
+        controls = QHBoxLayout()
+        for w in (self.prev_btn, self.slider, self.next_btn, self.play_btn, QLabel("layer"),
+                  self.layer_box):
+            controls.addWidget(w, 1 if w is self.slider else 0)
+        body = QHBoxLayout()
+        body.addWidget(self.plot_widget, 1)
+        body.addWidget(self.table)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(controls)
+        lay.addWidget(self.header)
+        lay.addLayout(body, 1)
+        self.slider.valueChanged.connect(self._on_slider_changed)
+        self.prev_btn.clicked.connect(lambda: self.state.set_step(self.state.step - 1))
+        self.next_btn.clicked.connect(lambda: self.state.set_step(self.state.step + 1))
+        self.play_btn.clicked.connect(self._on_play_clicked)
+        self.timer.timeout.connect(self._on_timer_timeout)
+        self.layer_box.currentIndexChanged.connect(lambda _i: self.schedule())
+        state.inspection_changed.connect(self._on_data_changed)
+        state.selection_changed.connect(self._on_data_changed)
+        state.display_temperature_changed.connect(self._on_data_changed)
+        self.apply_theme()
+
+    def _on_data_changed(self, *_args) -> None:
+        self.schedule()
+
+    def _on_slider_changed(self, value: int) -> None:
+        self.state.set_step(value)
+
+    def _on_play_clicked(self) -> None:
+        if self.timer.isActive():
+            self.timer.stop()
+            self.play_btn.setText("▶ Play")
+        else:
+            if self.state.step >= self.state.n_steps - 1:
+                self.state.set_step(0)
+            self.timer.start()
+            self.play_btn.setText("⏸ Pause")
+
+    def _on_timer_timeout(self) -> None:
+        if self.state.step >= self.state.n_steps - 1:
+            self._on_play_clicked()
+        else:
+            self.state.set_step(self.state.step + 1)
+
+    def refresh(self) -> None:
+        ins, path, step = self.state.inspection, self.state.path, self.state.step
+        if ins is None or path is None or not len(path.target_pieces):
+            self.bars.setOpts(x=[], height=[])
+            self.header.setText("nothing decoded")
+            for r in range(TOP):
+                for c in range(3):
+                    self.table.item(r, c).setText("")
+            return
+        t = theme.current()
+        n_layers = path.cross_attention.shape[0]
+        if self.layer_box.count() != n_layers + 1:
+            with QSignalBlocker(self.layer_box):
+                self.layer_box.clear()
+                self.layer_box.addItem("last layer", n_layers - 1)
+                for i in range(n_layers):
+                    self.layer_box.addItem(f"layer {i + 1}", i)
+        with QSignalBlocker(self.slider):
+            self.slider.setRange(0, len(path.target_pieces) - 1)
+            self.slider.setValue(step)
+        layer = self.layer_box.currentData()
+        layer = n_layers - 1 if layer is None or layer < 0 else layer
+        weights = path.cross_attention[layer, :, step, :].mean(axis=0)  # (S,)
+        n = len(weights)
+        top_src = int(np.argmax(weights)) if n else -1
+        brushes = [pg.mkBrush(t.accent if i == top_src else t.bar) for i in range(n)]
+        self.bars.setOpts(x=np.arange(n), height=weights, brushes=brushes,
+                          pens=[pg.mkPen(None)] * n)
+        self.plot.getAxis("bottom").set_labels(ins.source_pieces)
+        self.plot.setXRange(-0.6, n - 0.4, padding=0)
+        self.plot.setYRange(0, 1.0, padding=0)  # attention is a probability: fixed axis
+        fed = " ".join(html.escape(p) for p in path.decoder_input_pieces[: step + 1])
+        chosen = html.escape(path.target_pieces[step])
+        self.header.setText(
+            f"<b>Step {step + 1}/{len(path.target_pieces)}</b> · decoder input: {fed} → "
+            f"<span style='color:{t.accent}'><b>{chosen}</b></span> · looks most at "
+            f"<b>{html.escape(ins.source_pieces[top_src]) if n else '—'}</b>")
+        probs = softmax_with_temperature(path.step_logits[step], self.state.display_temperature)
+        logp = np.log(np.maximum(probs, 1e-30))
+        order = np.argsort(-probs, kind="stable")[:TOP]
+        for r, pid in enumerate(order.tolist()):
+            for c, text in enumerate((self.state.piece(pid), f"{probs[pid]:.3f}",
+                                      f"{logp[pid]:.2f}")):
+                item = self.table.item(r, c)
+                item.setText(text)
+                item.setForeground(pg.mkColor(t.accent if pid == path.target_ids[step]
+                                              else t.text))
+
+    def apply_theme(self) -> None:
+        theme.style_widget(self.plot_widget)
+        self._dirty = True
+        self.schedule()
+
+
+if __name__ == "__main__":
+    import sys
+
+    from app.demo import run_panel
+
+    sys.exit(run_panel(StepScrubber, (900, 300)))

@@ -1,0 +1,64 @@
+"""Latest wins: a slow engine never gets a stale result drawn, and fast typing is cheap."""
+
+from __future__ import annotations
+
+import statistics
+
+from app.fake_engine import FakeEngine
+from app.inference_runner import InferenceRunner
+from core.config import DecodeConfig
+
+
+def test_latest_wins_with_a_slow_engine(qtbot, settings, decoded):
+    from app.main_window import MainWindow
+
+    slow = FakeEngine(delay_s=0.3)
+    w = MainWindow(slow, settings)
+    qtbot.addWidget(w)
+    w.show()
+    drawn: list[str] = []
+    w.state.inspection_changed.connect(lambda ins: drawn.append(ins.text))
+    texts = ["the cat", "the cat sees", "the cat sees me"]
+    for text in texts:  # three texts, much faster than one inference
+        w.sentence.set_text(text)
+        qtbot.wait(20)
+    ins = decoded(w, texts[-1], timeout=10_000)
+    qtbot.wait(800)  # give any stale result every chance to (wrongly) arrive
+    assert drawn == [texts[-1]]  # only the newest was drawn, never an older one
+    assert w.state.inspection is ins
+    assert w.controller.runner.dropped >= 1  # the first one finished and was thrown away
+    assert len(slow.calls) == 2  # the middle request was superseded before it ever ran
+    w.controller.shutdown()
+
+
+def test_runner_never_delivers_older_after_newer(qtbot):
+    runner = InferenceRunner(FakeEngine(delay_s=0.05))
+    got: list[int] = []
+    runner.result.connect(lambda rid, ins, ms: got.append(rid))
+    for i in range(6):
+        runner.request(f"I love you {'x' * i}", DecodeConfig())
+        qtbot.wait(30)
+    qtbot.waitUntil(lambda: bool(got) and got[-1] == runner.latest_id, timeout=5000)
+    qtbot.wait(200)
+    assert got == sorted(got) and got[-1] == 6
+    runner.shutdown()
+
+
+def test_keystroke_to_repaint_latency(window, decoded, qtbot):
+    """p50 of request -> every visible view repainted, 3+3 layers x 4 heads (fake engine).
+
+    The goal on a desktop is 33 ms; this shared 2-core box gets a looser bound so the test
+    is about regressions (a rebuild per keystroke would blow it), not about the machine.
+    """
+    window.sentence.set_text("I")
+    decoded(window, "I")
+    window.controller.latencies_ms.clear()
+    text = "I"
+    for ch in " love you and the cat":
+        text += ch
+        window.sentence.set_text(text)
+        decoded(window, text)
+    lat = window.controller.latencies_ms
+    p50 = statistics.median(lat)
+    print(f"keystroke -> repaint p50 {p50:.1f} ms over {len(lat)} keystrokes")
+    assert p50 < 150

@@ -1,0 +1,90 @@
+"""The window on the real onnxruntime engine, when a bundle is at hand.
+
+Uses $ATTNSCOPE_TEST_BUNDLE, else the shipped default model; skipped when neither exists
+(training a bundle here would take minutes, tests/core covers the engine itself).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.inference.inspection import softmax_with_temperature
+
+
+def _bundle() -> Path | None:
+    env = os.environ.get("ATTNSCOPE_TEST_BUNDLE")
+    if env:
+        return Path(env)
+    default = Path(__file__).resolve().parents[2] / "resources" / "models" / "default"
+    return default if (default / "config.json").is_file() else None
+
+
+@pytest.fixture(scope="module")
+def real_engine():
+    pytest.importorskip("onnxruntime")
+    bundle = _bundle()
+    if bundle is None:
+        pytest.skip("no model bundle: set ATTNSCOPE_TEST_BUNDLE or ship resources/models/default")
+    from core.inference.engine import Engine
+
+    return Engine.load(bundle)
+
+
+def test_real_engine_drives_every_view(real_engine, qtbot, settings, decoded):
+    from app.main_window import MainWindow
+
+    w = MainWindow(real_engine, settings)
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    w.sentence.set_text("I love you")
+    ins = decoded(w, "I love you", timeout=30_000)
+    assert ins.translation in w.sentence.translation.text()
+    w.grid.set_options(kind="encoder", mode="heads")
+    np.testing.assert_array_equal(w.grid.matrix(0, 0), ins.encoder_attention[0, 0])
+    w.grid.set_options(kind="cross")
+    np.testing.assert_array_equal(w.grid.matrix(0, 0), ins.best.cross_attention[0, 0])
+    assert w.tree.drawn_nodes() == list(range(len(ins.nodes)))
+    probs = softmax_with_temperature(ins.best.step_logits[w.state.step], 1.0)
+    assert w.bars.probs[0] == pytest.approx(probs.max())
+    assert w.state.piece(int(w.bars.top_ids[0])) == real_engine.piece(int(np.argmax(probs)))
+    assert real_engine.provider in w.provider_label.text()
+    # what-if on the real search: force the second-likeliest piece at step 1
+    piece = int(w.bars.top_ids[1])
+    w.state.set_step(0)
+    w.bars.click_bar(1)
+    qtbot.waitUntil(lambda: w.state.inspection.config.forced_prefix == (piece,), timeout=30_000)
+    forced = w.state.inspection
+    assert int(forced.best.target_ids[0]) == piece and forced.nodes[w.state.chain[1]].forced
+    w.sentence.set_text("")  # the real engine's empty Inspection
+    decoded(w, "", timeout=30_000)
+    assert w.tree.node_count == 0
+    w.controller.shutdown()
+
+
+def test_real_loader_bad_bundle_keeps_previous_model(qtbot, settings, tmp_path, monkeypatch):
+    """The real Engine.load raises core.bundle.BundleError; the window shows it and keeps
+    the model it had (the fake one here)."""
+    pytest.importorskip("onnxruntime")
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.fake_engine import FakeEngine
+    from app.main_window import MainWindow
+    from core.bundle import BundleError
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a, **k: shown.append(a[2]))
+    engine = FakeEngine()
+    w = MainWindow(engine, settings)  # default loader: core.inference.engine.Engine.load
+    qtbot.addWidget(w)
+    bad = tmp_path / "not-a-bundle"
+    bad.mkdir()
+    (bad / "config.json").write_text("{ broken")
+    assert w.open_bundle(bad) is False
+    assert shown and BundleError.__name__ in shown[0] and "still in use" in shown[0]
+    assert w.controller.engine is engine
+    w.controller.shutdown()
