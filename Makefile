@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: setup setup-test run test lint bench train-default default-model clean
+.PHONY: setup setup-test run test lint bench bench-train default-model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: setup-test lint
 
 bench: setup-test
 	$(BIN)/python -m benchmarks.run_all
+
+# Trains the default preset from scratch (about 10-15 minutes on 2 CPU cores).
+bench-train: setup-test
+	$(BIN)/python -m benchmarks.bench_train --train --out runs/bench-default
 
 # The shipped default model, reproduced from scratch (about 15 minutes on 2 CPU cores).
 default-model: setup

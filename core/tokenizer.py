@@ -47,7 +47,7 @@ class Tokenizer:
             sentence_iterator=iter(text),
             model_writer=out,
             vocab_size=vocab_size,
-            model_type="unigram",
+            model_type="bpe",  # whole words where the vocabulary allows: readable attention labels
             character_coverage=coverage,
             byte_fallback=True,
             pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS,

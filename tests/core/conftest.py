@@ -23,3 +23,10 @@ def tiny_bundle(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     out = tmp_path_factory.mktemp("bundle") / "tiny"
     export_bundle(tiny_run, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_bundle: Path):  # noqa: ANN201
+    from core.inference.engine import Engine
+
+    return Engine.load(tiny_bundle)

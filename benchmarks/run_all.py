@@ -1,0 +1,99 @@
+"""`make bench`: run every benchmark, then write the summary table in benchmarks/README.md.
+
+Long training runs are a separate target (`make bench-train`); this reports the last
+recorded training result beside the others.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.common import RESULTS
+
+HERE = Path(__file__).resolve().parent
+BENCHES = [
+    ["benchmarks.bench_inference"],
+    ["benchmarks.bench_app"],
+]
+
+
+def _get(d: dict, path: str) -> object:
+    for part in path.split("."):
+        if not isinstance(d, dict) or part not in d:
+            return None
+        d = d[part]
+    return d
+
+
+def table() -> str:
+    rows = []
+
+    def load(name: str) -> dict:
+        f = RESULTS / f"{name}.json"
+        return json.loads(f.read_text()) if f.exists() else {}
+
+    inf, app, tr = load("inference"), load("app"), load("train_default")
+    d12 = "default_model_beam4_full_inspection.threads_1.12_words"
+    rows += [
+        ("Full inspection, default model, 12 words, beam 4 (1 thread)", _get(inf, f"{d12}.p50_ms"),
+         _get(inf, f"{d12}.p95_ms"), "p50 ≤ 10 ms"),
+        ("  … 4 words", _get(inf, "default_model_beam4_full_inspection.threads_1.4_words.p50_ms"),
+         _get(inf, "default_model_beam4_full_inspection.threads_1.4_words.p95_ms"), ""),
+        ("  … 30 words", _get(inf, "default_model_beam4_full_inspection.threads_1.30_words.p50_ms"),
+         _get(inf, "default_model_beam4_full_inspection.threads_1.30_words.p95_ms"), ""),
+        ("Base size: onnxruntime / torch eager, same decode and capture", _get(inf, "base_size.ort_over_torch_p50"),
+         None, "≤ 0.3"),
+        ("Base decode step @60 / @5 (beam 4)", _get(inf, "base_size.step_scaling.ratio_60_over_5"), None, "≤ 1.5"),
+        ("Base decode step: bandwidth floor / step time", _get(inf, "base_size.bandwidth.fraction_of_floor"),
+         None, "≥ 0.6"),
+        ("Keystroke → every visible view repainted (ms)", _get(app, "keystroke_to_repaint.p50_ms"),
+         _get(app, "keystroke_to_repaint.p95_ms"), "p50 ≤ 33, p95 ≤ 66"),
+        ("Start to first frame (ms)", _get(app, "start_to_first_frame.p50_ms"), None, "≤ 1500"),
+        ("RSS growth over the soak", _get(app, "soak.growth"), None, "< 0.10"),
+        ("Training, default preset: target tokens/s", _get(tr, "tokens_per_s_median"), None, ""),
+        ("Training wall time to 99 % valid exact match (s)", _get(tr, "time_to.valid_exact_0.99.wall_s"), None,
+         "≤ 900 s total"),
+        ("Test split exact match after training", _get(tr, "test_split.exact_match"), None, "≥ 0.99"),
+    ]
+    machine = inf.get("machine") or app.get("machine") or {}
+    lines = ["| measure | p50 / value | p95 | goal |", "|---|---|---|---|"]
+    for name, a, b, goal in rows:
+        lines.append(f"| {name} | {'—' if a is None else a} | {'' if b is None else b} | {goal} |")
+    lines.append("")
+    lines.append(f"Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
+                 f"{machine.get('memory_gib', '?')} GiB, GPU: {machine.get('gpu') or 'none'}; "
+                 f"onnxruntime {machine.get('onnxruntime', '?')}.")
+    return "\n".join(lines)
+
+
+def write_readme() -> None:
+    readme = HERE / "README.md"
+    text = readme.read_text() if readme.exists() else "# Benchmarks\n"
+    start, end = "<!-- summary:start -->", "<!-- summary:end -->"
+    block = f"{start}\n{table()}\n{end}"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    readme.write_text(text)
+
+
+def main() -> int:
+    t = time.perf_counter()
+    failed = []
+    for cmd in BENCHES:
+        print(f"== {' '.join(cmd)}", flush=True)
+        if subprocess.run([sys.executable, "-m", *cmd]).returncode != 0:
+            failed.append(cmd[0])
+    write_readme()
+    print(table())
+    print(f"benchmarks took {time.perf_counter() - t:.0f} s" + (f"; failed: {failed}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
