@@ -32,7 +32,7 @@ def report(run: Path, wall_s: float | None) -> dict[str, object]:
     reach = {}
     for goal in (0.98, 0.99):
         hit = next((r for r in valid if r["exact_match"] >= goal), None)
-        reach[f"valid_exact_{goal}"] = None if hit is None else {
+        reach[f"valid_exact_{round(goal * 100)}"] = None if hit is None else {
             "step": hit["step"], "wall_s": round(hit["time"] - start, 1) if start else None}
     model, tok, cfg = load_run_model(run)
     corpus = load_corpus(None if cfg["data"].get("kind") == "generated" else cfg["data"].get("folder"),

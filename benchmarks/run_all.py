@@ -55,8 +55,9 @@ def table() -> str:
         ("Start to first frame (ms)", _get(app, "start_to_first_frame.p50_ms"), None, "≤ 1500"),
         ("RSS growth over the soak", _get(app, "soak.growth"), None, "< 0.10"),
         ("Training, default preset: target tokens/s", _get(tr, "tokens_per_s_median"), None, ""),
-        ("Training wall time to 99 % valid exact match (s)", _get(tr, "time_to.valid_exact_0.99.wall_s"), None,
-         "≤ 900 s total"),
+        ("Training wall time to 98 % valid exact match (s)", _get(tr, "time_to.valid_exact_98.wall_s"), None, ""),
+        ("Training wall time to 99 % valid exact match (s)", _get(tr, "time_to.valid_exact_99.wall_s"), None, ""),
+        ("Training wall time, whole default preset with validation (s)", _get(tr, "train_wall_s"), None, "≤ 900"),
         ("Test split exact match after training", _get(tr, "test_split.exact_match"), None, "≥ 0.99"),
     ]
     machine = inf.get("machine") or app.get("machine") or {}
