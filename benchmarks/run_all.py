@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 BENCHES = [
     ["benchmarks.bench_inference"],
     ["benchmarks.bench_app"],
+    ["benchmarks.stress_inspect"],
 ]
 
 
@@ -36,7 +37,7 @@ def table() -> str:
         f = RESULTS / f"{name}.json"
         return json.loads(f.read_text()) if f.exists() else {}
 
-    inf, app, tr = load("inference"), load("app"), load("train_default")
+    inf, app, tr, st = load("inference"), load("app"), load("train_default"), load("stress")
     d12 = "default_model_beam4_full_inspection.threads_1.12_words"
     rows += [
         ("Full inspection, default model, 12 words, beam 4 (1 thread)", _get(inf, f"{d12}.p50_ms"),
@@ -54,6 +55,8 @@ def table() -> str:
          _get(app, "keystroke_to_repaint.p95_ms"), "p50 ≤ 33, p95 ≤ 66"),
         ("Start to first frame (ms)", _get(app, "start_to_first_frame.p50_ms"), None, "≤ 1500"),
         ("RSS growth over the soak", _get(app, "soak.growth"), None, "< 0.10"),
+        ("Stress: generated inputs through inspect (greedy, beam, sample)", _get(st, "inputs"), None, "≥ 10 000"),
+        ("  … failures (exception, rows not summing to 1, wrong truncation flag)", _get(st, "failures"), None, "0"),
         ("Training, default preset: target tokens/s", _get(tr, "tokens_per_s_median"), None, ""),
         ("Training wall time to 98 % valid exact match (s)", _get(tr, "time_to.valid_exact_98.wall_s"), None, ""),
         ("Training wall time to 99 % valid exact match (s)", _get(tr, "time_to.valid_exact_99.wall_s"), None, ""),

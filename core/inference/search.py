@@ -108,7 +108,8 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
     """Numerically stable log-softmax over the last axis, computed in float64."""
     x = np.asarray(x, dtype=np.float64)
     m = np.max(x, axis=-1, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
+    if not np.isfinite(m).all():  # a row of -inf stays -inf instead of NaN
+        m = np.where(np.isfinite(m), m, 0.0)
     s = x - m
     with np.errstate(divide="ignore"):
         out: np.ndarray = s - np.log(np.sum(np.exp(s), axis=-1, keepdims=True))
@@ -177,7 +178,8 @@ class Search(ABC):
         expected = (len(self._alive), self.vocab_size)
         if x.shape != expected:
             raise ValueError(f"logits must have shape {expected}, got {x.shape}")
-        if np.isnan(x).any() or np.isposinf(x).any() or not np.isfinite(x).any(axis=1).all():
+        finite = np.isfinite(x)
+        if not finite.all() and (np.isnan(x).any() or np.isposinf(x).any() or not finite.any(axis=1).all()):
             raise ValueError("logits contain NaN or +inf, or a row with no finite value")
         self._alive_per_step.append(np.array(self._alive, dtype=np.int64))
         logp = log_softmax(x)
