@@ -58,20 +58,3 @@ def metrics_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_metrics(run / "metrics.jsonl")
     return run
 
-
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from core.train import train
-
-    run = tmp_path_factory.mktemp("tiny") / "run"
-    train("tiny", run, max_steps=60, progress=False, overrides={"pairs": 3000})
-    return run
-
-
-@pytest.fixture(scope="session")
-def tiny_bundle(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from core.onnx_export import export_bundle
-
-    out = tmp_path_factory.mktemp("bundle") / "tiny"
-    export_bundle(tiny_run, out)
-    return out
