@@ -66,6 +66,8 @@ def main() -> None:
     from app.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
+    errors: list[str] = []  # exceptions raised in slots reach sys.excepthook, not us
+    sys.excepthook = lambda et, ev, tb: errors.append(f"{et.__name__}: {ev}")
     theme.apply("dark", app)
     install_cjk_font(app)
     window = MainWindow(load_real_engine(None), QSettings("AttnScopeBench", "bench"))
@@ -140,7 +142,8 @@ def main() -> None:
         "engine_total_ms": summary(engine_ms),
         "start_to_first_frame": start_to_first_frame(),
         "soak": {"edits": a.soak, "rss_mb_after_10": round(rss[10], 1), "rss_mb_after_n": round(rss[a.soak], 1),
-                 "growth": round(rss[a.soak] / rss[10] - 1, 4), "stale_frame_at_end": stale},
+                 "growth": round(rss[a.soak] / rss[10] - 1, 4), "stale_frame_at_end": stale,
+                 "exceptions": len(errors), "first_exceptions": errors[:5]},
         "goals": {"keystroke_p50_ms": 33, "keystroke_p95_ms": 66, "start_ms": 1500, "rss_growth": 0.10},
         "window": "1280x800 offscreen, dark theme, default panels",
     }

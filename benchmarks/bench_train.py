@@ -52,14 +52,36 @@ def report(run: Path, wall_s: float | None) -> dict[str, object]:
     }
 
 
+def throughput(preset: str, steps: int) -> dict[str, object]:
+    """Train ``steps`` steps of a preset from scratch in a scratch folder; tokens/s from the log."""
+    import tempfile
+
+    from core.train import train
+
+    run = Path(tempfile.mkdtemp(prefix="attnscope-throughput-")) / "run"
+    t = time.perf_counter()
+    train(preset, run, max_steps=steps, progress=False, overrides={"valid_every": 10**9, "log_every": 10})
+    wall = time.perf_counter() - t
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    tps = [r["tokens_per_s"] for r in rows if r["kind"] == "train"][1:]  # the first window includes start-up
+    return {"preset": preset, "steps": steps, "wall_s_including_corpus_and_tokenizer": round(wall, 1),
+            "tokens_per_s_median": round(statistics.median(tps), 1) if tps else None}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--throughput", type=int, metavar="STEPS",
+                    help="only measure training throughput over STEPS steps (make bench)")
     ap.add_argument("--run", default="runs/default")
     ap.add_argument("--train", action="store_true", help="train the preset into --out first")
     ap.add_argument("--out", default="runs/bench-default")
     ap.add_argument("--preset", default="default")
     ap.add_argument("--note", default="")
     a = ap.parse_args()
+    if a.throughput:
+        path = write(f"train_throughput_{a.preset}", throughput(a.preset, a.throughput))
+        print(path.read_text())
+        return
     wall = None
     run = Path(a.run)
     if a.train:
