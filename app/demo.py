@@ -34,18 +34,34 @@ def app_instance(argv: list[str] | None = None) -> QApplication:
 
 
 def run_panel(factory: Callable[[AppState], QWidget], size: tuple[int, int] = (900, 600),
-              screenshot: str | None = None) -> int:
-    """Show ``factory(state)`` alone; with ``--shot PATH`` save a PNG and exit."""
+              screenshot: str | None = None, ready: Callable[[QWidget], bool] | None = None) -> int:
+    """Show ``factory(state)`` alone; with ``--shot PATH`` save a PNG and exit.
+
+    ``ready(widget)`` says when a panel that works off the GUI thread has drawn (the
+    screenshot waits for it, at most 10 s).
+    """
+    state = demo_state()
+    return show_alone(lambda: factory(state), size, screenshot, ready, state)
+
+
+def show_alone(make: Callable[[], QWidget], size: tuple[int, int] = (900, 600), screenshot: str | None = None,
+               ready: Callable[[QWidget], bool] | None = None, state: AppState | None = None) -> int:
+    """Show ``make()`` alone (no AppState needed); ``--shot PATH`` as in ``run_panel``."""
+    import time
+
     app = app_instance()
     args = sys.argv[1:]
     if "--shot" in args:
         screenshot = args[args.index("--shot") + 1]
-    state = demo_state()
-    w = factory(state)
+    w = make()
     w.resize(*size)
     w.show()
     app.processEvents()
     if screenshot:
+        deadline = time.monotonic() + 10
+        while ready is not None and not ready(w) and time.monotonic() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
         app.processEvents()
         w.grab().save(screenshot)
         rc = 0
@@ -55,6 +71,7 @@ def run_panel(factory: Callable[[AppState], QWidget], size: tuple[int, int] = (9
     # at interpreter exit can destroy them in the wrong order.
     w.close()
     w.deleteLater()
-    state.deleteLater()
+    if state is not None:
+        state.deleteLater()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     return rc

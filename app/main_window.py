@@ -16,12 +16,17 @@ from app.beam_tree import BeamTree
 from app.controller import Controller
 from app.data_flow import DataFlow
 from app.decode_controls import DecodeControls
+from app.evolution_view import EvolutionView
+from app.gradient_flow import GradientFlow
+from app.head_roles_view import HeadRolesView, load_heads
 from app.head_stats_view import HeadStatsView
 from app.prob_bars import ProbBars
 from app.sentence_panel import SentencePanel
 from app.settings_store import SettingsStore
 from app.state import AppState
 from app.step_scrubber import StepScrubber
+from app.training_dashboard import TrainingDashboard
+from app.training_run import TrainingRun, python_for_training
 
 
 class MainWindow(QMainWindow):
@@ -47,8 +52,14 @@ class MainWindow(QMainWindow):
         self.detail = AttentionDetail(self.state)
         self.flow = DataFlow(self.state)
         self.stats = HeadStatsView(self.state)
+        self.roles = HeadRolesView(self.state)
+        self.evolution = EvolutionView(self.state)
+        self.training = TrainingRun(self, python=python_for_training())
+        self.dashboard = TrainingDashboard(self.training)
+        self.gradients = GradientFlow()
         self.views = (self.sentence, self.grid, self.tree, self.bars, self.scrubber,
-                      self.detail, self.flow, self.stats)
+                      self.detail, self.flow, self.stats, self.roles, self.evolution,
+                      self.dashboard, self.gradients)
         top = QWidget()
         lay = QVBoxLayout(top)
         lay.setContentsMargins(0, 0, 4, 4)
@@ -60,9 +71,12 @@ class MainWindow(QMainWindow):
         self._dock("Beam tree", self.tree, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Next-piece probabilities", self.bars, Qt.DockWidgetArea.RightDockWidgetArea)
         for name, w in (("Step scrubber", self.scrubber), ("Head detail", self.detail),
-                        ("Data flow", self.flow), ("Head statistics", self.stats)):
+                        ("Data flow", self.flow), ("Head statistics", self.stats),
+                        ("Head roles", self.roles), ("Evolution", self.evolution),
+                        ("Training", self.dashboard), ("Gradient flow", self.gradients)):
             self._dock(name, w, Qt.DockWidgetArea.BottomDockWidgetArea)
-        for name in ("Head detail", "Data flow", "Head statistics"):
+        for name in ("Head detail", "Data flow", "Head statistics", "Head roles", "Evolution",
+                     "Training", "Gradient flow"):
             self.tabifyDockWidget(self.docks["Step scrubber"], self.docks[name])
         self.docks["Step scrubber"].raise_()
         self.resize(1280, 800)
@@ -88,6 +102,7 @@ class MainWindow(QMainWindow):
         self.controller.timing.connect(self._on_timing)
         self.controller.error.connect(self._on_engine_error)
         self.controller.engine_changed.connect(self._on_engine_changed)
+        self.training.records_added.connect(self._on_training_records)
         self.controller.config = self.controls.config()
         self.state.display_temperature = self.controls.config().temperature
         self._on_engine_changed(engine)
@@ -198,6 +213,11 @@ class MainWindow(QMainWindow):
         self.bundle_label.setText(f"Model: {path.name or path}")
         self.bundle_label.setToolTip(str(path))
         self.flow.set_model_config(getattr(engine, "model_config", None))
+        self.roles.set_heads(load_heads(getattr(engine, "bundle_path", None)))
+        self.evolution.set_snapshots(snapshot_set(engine))
+
+    def _on_training_records(self, _records: list) -> None:
+        self.gradients.set_series(self.training.series)
 
     def _on_config_changed(self, cfg) -> None:
         self.state.set_display_temperature(cfg.temperature)
@@ -255,5 +275,22 @@ class MainWindow(QMainWindow):
         self.store.save(self, self.controls.config(), self.grid.options(),
                         self.sentence.source.text())
         self.controller.shutdown()
+        self.evolution.shutdown()
+        if self.training.running:  # the window owns the process: do not orphan it
+            self.training.stop()
+            self.training.process.waitForFinished(5000)
         super().closeEvent(ev)
+
+
+def snapshot_set(engine: Any) -> Any:
+    """The SnapshotSet of a real engine's bundle; None for engines without one (fake)."""
+    bundle = getattr(engine, "bundle", None)
+    if bundle is None or not hasattr(bundle, "snapshots"):
+        return None
+    from core.inference.snapshots import SnapshotSet
+
+    try:
+        return SnapshotSet(bundle)
+    except Exception:  # noqa: BLE001 - a broken snapshots/ folder only disables the view
+        return None
 

@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +25,82 @@ class BundleError(ValueError):
     """A bundle that cannot be used; the message names the file and the problem."""
 
 
+GRAPHS = ("encoder.onnx", "decoder.onnx")
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """One earlier training state kept in ``snapshots/<name>/`` with its own graphs."""
+
+    name: str  # folder name, "step-000120"
+    step: int
+    path: Path
+    meta: dict[str, Any]  # meta.json: step, fraction, losses, quantisation, per-head numbers
+
+
 @dataclass(frozen=True)
 class Bundle:
     path: Path
     config: dict[str, Any]
     model: ModelConfig
+    graphs: Path | None = None  # a snapshot's folder: its encoder/decoder replace the final ones
+    snapshot_name: str | None = None
 
     def file(self, name: str) -> Path:
+        if self.graphs is not None and name in GRAPHS:
+            return self.graphs / name
         return self.path / name
+
+    def snapshots(self) -> list[SnapshotInfo]:
+        """The runnable snapshots under ``snapshots/``, earliest first (none: empty list)."""
+        root = self.path / "snapshots"
+        out = []
+        for d in sorted(root.iterdir()) if root.is_dir() else []:
+            meta = _snapshot_meta(d) if d.is_dir() else {}
+            if not (d.is_dir() and (meta.get("graphs") == "final" or all((d / g).is_file() for g in GRAPHS))):
+                continue
+            step = meta.get("step")
+            if not isinstance(step, int):
+                digits = "".join(c for c in d.name if c.isdigit())
+                step = int(digits) if digits else -1
+            out.append(SnapshotInfo(d.name, step, d, meta))
+        return sorted(out, key=lambda s: (s.step, s.name))
+
+    def snapshot(self, name: str) -> Bundle:
+        """This bundle with the graphs of snapshot ``name`` (tokenizer and config shared)."""
+        d = self.path / "snapshots" / name
+        if "/" in name or "\\" in name or name in ("", ".", ".."):
+            raise BundleError(f"{name!r}: not a snapshot name")
+        if d.is_dir() and _snapshot_meta(d).get("graphs") == "final":  # the final model itself
+            return replace(self, graphs=None, snapshot_name=name)
+        for g in GRAPHS:
+            if not (d / g).is_file():
+                known = ", ".join(s.name for s in self.snapshots()) or "none"
+                raise BundleError(f"{d / g}: missing (snapshots of this bundle: {known})")
+            _check_external_data(d / g, d)
+        return replace(self, graphs=d, snapshot_name=name)
+
+    def heads(self) -> dict[str, Any] | None:
+        """``heads.json`` (per-head AER, profiles and roles), or None when absent."""
+        f = (self.graphs or self.path) / "heads.json"  # a snapshot keeps its own
+        if not f.is_file():
+            return None
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise BundleError(f"{f}: not valid JSON ({e})") from e
+        return data if isinstance(data, dict) else None
+
+
+def _snapshot_meta(d: Path) -> dict[str, Any]:
+    """A snapshot folder's meta.json ({} when it has none)."""
+    if not (d / "meta.json").is_file():
+        return {}
+    try:
+        meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BundleError(f"{d / 'meta.json'}: not valid JSON ({e})") from e
+    return meta if isinstance(meta, dict) else {}
 
 
 def _safe_extract(zpath: Path) -> Path:
@@ -60,6 +128,13 @@ def _safe_extract(zpath: Path) -> Path:
 
 def _check_external_data(onnx_path: Path, folder: Path) -> None:
     """External-data locations must stay inside the bundle folder (no ../ or absolute paths)."""
+    # Fast path: an initializer stored outside the file names its "location"; a graph
+    # without that key has no external data (parsing it would cost an onnx import, ~0.3 s).
+    try:
+        if b"location" not in onnx_path.read_bytes():
+            return
+    except OSError as e:
+        raise BundleError(f"{onnx_path}: cannot be read ({e.strerror})") from e
     import onnx  # only the protobuf reader; no weights are loaded here
 
     try:

@@ -62,12 +62,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-factor", type=float)
     p.add_argument("--warmup", type=int)
     p.add_argument("--batch-tokens", type=int)
+    p.add_argument("--valid-every", type=int, help="steps between validations")
+    p.add_argument("--log-every", type=int, help="steps between training log lines")
+    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
+    p.add_argument("--snapshots", help="fractions of training to keep runnable snapshots at, "
+                   "comma-separated (default 0,0.01,0.03,0.1,0.3,1)")
 
     p = sub.add_parser("export-onnx", help="export a run to a model bundle")
     p.add_argument("run")
     p.add_argument("--out", required=True)
     p.add_argument("--verify", action="store_true", help="compare with torch on held-out sentences")
-    p.add_argument("--no-snapshots", action="store_true")
+    p.add_argument("--no-snapshots", action="store_true", help="leave the training snapshots out")
+    p.add_argument("--quantize", choices=["auto", "int8", "none"], default="auto",
+                   help="snapshot graphs in 8 bits: when float would pass the 25 MB budget (auto; then also "
+                   "leaves out intermediate snapshots if still over), always (int8), never (none)")
+
+    p = sub.add_parser("heads", help="per-head table of a bundle: AER of cross-attention heads, roles")
+    p.add_argument("--bundle", help="model bundle folder or .zip (default: the shipped model)")
+    p.add_argument("--snapshot", help="a snapshot of the bundle (step-NNNNNN) instead of the final model")
+    p.add_argument("--json", action="store_true", help="print heads.json")
 
     p = sub.add_parser("translate", help="translate lines from stdin")
     _decode_args(p)
@@ -99,7 +112,15 @@ def cmd_train(a: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in {"seed": a.seed, "pairs": a.pairs, "optimizer": a.optimizer,
                                    "lr_factor": a.lr_factor, "warmup": a.warmup,
-                                   "batch_tokens": a.batch_tokens}.items() if v is not None}
+                                   "batch_tokens": a.batch_tokens, "valid_every": a.valid_every,
+                                   "log_every": a.log_every, "checkpoint_every": a.checkpoint_every,
+                                   }.items() if v is not None}
+    if a.snapshots:
+        try:
+            overrides["snapshot_fractions"] = tuple(float(x) for x in a.snapshots.split(",") if x.strip())
+        except ValueError:
+            print(f"attnscope train: --snapshots {a.snapshots!r} is not a list of fractions", file=sys.stderr)
+            return 2
     model_overrides = {"norm": a.norm} if a.norm else {}
     result = train(a.preset, a.out, a.data, a.max_steps, a.device, a.resume, overrides, model_overrides)
     print(json.dumps(result))
@@ -109,7 +130,8 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_export(a: argparse.Namespace) -> int:
     from core.onnx_export import export_bundle
 
-    report = export_bundle(Path(a.run), Path(a.out), verify=a.verify, snapshots=not a.no_snapshots)
+    report = export_bundle(Path(a.run), Path(a.out), verify=a.verify, snapshots=not a.no_snapshots,
+                           quantize=a.quantize)
     print(json.dumps(report, indent=1))
     return 0 if report.get("verified", True) else 1
 
@@ -131,13 +153,60 @@ def cmd_inspect(a: argparse.Namespace) -> int:
     engine = Engine.load(a.bundle)
     ins = engine.inspect(a.text, _decode_config(a))
     if a.json:
-        print(json.dumps(inspection_to_json(ins, top_logits=a.top_logits), ensure_ascii=False))
+        from core.inference.alignment import inspection_aer
+
+        data = inspection_to_json(ins, top_logits=a.top_logits)
+        gold = inspection_aer(ins)  # None outside the generated grammar
+        data["gold_alignment"] = None if gold is None else {k: gold[k] for k in ("reference", "pharaoh", "links", "note")}
+        data["aer"] = None if gold is None else gold["aer"]
+        print(json.dumps(data, ensure_ascii=False))
     else:
         print(ins.translation)
         print("source:", " ".join(ins.source_pieces))
         print("target:", " ".join(ins.target_pieces))
-        print(f"{engine.provider}; " + ", ".join(f"{k} {v:.1f} ms" for k, v in ins.timings_ms.items()))
+        times = ", ".join(f"{k} {v:.1f} ms" for k, v in ins.timings_ms.items() if k != "steps")
+        print(f"{engine.provider}; {len(ins.steps)} decoder steps; {times}")
     return 0
+
+
+def cmd_heads(a: argparse.Namespace) -> int:
+    from core.bundle import BundleError, read_bundle
+
+    b = read_bundle(a.bundle)
+    if a.snapshot:
+        b = b.snapshot(a.snapshot)
+    heads = b.heads()
+    if heads is None:
+        raise BundleError(f"{b.file('heads.json')}: missing (export the run again to measure the heads)")
+    if a.json:
+        print(json.dumps(heads, ensure_ascii=False, indent=1))
+        return 0
+    print(format_heads(heads))
+    return 0
+
+
+def format_heads(heads: dict[str, Any]) -> str:
+    """The per-head table: AER of every cross-attention head and the role of every head."""
+    aer = heads.get("cross_aer")
+    roles = heads["roles"]
+    lines = [f"{heads.get('sentences', 0)} validation sentences, "
+             f"{heads.get('aligned_sentences', 0)} with gold alignments; teacher-forced loss {heads.get('nll')}"]
+    if heads.get("best_head"):
+        layer, head = heads["best_head"]
+        lines.append(f"best alignment head: L{layer + 1} H{head + 1}, AER {heads['best_aer']:.3f}")
+    lines.append(f"{'head':<6} {'cross AER':>9}  {'encoder':<28} {'decoder':<28} {'cross':<28}")
+    n_layers = max(len(roles[k]) for k in ("encoder", "decoder", "cross"))
+    n_heads = len(roles["encoder"][0]) if roles["encoder"] else 0
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            cells = []
+            for kind in ("encoder", "decoder", "cross"):
+                rows = roles[kind]
+                r = rows[layer][head] if layer < len(rows) else None
+                cells.append(f"{r['role']} ({r['measure']} {r['value']:.2f})" if r else "")
+            a_txt = f"{aer[layer][head]:.3f}" if aer is not None and layer < len(aer) else "—"
+            lines.append(f"L{layer + 1}H{head + 1:<3} {a_txt:>9}  {cells[0]:<28} {cells[1]:<28} {cells[2]:<28}")
+    return "\n".join(lines)
 
 
 def _delegate(module: str, rest: list[str]) -> int:
@@ -159,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     a = ap.parse_args(argv)
     handlers = {"corpus": cmd_corpus, "train": cmd_train, "export-onnx": cmd_export,
-                "translate": cmd_translate, "inspect": cmd_inspect}
+                "translate": cmd_translate, "inspect": cmd_inspect, "heads": cmd_heads}
     try:
         if a.command is None:
             ap.print_help()

@@ -23,6 +23,7 @@ from core.checkpoint import atomic_write_json
 from core.config import DecodeConfig, ModelConfig, to_dict
 from core.inference.engine import EncoderOutput, Engine, StepOutput
 from core.model import NEG_INF, Transformer
+from core.snapshot_export import add_heads_and_snapshots
 from core.tokenizer import BOS, EOS, PAD, Tokenizer
 from core.train import load_run_model
 
@@ -167,9 +168,12 @@ def verify_parity(bundle: Path, model: Transformer, sentences: list[str], max_le
             "identical_beam4": same["beam4"], "verified": ok}
 
 
-def export_bundle(run: Path, out: Path, verify: bool = False, snapshots: bool = False,
-                  sentences: list[str] | None = None) -> dict[str, Any]:
-    """Write the bundle of DESIGN.md from a run folder; optionally check parity with torch."""
+def export_bundle(run: Path, out: Path, verify: bool = False, snapshots: bool = True,
+                  sentences: list[str] | None = None, quantize: str = "auto") -> dict[str, Any]:
+    """Write the bundle of DESIGN.md from a run folder; optionally check parity with torch.
+
+    With ``snapshots`` every training snapshot of the run goes to ``snapshots/`` (int8 when
+    ``quantize`` says so, see core.snapshot_export); ``heads.json`` is always measured."""
     t0 = time.perf_counter()
     model, tok, run_cfg = load_run_model(run)
     staging = out.with_name(out.name + ".partial")
@@ -204,11 +208,15 @@ def export_bundle(run: Path, out: Path, verify: bool = False, snapshots: bool = 
     if (run / "metrics.jsonl").exists():
         shutil.copyfile(run / "metrics.jsonl", staging / "metrics.jsonl")
     atomic_write_json(staging / "config.json", config)
+    extras = add_heads_and_snapshots(run, staging, meta, snapshots=snapshots, quantize=quantize)
+    config.update(extras)
+    atomic_write_json(staging / "config.json", config)
     read_bundle(staging)  # the bundle we hand out must load
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
     report: dict[str, Any] = {"bundle": str(out), "export_s": round(time.perf_counter() - t0, 2),
-                              "files": {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}}
+                              "files": {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()},
+                              "bytes": sum(p.stat().st_size for p in out.rglob("*") if p.is_file()), **extras}
     if verify:
         texts = sentences or _verify_sentences(run, 60)
         report["verify"] = verify_parity(out, model, texts)

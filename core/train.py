@@ -29,6 +29,7 @@ from core.config import PRESETS, ModelConfig, TrainConfig, to_dict
 from core.data.corpus import load_corpus  # noqa: E402
 from core.model import LabelSmoothingLoss, Transformer, count_parameters, noam_rate
 from core.tokenizer import BOS, EOS, PAD, Tokenizer
+from core.train_probe import validation_extras
 
 
 class TrainingError(RuntimeError):
@@ -247,6 +248,7 @@ def train(
     bar = tqdm(total=tcfg.max_steps, initial=state["step"], disable=not progress or rank != 0,
                unit="step", dynamic_ncols=True)
     t_last, tok_count, last_metrics = time.perf_counter(), 0, {}
+    last_train: dict[str, Any] = {}  # the newest train line's gradient numbers, repeated at validation
 
     def log(rec: dict[str, Any]) -> None:
         if rank != 0:
@@ -263,7 +265,8 @@ def train(
             save_file(weights, str(run / "snapshots" / f"step-{step:06d}.safetensors"))
 
     log({"kind": "start", "step": state["step"], "time": time.time(), "preset": preset, "device": str(dev),
-         "world_size": world, "parameters": count_parameters(model), "resumed": ckpt is not None})
+         "world_size": world, "parameters": count_parameters(model), "resumed": ckpt is not None,
+         "max_steps": tcfg.max_steps, "valid_every": tcfg.valid_every, "snapshot_steps": snaps})
     if state["step"] == 0 and 0 in snaps:
         save_snapshot(0)
     while state["step"] < tcfg.max_steps:
@@ -309,6 +312,7 @@ def train(
                        "layer_grad_norm": norms, "update_ratio": upd / max(par, 1e-12),
                        "tokens_per_s": tok_count / max(now - t_last, 1e-9), "time": time.time()}
                 t_last, tok_count = now, 0
+                last_train = {k: rec[k] for k in ("lr", "grad_norm", "layer_grad_norm", "update_ratio")}
                 log(rec)
                 bar.set_postfix(loss=f"{float(report):.3f}", lr=f"{lr:.2e}")
             if step in snaps:
@@ -316,9 +320,14 @@ def train(
             if step % tcfg.valid_every == 0 or step == tcfg.max_steps:
                 if rank == 0:
                     last_metrics = evaluate(model, tok, valid, dev)
-                    log({"kind": "valid", "step": step, **last_metrics, "time": time.time()})
-                    bar.write(f"step {step}: exact {last_metrics['exact_match']:.3f} "
-                              f"BLEU {last_metrics['bleu']:.1f} chrF {last_metrics['chrf']:.1f}")
+                    # Validation loss and per-head attention statistics on a fixed probe set,
+                    # beside the newest gradient-flow numbers: one line per validation.
+                    extras = validation_extras(model, tok, valid, dev)
+                    log({"kind": "valid", "step": step, **last_metrics, **extras, **last_train,
+                         "time": time.time()})
+                    bar.write(f"step {step}: valid loss {extras['valid_loss']:.3f} exact "
+                              f"{last_metrics['exact_match']:.3f} BLEU {last_metrics['bleu']:.1f} "
+                              f"chrF {last_metrics['chrf']:.1f}")
                 t_last = time.perf_counter()
             if (step % tcfg.checkpoint_every == 0 or step == tcfg.max_steps) and rank == 0:
                 save_checkpoint(run, model, optimizer, dict(state))

@@ -112,10 +112,16 @@ class Engine:
     provider: str
 
     @classmethod
-    def load(cls, bundle: str | Path | None = None, runner: Runner | None = None,
-             threads: int | None = None, device: str = "auto") -> Engine:
-        """Open a bundle (None = the shipped default); raises BundleError naming the bad file."""
-        b = read_bundle(bundle)
+    def load(cls, bundle: str | Path | Bundle | None = None, runner: Runner | None = None,
+             threads: int | None = None, device: str = "auto", snapshot: str | None = None) -> Engine:
+        """Open a bundle (None = the shipped default); raises BundleError naming the bad file.
+
+        ``snapshot`` ("step-000120", one of ``bundle.snapshots()``) runs that earlier
+        training state's graphs with the bundle's tokenizer.
+        """
+        b = bundle if isinstance(bundle, Bundle) else read_bundle(bundle)
+        if snapshot is not None:
+            b = b.snapshot(snapshot)
         try:
             tok = Tokenizer.load(b.file("spm.model"))
         except (RuntimeError, OSError) as e:
@@ -137,6 +143,11 @@ class Engine:
     @property
     def bundle_path(self) -> Path:
         return self.bundle.path
+
+    @property
+    def snapshot(self) -> str | None:
+        """The snapshot whose graphs run here (None: the final model)."""
+        return self.bundle.snapshot_name
 
     def piece(self, i: int) -> str:
         return self.tokenizer.piece(i)

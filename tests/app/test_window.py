@@ -13,7 +13,8 @@ from app import main as app_main
 from app.fake_engine import FakeEngine
 
 PANELS = ["attention_grid", "attention_detail", "beam_tree", "prob_bars", "step_scrubber",
-          "data_flow", "head_stats_view", "sentence_panel", "decode_controls", "line_view"]
+          "data_flow", "head_stats_view", "sentence_panel", "decode_controls", "line_view",
+          "evolution_view", "head_roles_view", "training_curves", "training_dashboard", "gradient_flow"]
 
 
 @pytest.mark.filterwarnings("ignore:'app.*' found in sys.modules:RuntimeWarning")

@@ -34,3 +34,24 @@ def test_every_required_pair_exactly(engine, strategy: str) -> None:  # noqa: AN
 def test_bundle_is_small_enough_for_git() -> None:
     size = sum(f.stat().st_size for f in DEFAULT_BUNDLE.rglob("*") if f.is_file())
     assert size <= 25 * 2**20, size
+
+
+def test_shipped_snapshots_load_and_run(engine) -> None:  # noqa: ANN001
+    from core.inference.engine import Engine
+
+    snaps = engine.bundle.snapshots()
+    assert len(snaps) >= 5 and snaps[0].step == 0 and snaps[-1].meta["graphs"] == "final"
+    size = sum(f.stat().st_size for f in DEFAULT_BUNDLE.rglob("*") if f.is_file())
+    assert size <= 25_000_000, size
+    nll = []
+    for s in snaps:
+        ins = Engine.load(DEFAULT_BUNDLE, snapshot=s.name).inspect("I love you", DecodeConfig(strategy="greedy"))
+        assert ins.encoder_attention.shape[0] == engine.bundle.model.n_encoder_layers
+        nll.append(s.meta["probe_nll"])
+        q = s.meta["quantization"]
+        if s.meta["graphs"] == "own":  # 8-bit: its attention was measured against float
+            assert q["cross_mean_abs_diff"] < 0.01 and q["cross_max_abs_diff"] < 0.2, q
+    assert ins.translation == "나는 너를 사랑한다"  # the last one is the final model
+    assert nll == sorted(nll, reverse=True)  # every snapshot learnt more than the one before
+    heads = engine.bundle.heads()
+    assert heads["best_aer"] < 0.3 and heads["aligned_sentences"] == 200

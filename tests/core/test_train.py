@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import subprocess
@@ -74,3 +75,24 @@ def test_two_process_ddp_matches_one_process(tmp_path: Path) -> None:
     assert common and 1 in common
     for step in common:
         assert a[step] == pytest.approx(b[step], rel=1e-4), step
+
+
+def test_validation_logs_loss_head_statistics_and_gradient_flow(tiny_run: Path) -> None:
+    rows = [json.loads(x) for x in (tiny_run / "metrics.jsonl").read_text().splitlines()]
+    start = next(r for r in rows if r["kind"] == "start")
+    assert start["max_steps"] == 60
+    valid = [r for r in rows if r["kind"] == "valid"]
+    assert valid, "no validation line"
+    v = valid[-1]
+    for key in ("bleu", "exact_match", "valid_loss", "valid_ppl", "lr", "grad_norm", "update_ratio"):
+        assert isinstance(v[key], float), key
+    assert v["valid_ppl"] == pytest.approx(math.exp(v["valid_loss"]), rel=1e-6)
+    cfg = json.loads((tiny_run / "config.json").read_text())["model"]
+    for stat in ("entropy", "distance"):
+        for kind, n_layers in (("encoder", cfg["n_encoder_layers"]), ("decoder", cfg["n_decoder_layers"]),
+                               ("cross", cfg["n_decoder_layers"])):
+            grid = v["head_stats"][stat][kind]
+            assert len(grid) == n_layers and len(grid[0]) == cfg["n_heads"], (stat, kind)
+    assert all(0.0 <= e <= 1.0 for row in v["head_stats"]["entropy"]["cross"] for e in row)
+    layers = set(v["layer_grad_norm"])
+    assert {"embed", "encoder.0", "decoder.0"} <= layers and all(x >= 0 for x in v["layer_grad_norm"].values())

@@ -1,0 +1,188 @@
+"""Alignment heads and head roles: the L x H alignment error rate of every cross-attention
+head against the gold word alignment (best head outlined), and each head's measured role
+— previous / next token, diagonal, sink, alignment, broad — with the number behind it.
+
+Source: the bundle's ``heads.json`` (the validation probe set, written at export), or the
+sentence on screen (gold alignment only when the grammar knows the sentence).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import attention_data as ad
+from app import theme
+from app.heatmap import HeatmapPlot
+from app.lazy import LazyView, fixed_label
+from app.state import AppState
+from core.inference.alignment import inspection_aer
+from core.inference.headroles import classify_heads, positional_profile, roles_from_json
+
+
+def load_heads(bundle_path: str | Path | None) -> dict | None:
+    f = Path(str(bundle_path)) / "heads.json" if bundle_path else None
+    if f is None or not f.is_file():
+        return None
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class HeadRolesView(LazyView, QWidget):
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.heads: dict | None = None
+        self.source_box, self.kind_box = QComboBox(), QComboBox()
+        self.source_box.addItem("validation probe set (heads.json)", "bundle")
+        self.source_box.addItem("this sentence", "sentence")
+        for key, text in ad.KINDS.items():
+            self.kind_box.addItem(text, key)
+        self.kind_box.setCurrentIndex(2)
+        self.summary = fixed_label(1)
+        bar = QHBoxLayout()
+        for w in (QLabel("measured on"), self.source_box, QLabel("roles of"), self.kind_box):
+            bar.addWidget(w)
+        bar.addWidget(self.summary, 1)
+        self.view = pg.GraphicsLayoutWidget()
+        self.aer_plot = HeatmapPlot(title="cross-attention AER (lower = aligns words)")
+        lut = pg.colormap.get("viridis").getLookupTable(nPts=64)[::-1]  # low AER = bright
+        self.aer_plot.set_colormap(pg.ColorMap(np.linspace(0.0, 1.0, 64), lut))
+        self.view.addItem(self.aer_plot)
+        self.best_box = pg.QtWidgets.QGraphicsRectItem()
+        self.best_box.setPen(pg.mkPen(theme.current().accent, width=3))
+        self.aer_plot.addItem(self.best_box, ignoreBounds=True)
+        self.cell_text: list[pg.TextItem] = []
+        self.table = QTableWidget()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        body = QHBoxLayout()
+        body.addWidget(self.view, 2)
+        body.addWidget(self.table, 3)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(bar)
+        lay.addLayout(body, 1)
+        self.source_box.currentIndexChanged.connect(lambda _i: self.schedule())
+        self.kind_box.currentIndexChanged.connect(lambda _i: self.schedule())
+        state.inspection_changed.connect(self._on_inspection_changed)
+        theme.style_widget(self.view)
+
+    def set_heads(self, heads: dict | None) -> None:
+        """The bundle's head report (``heads.json``), or None when it has none."""
+        self.heads = heads
+        self._dirty = True
+        self.schedule()
+
+    def _on_inspection_changed(self, _ins) -> None:
+        if self.source_box.currentData() == "sentence":
+            self.schedule()
+
+    def _measure(self) -> tuple[np.ndarray | None, list[list], str]:
+        """(AER [L, H] or None, roles [L][H] of the chosen kind, a one-line summary)."""
+        kind = self.kind_box.currentData()
+        if self.source_box.currentData() == "bundle":
+            h = self.heads
+            if not h:
+                return None, [], "this bundle has no heads.json (re-export it to measure its heads)"
+            aer = np.asarray(h["cross_aer"], np.float64) if h.get("cross_aer") is not None else None
+            note = (f"{h.get('aligned_sentences', 0)} aligned of {h.get('sentences', 0)} validation sentences"
+                    if aer is not None else "no gold alignments in this corpus: no AER")
+            return aer, roles_from_json(h["roles"][kind]), note
+        ins, path = self.state.inspection, self.state.path
+        if ins is None or path is None or ins.is_empty:
+            return None, [], "nothing decoded"
+        gold = inspection_aer(ins, path)
+        aer = np.asarray(gold["aer"]["per_head"]) if gold and gold["aer"] else None
+        note = "gold alignment of this sentence" if aer is not None else (
+            gold["note"] if gold else "the sentence is outside the generated grammar: no gold alignment")
+        prof = positional_profile(ad.raw(ins, path, kind), kind)
+        return aer, classify_heads(prof, kind, aer if kind == "cross" else None), note
+
+    def refresh(self) -> None:
+        aer, roles, note = self._measure()
+        self._draw_aer(aer)
+        if aer is not None:
+            layer, head = np.unravel_index(int(np.argmin(aer)), aer.shape)
+            note = f"best alignment head L{layer + 1} H{head + 1}: AER {aer[layer, head]:.2f} · {note}"
+        self.summary.setText(note)
+        self._fill_table(roles)
+
+    def _draw_aer(self, aer: np.ndarray | None) -> None:
+        if aer is None:
+            self.aer_plot.image.clear()
+            self.best_box.setVisible(False)
+            for item in self.cell_text:
+                item.setVisible(False)
+            return
+        n_layers, n_heads = aer.shape
+        self.aer_plot.set_matrix(aer.astype(np.float32), (0.0, 1.0))
+        self.aer_plot.set_labels(tuple(f"L{i + 1}" for i in range(n_layers)),
+                                 tuple(f"H{h + 1}" for h in range(n_heads)))
+        while len(self.cell_text) < aer.size:
+            item = pg.TextItem(anchor=(0.5, 0.5))
+            self.aer_plot.addItem(item)
+            self.cell_text.append(item)
+        best = int(np.argmin(aer))
+        for k, item in enumerate(self.cell_text):
+            item.setVisible(k < aer.size)
+            if k < aer.size:
+                r, c = divmod(k, n_heads)
+                star = "★ " if k == best else ""
+                item.setText(f"{star}{aer[r, c]:.2f}", color="#000" if aer[r, c] < 0.4 else "#fff")
+                item.setPos(c, r)
+        r, c = divmod(best, n_heads)
+        self.best_box.setPen(pg.mkPen(theme.current().accent, width=3))
+        self.best_box.setRect(c - 0.5, r - 0.5, 1.0, 1.0)
+        self.best_box.setVisible(True)
+
+    def _fill_table(self, roles: list[list]) -> None:
+        n_layers = len(roles)
+        n_heads = len(roles[0]) if roles else 0
+        self.table.setRowCount(n_layers)
+        self.table.setColumnCount(n_heads)
+        self.table.setHorizontalHeaderLabels([f"H{h + 1}" for h in range(n_heads)])
+        self.table.setVerticalHeaderLabels([f"L{i + 1}" for i in range(n_layers)])
+        for i, row in enumerate(roles):
+            for h, role in enumerate(row):
+                item = QTableWidgetItem(role.text())
+                item.setToolTip(f"L{i + 1} H{h + 1}: {role.role}, {role.measure} = {role.value:.3f}")
+                self.table.setItem(i, h, item)
+
+    def role_text(self, layer: int, head: int) -> str:
+        item = self.table.item(layer, head)
+        return item.text() if item is not None else ""
+
+    def apply_theme(self) -> None:
+        theme.style_widget(self.view)
+        self._dirty = True
+        self.schedule()
+
+
+if __name__ == "__main__":
+    import sys
+
+    from app.demo import run_panel
+
+    def make(state: AppState) -> HeadRolesView:
+        v = HeadRolesView(state)
+        v.source_box.setCurrentIndex(1)
+        return v
+
+    sys.exit(run_panel(make, (1000, 360)))

@@ -1,0 +1,135 @@
+"""Live training curves (the reference analysis's layer 4): train and valid loss,
+perplexity, the Noam learning rate, BLEU and exact match, total and per-layer gradient
+norm, the parameter update ratio, and the attention heads' mean entropy and distance on
+the probe set at each validation. Items are created once and updated in place."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from app import theme
+from core.runlog import RunSeries
+
+PLOTS = (("loss", "loss (cross-entropy)", False), ("ppl", "perplexity", True),
+         ("lr", "learning rate (Noam)", False), ("quality", "BLEU · exact match %", False),
+         ("grad", "gradient norm: total and per layer", True), ("update", "update ratio |Δθ|/|θ|", True),
+         ("entropy", "attention entropy, mean of heads (probe set)", False),
+         ("distance", "mean attention distance (probe set)", False))
+KIND_COLORS = {"encoder": "bar", "decoder": "finished", "cross": "accent"}
+
+
+def _xy(x: list[float], y: list[float], log: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    xa, ya = np.asarray(x, float), np.asarray(y, float)
+    keep = np.isfinite(ya) & ((ya > 0) if log else True)
+    return xa[keep], ya[keep]
+
+
+class TrainingCurves(pg.GraphicsLayoutWidget):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        for i, (key, title, log) in enumerate(PLOTS):
+            p = self.addPlot(row=i // 4, col=i % 4, title=title)
+            p.showGrid(x=True, y=True, alpha=0.15)
+            p.setLogMode(y=log)
+            p.setLabel("bottom", "step")
+            p.addLegend(offset=(-4, 4), labelTextSize="8pt")
+            p.setMenuEnabled(False)
+            self.plots[key] = p
+        t = theme.current()
+        self._curve("loss", "train_loss", "train", t.bar)
+        self._curve("loss", "valid_loss", "valid", t.accent, symbol=True)
+        self._curve("ppl", "train_ppl", "train", t.bar)
+        self._curve("ppl", "valid_ppl", "valid", t.accent, symbol=True)
+        self._curve("lr", "lr", "lr", t.finished)
+        self._curve("quality", "bleu", "BLEU", t.accent, symbol=True)
+        self._curve("quality", "exact_match", "exact %", t.finished, symbol=True)
+        self._curve("grad", "grad_norm", "total", t.text)
+        self._curve("update", "update_ratio", "update ratio", t.forced)
+        for stat in ("entropy", "distance"):
+            for kind, color in KIND_COLORS.items():
+                self._curve(stat, f"{stat}:{kind}", kind, getattr(t, color), symbol=True)
+        self._layer_colors = pg.colormap.get("CET-C6")
+        theme.style_widget(self)
+
+    def _curve(self, plot: str, key: str, name: str, color: str, symbol: bool = False,
+               width: float = 2.0) -> pg.PlotDataItem:
+        kw = {"symbol": "o", "symbolSize": 5, "symbolBrush": color, "symbolPen": None} if symbol else {}
+        item = self.plots[plot].plot([], [], name=name, pen=pg.mkPen(color, width=width), **kw)
+        self.curves[key] = item
+        return item
+
+    def set_series(self, s: RunSeries) -> None:
+        """Redraw every curve from ``s`` (cheap: a few hundred points per curve)."""
+        tr, va = s.train, s.valid
+        ts, vs = tr.get("step", []), va.get("step", [])
+        for key, src, col, log in (("train_loss", tr, "loss", False), ("train_ppl", tr, "ppl", True),
+                                   ("lr", tr, "lr", False), ("grad_norm", tr, "grad_norm", True),
+                                   ("update_ratio", tr, "update_ratio", True),
+                                   ("valid_loss", va, "valid_loss", False), ("valid_ppl", va, "valid_ppl", True),
+                                   ("bleu", va, "bleu", False)):
+            steps = ts if src is tr else vs
+            self.curves[key].setData(*_xy(steps, src.get(col, []), log))
+        exact = [100 * v for v in va.get("exact_match", [])]
+        self.curves["exact_match"].setData(*_xy(vs, exact))
+        hs = [st for st, _ in s.head_stats]
+        for stat in ("entropy", "distance"):
+            for kind in KIND_COLORS:
+                ys = [float(np.mean(h[stat][kind])) if kind in h.get(stat, {}) else float("nan")
+                      for _, h in s.head_stats]
+                self.curves[f"{stat}:{kind}"].setData(*_xy(hs, ys))
+        layers = sorted(s.layer_grad)
+        for i, layer in enumerate(layers):
+            key = f"layer:{layer}"
+            if key not in self.curves:
+                color = self._layer_colors.map((i % 12) / 12, mode="qcolor")
+                self._curve("grad", key, layer, color, width=1.0)
+            pts = s.layer_grad[layer]
+            self.curves[key].setData(*_xy([p[0] for p in pts], [p[1] for p in pts], True))
+
+    def clear_curves(self) -> None:
+        for item in self.curves.values():
+            item.setData([], [])
+
+    def apply_theme(self) -> None:
+        theme.style_widget(self)
+
+
+def fake_series(steps: int = 400, every: int = 10) -> RunSeries:
+    """A plausible run for demos: Noam warm-up, falling loss, rising BLEU."""
+    s = RunSeries(max_steps=steps)
+    recs = []
+    for step in range(every, steps + 1, every):
+        lr = 0.3 * 128 ** -0.5 * min(step ** -0.5, step * 50 ** -1.5)
+        loss = 1.2 + 5.5 * np.exp(-step / 90)
+        recs.append({"kind": "train", "step": step, "loss": loss, "ppl": float(np.exp(loss)), "lr": lr,
+                     "grad_norm": 2.0 * np.exp(-step / 200) + 0.3, "update_ratio": lr * 0.4,
+                     "layer_grad_norm": {f"encoder.{i}": 0.5 / (i + 1) + 0.1 * np.exp(-step / 150)
+                                         for i in range(3)} | {"embed": 1.0 * np.exp(-step / 120) + 0.05},
+                     "time": 1000.0 + step * 0.2})
+        if step % 100 == 0:
+            f = np.exp(-step / 150)
+            recs.append({"kind": "valid", "step": step, "bleu": 90 * (1 - np.exp(-step / 150)),
+                         "exact_match": 1 - np.exp(-step / 120), "valid_loss": loss + 0.1,
+                         "valid_ppl": float(np.exp(loss + 0.1)),
+                         "head_stats": {"entropy": {"encoder": [[0.5 + 0.4 * f]], "decoder": [[0.4 + 0.5 * f]],
+                                                    "cross": [[0.2 + 0.7 * f]]},
+                                        "distance": {"encoder": [[1.0 + f]], "decoder": [[0.8 + f]],
+                                                     "cross": [[0.5 + 2 * f]]}}})
+    s.add(recs)
+    return s
+
+
+if __name__ == "__main__":
+    import sys
+
+    from app.demo import show_alone
+
+    def make() -> TrainingCurves:
+        w = TrainingCurves()
+        w.set_series(fake_series())
+        return w
+
+    sys.exit(show_alone(make, (1400, 560)))
