@@ -111,7 +111,10 @@ class EvolutionView(LazyView, QWidget):
     def _select_best_head(self) -> None:
         """Start on the final model's best alignment head, where there is one to watch emerge."""
         heads = getattr(self.snapshots.bundle, "heads", None) if self.snapshots else None
-        best = (heads() or {}).get("best_head") if callable(heads) else None
+        try:
+            best = (heads() or {}).get("best_head") if callable(heads) else None
+        except ValueError:  # BundleError: a broken heads.json; the window says so elsewhere
+            best = None
         if best and self.kind_box.currentData() == "cross":
             for box, value in ((self.layer_box, best[0]), (self.head_box, best[1])):
                 box.blockSignals(True)

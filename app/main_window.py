@@ -213,8 +213,24 @@ class MainWindow(QMainWindow):
         self.bundle_label.setText(f"Model: {path.name or path}")
         self.bundle_label.setToolTip(str(path))
         self.flow.set_model_config(getattr(engine, "model_config", None))
-        self.roles.set_heads(load_heads(getattr(engine, "bundle_path", None)))
-        self.evolution.set_snapshots(snapshot_set(engine))
+        bundle_path = getattr(engine, "bundle_path", None)
+        heads = load_heads(bundle_path)
+        self.roles.set_heads(heads)
+        problems = []
+        if heads is None and bundle_path and (Path(str(bundle_path)) / "heads.json").exists():
+            problems.append(f"{Path(str(bundle_path)) / 'heads.json'} is not valid JSON: "
+                            "the validation-set head table is not shown")
+        snapshots, problem = snapshot_set(engine)
+        self.evolution.set_snapshots(snapshots)
+        if not hasattr(self, "_no_snapshots_text"):
+            self._no_snapshots_text = self.evolution.empty_label.text()
+        # The model itself loaded; say why its training history cannot be shown.
+        self.evolution.empty_label.setText(f"Snapshots not shown: {problem}" if problem
+                                           else self._no_snapshots_text)
+        if problem:
+            problems.append(f"Snapshots not shown: {problem}")
+        if problems:
+            self.statusBar().showMessage(" · ".join(problems), 20_000)
 
     def _on_training_records(self, _records: list) -> None:
         self.gradients.set_series(self.training.series)
@@ -282,15 +298,16 @@ class MainWindow(QMainWindow):
         super().closeEvent(ev)
 
 
-def snapshot_set(engine: Any) -> Any:
-    """The SnapshotSet of a real engine's bundle; None for engines without one (fake)."""
+def snapshot_set(engine: Any) -> tuple[Any, str | None]:
+    """(SnapshotSet of a real engine's bundle or None, why not): None for engines without
+    snapshots (fake), and for a broken snapshots/ folder, which only disables the view."""
     bundle = getattr(engine, "bundle", None)
     if bundle is None or not hasattr(bundle, "snapshots"):
-        return None
+        return None, None
     from core.inference.snapshots import SnapshotSet
 
     try:
-        return SnapshotSet(bundle)
-    except Exception:  # noqa: BLE001 - a broken snapshots/ folder only disables the view
-        return None
+        return SnapshotSet(bundle), None
+    except Exception as exc:  # noqa: BLE001 - BundleError names the file; anything else too
+        return None, str(exc)
 
