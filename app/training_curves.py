@@ -28,8 +28,29 @@ def _xy(x: list[float], y: list[float], log: bool = False) -> tuple[np.ndarray, 
 class TrainingCurves(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.plots: dict[str, pg.PlotItem] = {}
-        self.curves: dict[str, pg.PlotDataItem] = {}
+        self._plots: dict[str, pg.PlotItem] = {}
+        self._curves: dict[str, pg.PlotDataItem] = {}
+        self._built = False  # eight plots cost ~0.3 s: built when first shown or fed
+
+    @property
+    def plots(self) -> dict[str, pg.PlotItem]:
+        self._build()
+        return self._plots
+
+    @property
+    def curves(self) -> dict[str, pg.PlotDataItem]:
+        self._build()
+        return self._curves
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        # Not showEvent: Qt "shows" background dock tabs off-screen; only a paint means seen.
+        self._build()
+        super().paintEvent(event)
+
+    def _build(self) -> None:
+        if self._built:
+            return
+        self._built = True
         for i, (key, title, log) in enumerate(PLOTS):
             p = self.addPlot(row=i // 4, col=i % 4, title=title)
             p.showGrid(x=True, y=True, alpha=0.15)
@@ -37,7 +58,7 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
             p.setLabel("bottom", "step")
             p.addLegend(offset=(-4, 4), labelTextSize="8pt")
             p.setMenuEnabled(False)
-            self.plots[key] = p
+            self._plots[key] = p
         t = theme.current()
         self._curve("loss", "train_loss", "train", t.bar)
         self._curve("loss", "valid_loss", "valid", t.accent, symbol=True)
@@ -57,8 +78,8 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
     def _curve(self, plot: str, key: str, name: str, color: str, symbol: bool = False,
                width: float = 2.0) -> pg.PlotDataItem:
         kw = {"symbol": "o", "symbolSize": 5, "symbolBrush": color, "symbolPen": None} if symbol else {}
-        item = self.plots[plot].plot([], [], name=name, pen=pg.mkPen(color, width=width), **kw)
-        self.curves[key] = item
+        item = self._plots[plot].plot([], [], name=name, pen=pg.mkPen(color, width=width), **kw)
+        self._curves[key] = item
         return item
 
     def set_series(self, s: RunSeries) -> None:
