@@ -89,17 +89,7 @@ class EvolutionView(LazyView, QWidget):
         n = len(self.snapshots.infos) if self.snapshots else 0
         self.view.clear()
         self.panels, self.captions = [], []
-        cmap = pg.colormap.get("viridis")
-        for j in range(n):
-            p = HeatmapPlot(small=True)
-            p.set_colormap(cmap)
-            p.setMinimumWidth(60)
-            self.view.addItem(p, row=0, col=j)
-            cap = pg.LabelItem("", size="9pt")
-            self.view.addItem(cap, row=1, col=j)
-            self.view.ci.layout.setColumnStretchFactor(j, 1)  # equal panels, whatever they hold
-            self.panels.append(p)
-            self.captions.append(cap)
+        self._panels_built = False  # built by refresh(), i.e. only once the tab is on screen
         self.view.setVisible(n > 0)
         self.empty_label.setVisible(n == 0)
         self.slider.setRange(0, max(n - 1, 0))
@@ -135,10 +125,28 @@ class EvolutionView(LazyView, QWidget):
             box.setCurrentIndex(idx if idx >= 0 else (box.count() - 1 if box is self.layer_box else 0))
             box.blockSignals(False)
 
+    def _build_panels(self) -> None:
+        """One heatmap and caption per snapshot (~30 ms each, so not at start-up)."""
+        if self._panels_built:
+            return
+        self._panels_built = True
+        cmap = pg.colormap.get("viridis")
+        for j in range(len(self.snapshots.infos) if self.snapshots else 0):
+            p = HeatmapPlot(small=True)
+            p.set_colormap(cmap)
+            p.setMinimumWidth(60)
+            self.view.addItem(p, row=0, col=j)
+            cap = pg.LabelItem("", size="9pt")
+            self.view.addItem(cap, row=1, col=j)
+            self.view.ci.layout.setColumnStretchFactor(j, 1)  # equal panels, whatever they hold
+            self.panels.append(p)
+            self.captions.append(cap)
+
     def _on_inspection_changed(self, _ins) -> None:
         self.schedule()
 
     def refresh(self) -> None:
+        self._build_panels()
         ins = self.state.inspection
         if self.snapshots is None or ins is None:
             return
@@ -169,6 +177,7 @@ class EvolutionView(LazyView, QWidget):
         kind, layer, head = self.kind_box.currentData(), self.layer_box.currentData(), self.head_box.currentData()
         if layer is None or not self.decodes:
             return
+        self._build_panels()
         t, sel = theme.current(), self.slider.value()
         for j, (p, cap, d) in enumerate(zip(self.panels, self.captions, self.decodes, strict=False)):
             m = head_matrix(d, kind, layer, head)
