@@ -30,6 +30,7 @@ run: setup
 lint: setup-test
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 test: setup-test lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q

@@ -31,9 +31,9 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
 
 
 def _decode_config(a: argparse.Namespace) -> Any:
-    from core.config import DecodeConfig
+    from core.config import DecodeConfig, Strategy
 
-    strategy = a.strategy or ("greedy" if a.beam <= 1 else "beam")
+    strategy: Strategy = a.strategy or ("greedy" if a.beam <= 1 else "beam")
     return DecodeConfig(strategy=strategy, beam_size=max(a.beam, 1), length_penalty=a.length_penalty,
                         n_best=a.n_best, temperature=a.temperature, top_k=a.top_k, top_p=a.top_p,
                         seed=a.seed, max_len=a.max_len)

@@ -8,6 +8,7 @@ serves training (whole sequences) and the exported one-step decoder (key/value c
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +31,8 @@ def sinusoid_table(max_len: int, d_model: int) -> Tensor:
 
 class PositionalEncoding(nn.Module):
     """Adds the fixed sinusoids to scaled embeddings, then dropout."""
+
+    pe: Tensor  # (P, D) buffer, not a parameter
 
     def __init__(self, d_model: int, max_len: int, dropout: float) -> None:
         super().__init__()
@@ -199,7 +202,7 @@ class Transformer(nn.Module):
         return self.enc_norm(x), attns  # (B, S, D), L x (B, H, S, S)
 
     def cross_kv(self, memory: Tensor) -> list[tuple[Tensor, Tensor]]:
-        return [layer.cross_attn.project_kv(memory) for layer in self.decoder]
+        return [cast(DecoderLayer, layer).cross_attn.project_kv(memory) for layer in self.decoder]
 
     def generator(self, y: Tensor) -> Tensor:
         return y @ self.embed.weight.t()  # tied output projection, (B, T, V)

@@ -54,7 +54,9 @@ def encode_pairs(tok: Tokenizer, pairs: list[tuple[str, str]], max_len: int) -> 
 def make_batches(examples: list[Example], batch_tokens: int) -> list[list[int]]:
     """Token buckets: sort by length, cut into batches of at most ``batch_tokens`` padded pieces."""
     order = sorted(range(len(examples)), key=lambda i: (len(examples[i].tgt), len(examples[i].src)))
-    batches, cur, longest = [], [], 0
+    batches: list[list[int]] = []
+    cur: list[int] = []
+    longest = 0
     for i in order:
         n = max(len(examples[i].tgt), len(examples[i].src))
         if cur and max(longest, n) * (len(cur) + 1) > batch_tokens:
