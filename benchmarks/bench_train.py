@@ -8,12 +8,12 @@ and the final model on the held-out test split and the required pairs.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 from benchmarks.common import write
+from core.runlog import read_metrics
 
 
 def report(run: Path, wall_s: float | None) -> dict[str, object]:
@@ -23,7 +23,7 @@ def report(run: Path, wall_s: float | None) -> dict[str, object]:
     from core.data.corpus import load_corpus
     from core.train import evaluate, load_run_model
 
-    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    rows = read_metrics(run)
     start = next((r["time"] for r in rows if r["kind"] == "start"), None)
     train_rows = [r for r in rows if r["kind"] == "train"]
     valid = [r for r in rows if r["kind"] == "valid"]
@@ -62,7 +62,7 @@ def throughput(preset: str, steps: int) -> dict[str, object]:
     t = time.perf_counter()
     train(preset, run, max_steps=steps, progress=False, overrides={"valid_every": 10**9, "log_every": 10})
     wall = time.perf_counter() - t
-    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    rows = read_metrics(run)
     tps = [r["tokens_per_s"] for r in rows if r["kind"] == "train"][1:]  # the first window includes start-up
     return {"preset": preset, "steps": steps, "wall_s_including_corpus_and_tokenizer": round(wall, 1),
             "tokens_per_s_median": round(statistics.median(tps), 1) if tps else None}

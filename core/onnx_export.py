@@ -23,6 +23,7 @@ from core.checkpoint import atomic_write_json
 from core.config import DecodeConfig, ModelConfig, to_dict
 from core.inference.engine import EncoderOutput, Engine, StepOutput
 from core.model import NEG_INF, Transformer
+from core.runlog import read_metrics
 from core.snapshot_export import add_heads_and_snapshots
 from core.tokenizer import BOS, EOS, PAD, Tokenizer
 from core.train import load_run_model
@@ -179,8 +180,7 @@ def export_bundle(run: Path, out: Path, verify: bool = False, snapshots: bool = 
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()] \
-        if (run / "metrics.jsonl").exists() else []
+    metrics = read_metrics(run)
     valid = [m for m in metrics if m.get("kind") == "valid"]
     config = {
         "format_version": FORMAT_VERSION,

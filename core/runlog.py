@@ -13,6 +13,15 @@ from pathlib import Path
 from typing import Any
 
 
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """Every complete record of a metrics.jsonl (or a run folder's); [] when there is none.
+
+    A line cut short by a killed run and a malformed line are skipped, as the live tail does.
+    """
+    p = Path(path)
+    return MetricsTail(p / "metrics.jsonl" if p.is_dir() else p).poll()
+
+
 class MetricsTail:
     """Incremental reader of one JSON-lines file; survives the file appearing late."""
 

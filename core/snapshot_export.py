@@ -28,6 +28,7 @@ from core.data import read_tsv
 from core.inference.engine import Engine, OrtRunner
 from core.inference.probe import encode_pair, head_report, teacher_force
 from core.model import Transformer
+from core.runlog import read_metrics
 from core.tokenizer import Tokenizer
 
 BUDGET_BYTES = 25_000_000  # the shipped bundle, snapshots included
@@ -142,8 +143,7 @@ def export_snapshots(run: Path, staging: Path, metadata: dict[str, str], quantiz
         return {"count": 0}
     bundle = read_bundle(staging)
     tok = Tokenizer.load(staging / "spm.model")
-    records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()] \
-        if (run / "metrics.jsonl").exists() else []
+    records = read_metrics(run)
     train_recs = [r for r in records if r.get("kind") == "train"]
     valid_recs = [r for r in records if r.get("kind") == "valid"]
     run_cfg = json.loads((run / "config.json").read_text())

@@ -20,6 +20,7 @@ from core.config import ModelConfig
 from core.inference.alignment import aer_from_counts, best_head, head_aer_counts, piece_links, word_rows_cols
 from core.inference.engine import Runner
 from core.inference.headroles import KINDS, classify_heads, mean_profiles, positional_profile, roles_to_json
+from core.inference.search import log_softmax
 from core.tokenizer import BOS, EOS, PAD, Tokenizer
 
 
@@ -33,11 +34,6 @@ class Forced:
     decoder: np.ndarray  # [L, H, T, T] row t saw BOS, y1 .. y(t)
     cross: np.ndarray  # [L, H, T, S] row t chose reference piece t
     nll: np.ndarray  # [T] -log p(reference piece t)
-
-
-def _log_softmax(x: np.ndarray) -> np.ndarray:
-    z = x.astype(np.float64) - x.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
 def teacher_force(runner: Runner, m: ModelConfig, sources: Sequence[Sequence[int]],
@@ -64,7 +60,7 @@ def teacher_force(runner: Runner, m: ModelConfig, sources: Sequence[Sequence[int
             past_k, past_v = step.present_k, step.present_v
             selfs[:, :, :, t, :t + 1] = step.self_attn[:, :, :, 0, :]
             cross[:, :, :, t, :] = step.cross_attn[:, :, :, 0, :]
-            logp = _log_softmax(step.logits)
+            logp = log_softmax(step.logits)
             nll[:, t] = -logp[np.arange(b), tgt[:, t]]
         for i, (s_ids, t_ids) in enumerate(zip(srcs, tgts, strict=True)):
             ns, nt = len(s_ids), len(t_ids)

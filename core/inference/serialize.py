@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from core.inference.inspection import Inspection
+from core.inference.inspection import Inspection, node_rows
 
 
 def _arr(a: np.ndarray, digits: int = 6) -> Any:
@@ -26,10 +26,7 @@ def inspection_to_json(ins: Inspection, top_logits: int = 10) -> dict[str, Any]:
             steps.append({"step": t, "ids": idx.tolist(), "logits": _arr(row[idx], 4)})
         else:
             steps.append({"step": t, "logits": _arr(row, 4)})
-    rows = {}
-    for t, rec in enumerate(ins.steps):
-        for k, nid in enumerate(rec.node_ids.tolist()):
-            rows[int(nid)] = (t, k)
+    rows = node_rows(ins.steps)
     tree = [
         {"id": n.id, "parent": n.parent, "token": n.token, "piece": ins.node_pieces[n.id],
          "logprob": round(n.logprob, 6), "cum_logprob": round(n.cum_logprob, 6), "score": round(n.score, 6),

@@ -14,14 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.config import DecodeConfig
+from core.runlog import read_metrics
 from core.train import TrainingError, train
 
 FAST = {"pairs": 1500, "log_every": 1, "valid_every": 1000, "checkpoint_every": 4, "batch_tokens": 512}
 
 
 def losses(run: Path) -> dict[int, float]:
-    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-    return {r["step"]: r["loss"] for r in rows if r["kind"] == "train"}
+    return {r["step"]: r["loss"] for r in read_metrics(run) if r["kind"] == "train"}
 
 
 def test_nan_loss_stops_with_a_message_and_keeps_the_checkpoint(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001

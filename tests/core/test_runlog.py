@@ -30,3 +30,11 @@ def test_tail_waits_for_the_newline_and_survives_a_late_file(tmp_path: Path) -> 
     assert s.fraction == 0.2
     assert s.eta_seconds() == 80.0  # 80 steps left at 1 s per step
     assert format_eta(80.0) == "ETA 1:20" and format_eta(None) == "ETA —"
+
+
+def test_read_metrics_skips_a_line_cut_by_a_kill(tmp_path) -> None:  # noqa: ANN001
+    from core.runlog import read_metrics
+
+    (tmp_path / "metrics.jsonl").write_text('{"kind": "train", "step": 1, "loss": 2.0}\n{"kind": "tra')
+    assert read_metrics(tmp_path) == [{"kind": "train", "step": 1, "loss": 2.0}]
+    assert read_metrics(tmp_path / "missing") == []

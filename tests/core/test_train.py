@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from core.runlog import read_metrics
 from core.train import TrainingError, train
 
 
 def losses(run: Path) -> dict[int, float]:
-    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-    return {r["step"]: r["loss"] for r in rows if r["kind"] == "train"}
+    return {r["step"]: r["loss"] for r in read_metrics(run) if r["kind"] == "train"}
 
 
 FAST = {"pairs": 1500, "log_every": 1, "valid_every": 1000, "checkpoint_every": 6, "batch_tokens": 512}
