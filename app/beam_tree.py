@@ -2,20 +2,20 @@
 
 x is the decoding step, y a tidy leaf order. Pruned branches are faded, finished
 hypotheses are squares, the best path is drawn thick and the selected path in the accent
-colour. Clicking a node selects that hypothesis at that step in every view.
+colour. Clicking a node selects that hypothesis at that step in every view. The drawing
+itself is one item (app.tree_item), so a keystroke costs one update, not nine.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app import theme
-from app.labels_item import LabelsItem
 from app.lazy import LazyView, fixed_label
 from app.state import AppState
+from app.tree_item import TreeData, TreeItem, TreeStyle
 
 MAX_LABELS = 160  # beyond this only nodes on surviving paths get a text label
 
@@ -67,19 +67,8 @@ class BeamTree(LazyView, QWidget):
         self.plot.setLabel("bottom", "step")
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
-        self.edges = pg.PlotDataItem(connect="pairs")  # every edge, thin
-        self.faded = pg.PlotDataItem(connect="pairs")  # pruned edges
-        self.best = pg.PlotDataItem()  # best hypothesis
-        self.selected = pg.PlotDataItem()  # selected hypothesis
-        # One scatter per node style: uniform styles make setData cheap per keystroke.
-        self.scatters = {kind: pg.ScatterPlotItem(pxMode=True, hoverable=True, tip=self._tip)
-                         for kind in ("pruned", "alive", "finished", "forced")}
-        self.labels = LabelsItem(anchor=(0.0, 1.0), offset=(4.0, -1.0))
-        for item in (self.faded, self.edges, self.best, self.selected, *self.scatters.values(),
-                     self.labels):
-            self.plot.addItem(item)
-        for sc in self.scatters.values():
-            sc.sigClicked.connect(self._on_points_clicked)
+        self.item = TreeItem(tip=self._tip, on_click=self.click_node)
+        self.plot.addItem(self.item, ignoreBounds=True)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.caption)
@@ -107,43 +96,31 @@ class BeamTree(LazyView, QWidget):
         self._ins = ins
         nodes = ins.nodes
         self.node_count = len(nodes)
+        style = TreeStyle(edge=t.text, muted=t.muted, finished=t.finished, forced=t.forced,
+                          accent=t.accent, text=t.text)
         if not nodes:  # empty decode: clear everything
-            for item in (self.edges, self.faded, self.best, self.selected, *self.scatters.values()):
-                item.setData([], [])
-            self.labels.set_labels(np.zeros((0, 2)), [], t.text)
             self._pos = np.zeros((0, 2))
+            self.item.set_tree(TreeData(), style)
+            self.item.set_selected([])
             self.caption.setText("nothing decoded")
             return
         self.node_pieces = ins.node_pieces
         parents = np.array([n.parent for n in nodes])
+        status = [n.status for n in nodes]
         # Surviving branches first (best score first), so they run straight across.
-        rank = np.array([(n.status == "pruned") * 1e6 - n.score for n in nodes])
+        rank = np.array([(s == "pruned") * 1e6 - n.score for n, s in zip(nodes, status, strict=True)])
         depth, y = tree_layout(parents, rank)
         self._pos = np.column_stack([depth, y])
-        status = [n.status for n in nodes]
-        live = [i for i in range(1, len(nodes)) if status[i] != "pruned"]
-        dead = [i for i in range(1, len(nodes)) if status[i] == "pruned"]
-        self.edges.setData(*self._pairs(live), pen=pg.mkPen(t.text, width=1.2))
-        self.faded.setData(*self._pairs(dead), pen=pg.mkPen(t.muted, width=1,
-                                                              style=Qt.PenStyle.DotLine))
-        muted = pg.mkColor(t.muted)
-        muted.setAlpha(110)
-        styles = {"pruned": dict(symbol="o", size=6, brush=muted, pen=None),
-                  "alive": dict(symbol="o", size=8, brush=t.text, pen=None),
-                  "finished": dict(symbol="s", size=11, brush=t.finished, pen=None),
-                  "forced": dict(symbol="o", size=14, brush=None, pen=pg.mkPen(t.forced, width=2))}
-        groups = {k: [i for i, s in enumerate(status) if s == k] for k in ("pruned", "finished")}
-        groups["alive"] = [i for i, s in enumerate(status) if s not in ("pruned", "finished")]
-        groups["forced"] = [i for i, n in enumerate(nodes) if n.forced]
-        for kind, ids in groups.items():
-            st = styles[kind]
-            self.scatters[kind].setData(
-                pos=self._pos[ids] if ids else np.zeros((0, 2)), data=np.array(ids, dtype=int),
-                symbol=st["symbol"], size=st["size"],
-                brush=pg.mkBrush(st["brush"]) if st["brush"] is not None else pg.mkBrush(None),
-                pen=st["pen"] if st["pen"] is not None else pg.mkPen(None))
-        self.best.setData(*self._chain_xy(ins.best.node_id), pen=pg.mkPen(t.finished, width=4))
-        self._draw_labels(ins, status)
+        marks: dict[str, list[int]] = {"pruned": [], "alive": [], "finished": [], "forced": []}
+        for i, s in enumerate(status):
+            marks[s if s in ("pruned", "finished") else "alive"].append(i)
+        marks["forced"] = [i for i, n in enumerate(nodes) if n.forced]
+        data = TreeData(pos=self._pos, parents=parents,
+                        live_edges=[i for i in range(1, len(nodes)) if status[i] != "pruned"],
+                        dead_edges=[i for i in range(1, len(nodes)) if status[i] == "pruned"],
+                        marks=marks, best=self._chain(ins.best.node_id))
+        self._labels(ins, status, data)
+        self.item.set_tree(data, style)
         n_steps = int(depth.max()) if len(depth) else 0
         y_max = float(y.max()) if len(y) else 1.0
         px = max(self.plot.vb.height(), 50.0)
@@ -171,15 +148,6 @@ class BeamTree(LazyView, QWidget):
             f"<span style='color:{t.forced}'>◯ forced</span>")
         self._draw_selection()
 
-    def _pairs(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        if not ids:
-            return np.zeros(0), np.zeros(0)
-        child = self._pos[ids]
-        parent = self._pos[[self._ins.nodes[i].parent for i in ids]]
-        xy = np.empty((2 * len(ids), 2))
-        xy[0::2], xy[1::2] = parent, child
-        return xy[:, 0], xy[:, 1]
-
     def _chain(self, node_id: int) -> list[int]:
         """Node ids root .. ``node_id``."""
         chain, nid = [], node_id
@@ -188,13 +156,9 @@ class BeamTree(LazyView, QWidget):
             nid = self._ins.nodes[nid].parent
         return chain[::-1]
 
-    def _chain_xy(self, node_id: int) -> tuple[np.ndarray, np.ndarray]:
-        xy = self._pos[self._chain(node_id)]
-        return xy[:, 0], xy[:, 1]
-
-    def _draw_labels(self, ins, status: list[str]) -> None:
+    def _labels(self, ins, status: list[str], data: TreeData) -> None:
         """Piece and score beside every node; when rows get too tight for text (or the tree
-        is huge) pruned nodes keep only their point, and their tooltip."""
+        is huge) pruned nodes keep only their mark, and their tooltip."""
         t = theme.current()
         n_leaves = float(self._pos[:, 1].max()) + 1 if len(self._pos) else 1
         row_px = self.plot.vb.height() / n_leaves if self.plot.vb.height() > 0 else 20
@@ -204,41 +168,32 @@ class BeamTree(LazyView, QWidget):
         col_px = self.plot.vb.width() / n_steps
         if col_px < 56:  # columns too narrow: label the key paths only, every k-th step
             every = int(np.ceil(60 / max(col_px, 1.0)))
-            keep = set(self._chain(ins.best.node_id)) | set(self._chain(self.state.node_id))
+            keep = set(data.best) | set(self._chain(self.state.node_id))
             show = [i for i in show if status[i] == "finished"
                     or (i in keep and int(self._pos[i, 0]) % every == 0)]
-        texts = [ins.node_pieces[i] if i == 0 else
-                 f"{ins.node_pieces[i]} {ins.nodes[i].score:.2f}" for i in show]
-        colours = [t.muted if status[i] == "pruned" else t.text for i in show]
-        self.labels.set_labels(self._pos[show], texts, colours)
+        data.label_ids = show
+        data.label_texts = [ins.node_pieces[i] if i == 0 else
+                            f"{ins.node_pieces[i]} {ins.nodes[i].score:.2f}" for i in show]
+        data.label_colors = [t.muted if status[i] == "pruned" else t.text for i in show]
 
     def _draw_selection(self) -> None:
         if self._ins is None or not self._ins.nodes:
             return
-        node = self.state.node_at_step()
-        self.selected.setData(*self._chain_xy(node),
-                              pen=pg.mkPen(theme.current().accent, width=2.5))
+        self.item.set_selected(self._chain(self.state.node_at_step()))
 
-    def _tip(self, x: float, y: float, data: int) -> str:
+    def _tip(self, node_id: int) -> str:
         ins = self._ins
-        if ins is None:
+        if ins is None or not 0 <= node_id < len(ins.nodes):
             return ""
-        n = ins.nodes[int(data)]
+        n = ins.nodes[node_id]
         lp = n.cum_logprob / n.score if n.score else 1.0
         return (f"{ins.node_pieces[n.id]}  ({n.status}{', forced' if n.forced else ''})\n"
                 f"step {n.step}   log p = {n.logprob:.3f}\n"
                 f"Σ log p = {n.cum_logprob:.3f}   lp(n) = {lp:.3f}\nscore = {n.score:.3f}")
 
-    def _on_points_clicked(self, _item, points, _ev=None) -> None:
-        if len(points):
-            self.click_node(int(points[0].data()))
-
     def drawn_nodes(self) -> list[int]:
-        """Ids of every node drawn as a point (each exactly once), for tests."""
-        ids = []
-        for kind in ("pruned", "alive", "finished"):
-            ids += [int(d) for d in self.scatters[kind].data["data"]]
-        return sorted(ids)
+        """Ids of every node drawn as a mark (each exactly once), for tests."""
+        return self.item.drawn_nodes()
 
     def click_node(self, node_id: int) -> None:
         self.state.select_node(node_id)

@@ -13,6 +13,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QFontMetricsF, QTransform
 
 from app import theme
+from app.static_text import static_text
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 
@@ -82,6 +83,63 @@ class TokenAxis(pg.AxisItem):
         major = [(x, s) for k, (x, s) in enumerate(zip(self._positions, self._labels, strict=True))
                  if (k % period) % stride == 0]
         self.setTicks([major, []])
+
+    def paint(self, p, *_args) -> None:
+        """The axis line, a tick and a label per shown token, straight onto the painter.
+
+        pyqtgraph's generic path measures every label through QPainter, records a
+        QPicture and replays it, ~1.5 ms per axis; token labels change with each keystroke,
+        so this draws cached static text instead (a fifth of the time).
+        """
+        view = self.linkedView()
+        if view is None:
+            return
+        bounds = self.mapRectFromParent(self.geometry())
+        vertical = self.orientation in ("left", "right")
+        lo, hi = self.range
+        span = (bounds.height() if vertical else bounds.width()) or 1.0
+        scale = span / (hi - lo) if hi != lo else 1.0
+        tick_len = self.style["tickLength"]
+        p.setRenderHint(p.RenderHint.Antialiasing, False)
+        p.setPen(self.pen())
+        if self.orientation == "left":
+            edge = bounds.right() - 1
+            p.drawLine(QPointF(edge, bounds.top()), QPointF(edge, bounds.bottom()))
+        elif self.orientation == "bottom":
+            edge = bounds.top() + 1
+            p.drawLine(QPointF(bounds.left(), edge), QPointF(bounds.right(), edge))
+        else:  # top / right: not used by the token views; keep pyqtgraph's drawing
+            super().paint(p, *_args)
+            return
+        ticks = self._tickLevels[0] if self._tickLevels else []
+        # Data value -> position along this axis, as pyqtgraph maps it (range may be reversed).
+        where = [((v - lo) * scale if not vertical else span - (v - lo) * scale, s)
+                 for v, s in ticks]
+        where = [(x, s) for x, s in where if -0.5 <= x <= span + 0.5]
+        if tick_len:
+            p.setPen(self.tickPen())
+            for x, _s in where:
+                if vertical:
+                    y = bounds.top() + x
+                    p.drawLine(QPointF(edge, y), QPointF(edge - tick_len, y))
+                else:
+                    x0 = bounds.left() + x
+                    p.drawLine(QPointF(x0, edge), QPointF(x0, edge + tick_len))
+        if not self.style["showValues"] or not where:
+            return
+        font = self.style["tickFont"] or self.font()
+        p.setFont(font)
+        p.setPen(self.textPen())
+        p.setClipRect(self.boundingRect())
+        gap = max(0, tick_len) + self.style["tickTextOffset"][1 if not vertical else 0]
+        for x, s in where:
+            st = static_text(s, font)
+            size = st.size()
+            if vertical:
+                pos = QPointF(bounds.right() - gap - size.width(), bounds.top() + x - size.height() / 2)
+            else:
+                pos = QPointF(bounds.left() + x - size.width() / 2, bounds.top() + gap)
+            p.drawStaticText(pos, st)
 
 
 class HeatmapPlot(pg.PlotItem):

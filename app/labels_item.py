@@ -2,16 +2,18 @@
 
 pg.TextItem is one QGraphicsTextItem each, and updating hundreds of them per keystroke
 costs tens of milliseconds; this item keeps (x, y, text, colour) arrays and draws them
-with QPainter in screen space, so labels stay the same size whatever the zoom.
+as prepared static text in screen space, so labels stay the same size whatever the zoom.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QColor, QFont, QFontMetricsF
 from PySide6.QtWidgets import QGraphicsItem
+
+from app.static_text import static_text
 
 
 class LabelsItem(pg.GraphicsObject):
@@ -51,17 +53,19 @@ class LabelsItem(pg.GraphicsObject):
             return
         tr = p.transform()
         p.resetTransform()
-        p.setFont(self.font)
-        fm = QFontMetricsF(self.font)
-        h = fm.height()
+        font = self.font
+        p.setFont(font)
+        h = QFontMetricsF(font).height()
         ax, ay = self.anchor
         ox, oy = self.offset
+        # Screen position of every anchor at once (views only scale and translate).
+        xs = self.xy[:, 0] * tr.m11() + tr.m31() + ox
+        ys = self.xy[:, 1] * tr.m22() + tr.m32() + oy - ay * h
         pen_color = None
-        for (x, y), text, color in zip(self.xy, self.texts, self.colors, strict=True):
-            pt = tr.map(QPointF(x, y))
-            w = fm.horizontalAdvance(text)
+        for x, y, text, color in zip(xs.tolist(), ys.tolist(), self.texts, self.colors,
+                                     strict=True):
+            st = static_text(text, font)
             if color != pen_color:
                 p.setPen(QColor(color))
                 pen_color = color
-            rect = QRectF(pt.x() + ox - ax * w, pt.y() + oy - ay * h, w + 2, h)
-            p.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+            p.drawStaticText(QPointF(x - ax * st.size().width(), y), st)
