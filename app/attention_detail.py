@@ -61,6 +61,7 @@ class AttentionDetail(LazyView, QWidget):
         state.inspection_changed.connect(self._on_data_changed)
         state.selection_changed.connect(self._on_data_changed)
         self._labels: tuple = ((), ())
+        self._on_attention_selected(*state.attention)  # what was picked before this was built
         self.apply_theme()
 
     def set_colormap(self, name: str) -> None:

@@ -29,7 +29,6 @@ from app import theme
 from app.heatmap import HeatmapPlot
 from app.lazy import LazyView, fixed_label
 from app.state import AppState
-from core.inference.alignment import inspection_aer
 from core.inference.headroles import classify_heads, positional_profile, roles_from_json
 
 
@@ -108,6 +107,8 @@ class HeadRolesView(LazyView, QWidget):
         ins, path = self.state.inspection, self.state.path
         if ins is None or path is None or ins.is_empty:
             return None, [], "nothing decoded"
+        from core.inference.alignment import inspection_aer  # grammar tables: ~50 ms import
+
         gold = inspection_aer(ins, path)
         aer = np.asarray(gold["aer"]["per_head"]) if gold and gold["aer"] else None
         note = "gold alignment of this sentence" if aer is not None else (

@@ -1,6 +1,12 @@
-"""Repaint only what is on screen: views mark themselves dirty and catch up when shown."""
+"""Repaint only what is on screen: views mark themselves dirty and catch up when shown;
+panels in background dock tabs are not even built until their tab is first raised."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 
 class LazyView:
@@ -38,8 +44,14 @@ class LazyView:
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)  # type: ignore[misc]
+        # Qt also "shows" background dock tabs, parked off-screen: those stay dirty until
+        # their tab is raised. Geometry may still be settling here, so look again once the
+        # event loop has laid the window out.
         if self._dirty:
-            self._run()
+            if self.on_screen():
+                self._run()
+            else:
+                QTimer.singleShot(0, self.catch_up)
 
 
 def fixed_label(lines: int = 1):
@@ -56,3 +68,49 @@ def fixed_label(lines: int = 1):
     label.setFixedHeight(QFontMetrics(label.font()).lineSpacing() * lines + 4)
     label.setMinimumWidth(10)
     return label
+
+
+class Deferred(QWidget):
+    """A dock's content, built by ``factory`` the first time the dock is on screen.
+
+    Background tabs then cost nothing at start-up (a panel of plots is 20-90 ms to
+    build). ``panel()`` builds on demand for code that needs the panel now;
+    ``when_built(key, fn)`` applies a window-level setting at once, or right after
+    the panel is built (the latest call per key wins).
+    """
+
+    def __init__(self, factory: Callable[[], QWidget], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._factory = factory
+        self._panel: QWidget | None = None
+        self._pending: dict[str, Callable[[QWidget], None]] = {}
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+
+    @property
+    def built(self) -> bool:
+        return self._panel is not None
+
+    def panel(self) -> QWidget:
+        if self._panel is None:
+            panel = self._factory()
+            self.layout().addWidget(panel)
+            self._panel = panel
+            for fn in self._pending.values():
+                fn(panel)
+            self._pending.clear()
+            if self.isVisible():
+                self.layout().activate()  # give it its size before it first shows
+                panel.show()
+        return self._panel
+
+    def when_built(self, key: str, fn: Callable[[QWidget], None]) -> None:
+        if self._panel is not None:
+            fn(self._panel)
+        else:
+            self._pending[key] = fn
+
+    def catch_up(self) -> None:
+        panel = self.panel()
+        if hasattr(panel, "catch_up"):
+            panel.catch_up()

@@ -10,16 +10,13 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 from app import theme
-from app.attention_detail import AttentionDetail
 from app.attention_grid import AttentionGrid
 from app.beam_tree import BeamTree
 from app.controller import Controller
-from app.data_flow import DataFlow
 from app.decode_controls import DecodeControls
 from app.evolution_view import EvolutionView
-from app.gradient_flow import GradientFlow
-from app.head_roles_view import HeadRolesView, load_heads
-from app.head_stats_view import HeadStatsView
+from app.head_roles_view import load_heads
+from app.lazy import Deferred
 from app.prob_bars import ProbBars
 from app.sentence_panel import SentencePanel
 from app.settings_store import SettingsStore
@@ -49,17 +46,19 @@ class MainWindow(QMainWindow):
         self.tree = BeamTree(self.state)
         self.bars = ProbBars(self.state)
         self.scrubber = StepScrubber(self.state)
-        self.detail = AttentionDetail(self.state)
-        self.flow = DataFlow(self.state)
-        self.stats = HeadStatsView(self.state)
-        self.roles = HeadRolesView(self.state)
+        # Background tabs: built when first raised (or first asked for), not at start-up.
+        self.deferred: dict[str, Deferred] = {
+            "Head detail": Deferred(self._make_detail),
+            "Data flow": Deferred(self._make_flow),
+            "Head statistics": Deferred(self._make_stats),
+            "Head roles": Deferred(self._make_roles),
+            "Gradient flow": Deferred(self._make_gradients),
+        }
         self.evolution = EvolutionView(self.state)
         self.training = TrainingRun(self, python=python_for_training())
         self.dashboard = TrainingDashboard(self.training)
-        self.gradients = GradientFlow()
-        self.views = (self.sentence, self.grid, self.tree, self.bars, self.scrubber,
-                      self.detail, self.flow, self.stats, self.roles, self.evolution,
-                      self.dashboard, self.gradients)
+        self.eager_views = (self.sentence, self.grid, self.tree, self.bars, self.scrubber,
+                            self.evolution, self.dashboard)
         top = QWidget()
         lay = QVBoxLayout(top)
         lay.setContentsMargins(0, 0, 4, 4)
@@ -70,10 +69,11 @@ class MainWindow(QMainWindow):
         self._dock("Sentence", top, Qt.DockWidgetArea.TopDockWidgetArea)
         self._dock("Beam tree", self.tree, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Next-piece probabilities", self.bars, Qt.DockWidgetArea.RightDockWidgetArea)
-        for name, w in (("Step scrubber", self.scrubber), ("Head detail", self.detail),
-                        ("Data flow", self.flow), ("Head statistics", self.stats),
-                        ("Head roles", self.roles), ("Evolution", self.evolution),
-                        ("Training", self.dashboard), ("Gradient flow", self.gradients)):
+        d = self.deferred
+        for name, w in (("Step scrubber", self.scrubber), ("Head detail", d["Head detail"]),
+                        ("Data flow", d["Data flow"]), ("Head statistics", d["Head statistics"]),
+                        ("Head roles", d["Head roles"]), ("Evolution", self.evolution),
+                        ("Training", self.dashboard), ("Gradient flow", d["Gradient flow"])):
             self._dock(name, w, Qt.DockWidgetArea.BottomDockWidgetArea)
         for name in ("Head detail", "Data flow", "Head statistics", "Head roles", "Evolution",
                      "Training", "Gradient flow"):
@@ -108,6 +108,61 @@ class MainWindow(QMainWindow):
         self._on_engine_changed(engine)
         self.store.restore_window(self)
         self.grid.set_options(**self.store.grid_options())
+
+    # -- panels built on first use -------------------------------------------------
+    def _make_detail(self) -> QWidget:
+        from app.attention_detail import AttentionDetail
+
+        panel = AttentionDetail(self.state)
+        panel.set_colormap(self.grid.cmap_name)
+        return panel
+
+    def _make_flow(self) -> QWidget:
+        from app.data_flow import DataFlow
+
+        return DataFlow(self.state)
+
+    def _make_stats(self) -> QWidget:
+        from app.head_stats_view import HeadStatsView
+
+        return HeadStatsView(self.state)
+
+    def _make_roles(self) -> QWidget:
+        from app.head_roles_view import HeadRolesView
+
+        return HeadRolesView(self.state)
+
+    def _make_gradients(self) -> QWidget:
+        from app.gradient_flow import GradientFlow
+
+        panel = GradientFlow()
+        panel.set_series(self.training.series)
+        return panel
+
+    @property
+    def detail(self) -> Any:
+        return self.deferred["Head detail"].panel()
+
+    @property
+    def flow(self) -> Any:
+        return self.deferred["Data flow"].panel()
+
+    @property
+    def stats(self) -> Any:
+        return self.deferred["Head statistics"].panel()
+
+    @property
+    def roles(self) -> Any:
+        return self.deferred["Head roles"].panel()
+
+    @property
+    def gradients(self) -> Any:
+        return self.deferred["Gradient flow"].panel()
+
+    @property
+    def views(self) -> tuple:
+        """Every panel built so far."""
+        return self.eager_views + tuple(d.panel() for d in self.deferred.values() if d.built)
 
     def _dock(self, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(name, self)
@@ -212,10 +267,11 @@ class MainWindow(QMainWindow):
         path = Path(str(getattr(engine, "bundle_path", "")))
         self.bundle_label.setText(f"Model: {path.name or path}")
         self.bundle_label.setToolTip(str(path))
-        self.flow.set_model_config(getattr(engine, "model_config", None))
+        config = getattr(engine, "model_config", None)
+        self.deferred["Data flow"].when_built("model", lambda p: p.set_model_config(config))
         bundle_path = getattr(engine, "bundle_path", None)
         heads = load_heads(bundle_path)
-        self.roles.set_heads(heads)
+        self.deferred["Head roles"].when_built("heads", lambda p: p.set_heads(heads))
         problems = []
         if heads is None and bundle_path and (Path(str(bundle_path)) / "heads.json").exists():
             problems.append(f"{Path(str(bundle_path)) / 'heads.json'} is not valid JSON: "
@@ -233,7 +289,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(" · ".join(problems), 20_000)
 
     def _on_training_records(self, _records: list) -> None:
-        self.gradients.set_series(self.training.series)
+        series = self.training.series
+        self.deferred["Gradient flow"].when_built("series", lambda p: p.set_series(series))
 
     def _on_config_changed(self, cfg) -> None:
         self.state.set_display_temperature(cfg.temperature)
@@ -254,7 +311,8 @@ class MainWindow(QMainWindow):
         dock.raise_()
 
     def _on_cmap_changed(self, _index: int) -> None:
-        self.detail.set_colormap(self.grid.cmap_name)
+        name = self.grid.cmap_name
+        self.deferred["Head detail"].when_built("cmap", lambda p: p.set_colormap(name))
 
     def _on_focus_input(self) -> None:
         self.sentence.source.setFocus()
