@@ -20,6 +20,7 @@ from app.heatmap import TokenAxis
 from app.labels_item import LabelsItem
 from app.lazy import LazyView
 from app.state import AppState
+from app.view_range import set_range
 
 
 class AttentionGrid(LazyView, QWidget):
@@ -152,8 +153,7 @@ class AttentionGrid(LazyView, QWidget):
             self._geom = geom
             self.mosaic = np.full((height, width), np.nan, np.float32)
             # half a cell of margin on the left so the first key label is not clipped
-            self.plot.setRange(xRange=(-1.0, width - 0.5), yRange=(-gy - 0.5, height - 0.5),
-                               padding=0)
+            set_range(self.plot, x=(-1.0, width - 0.5), y=(-gy - 0.5, height - 0.5))
             titles, xy = [], []
             for r in range(rows):
                 for c in range(cols):

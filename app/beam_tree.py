@@ -16,6 +16,7 @@ from app import theme
 from app.lazy import LazyView, fixed_label
 from app.state import AppState
 from app.tree_item import TreeData, TreeItem, TreeStyle
+from app.view_range import set_range
 
 MAX_LABELS = 160  # beyond this only nodes on surviving paths get a text label
 
@@ -128,7 +129,7 @@ class BeamTree(LazyView, QWidget):
         ranges = ((-0.3, n_steps + 1.3), (round(-0.5 - top, 3), y_max + 0.8))
         if ranges != self._ranges:  # unchanged ranges: the axes keep their cached pictures
             self._ranges = ranges
-            self.plot.setRange(xRange=ranges[0], yRange=ranges[1], padding=0)
+            set_range(self.plot, x=ranges[0], y=ranges[1])
         cfg = ins.config
         hyp = ins.hypotheses[0] if ins.hypotheses else None
         best = ""

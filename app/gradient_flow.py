@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from app import theme
 from app.heatmap import HeatmapPlot, TokenAxis
+from app.view_range import set_range
 from core.runlog import RunSeries
 
 
@@ -94,8 +95,7 @@ class GradientFlow(QWidget):
         self.bars.setOpts(x=np.arange(len(h)), height=logh - base, y0=base, width=0.7,
                           brush=theme.current().bar)
         self.bars_plot.getAxis("bottom").set_labels(self.layers)
-        self.bars_plot.setYRange(base, float(logh.max()) + 0.2, padding=0)
-        self.bars_plot.setXRange(-0.6, len(h) - 0.4, padding=0)
+        set_range(self.bars_plot, x=(-0.6, len(h) - 0.4), y=(base, float(logh.max()) + 0.2))
         self.label.setText(f"step {int(self.steps[i])}: total of layers {np.sqrt((h ** 2).sum()):.3g}")
 
     def apply_theme(self) -> None:

@@ -14,6 +14,7 @@ from PySide6.QtGui import QFontMetricsF, QTransform
 
 from app import theme
 from app.static_text import static_text
+from app.view_range import set_range
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 
@@ -184,8 +185,7 @@ class HeatmapPlot(pg.PlotItem):
         shape_changed = self.image.image is None or self.image.image.shape != m.shape
         self.image.setImage(m, levels=levels, autoLevels=False)
         if shape_changed:
-            self.setRange(xRange=(-0.5, m.shape[1] - 0.5), yRange=(-0.5, m.shape[0] - 0.5),
-                          padding=0)
+            set_range(self, x=(-0.5, m.shape[1] - 0.5), y=(-0.5, m.shape[0] - 0.5))
 
     def set_labels(self, rows: tuple[str, ...], cols: tuple[str, ...]) -> None:
         self.getAxis("left").set_labels(rows)

@@ -20,6 +20,7 @@ from app.heatmap import TokenAxis
 from app.labels_item import LabelsItem
 from app.lazy import LazyView, fixed_label
 from app.state import AppState
+from app.view_range import set_range
 from core.inference.inspection import softmax_with_temperature
 
 TOP_N = 20
@@ -136,7 +137,7 @@ class ProbBars(LazyView, QWidget):
                                [f"{p:.3f}" if p >= 5e-4 else f"{p:.0e}" for p in self.probs], t.text)
         if self._n_rows != n:  # fixed ranges: the axes are not re-ticked per keystroke
             self._n_rows = n
-            self.plot.setYRange(-0.6, n - 0.4, padding=0)
+            set_range(self.plot, y=(-0.6, n - 0.4))
         self.k_line.setVisible(cfg.top_k > 0 and cfg.top_k < n)
         self.k_line.setPos(cfg.top_k - 0.5)
         self.p_line.setVisible(cfg.top_p < 1.0 and n_p < n)

@@ -28,6 +28,7 @@ from app import theme
 from app.heatmap import TokenAxis
 from app.lazy import LazyView, fixed_label
 from app.state import AppState
+from app.view_range import set_range
 from core.inference.inspection import softmax_with_temperature
 
 TOP = 5
@@ -139,8 +140,7 @@ class StepScrubber(LazyView, QWidget):
         self.bars.setOpts(x=np.arange(n), height=weights, brushes=brushes,
                           pens=[pg.mkPen(None)] * n)
         self.plot.getAxis("bottom").set_labels(ins.source_pieces)
-        self.plot.setXRange(-0.6, n - 0.4, padding=0)
-        self.plot.setYRange(0, 1.0, padding=0)  # attention is a probability: fixed axis
+        set_range(self.plot, x=(-0.6, n - 0.4), y=(0, 1.0))  # attention is a probability
         fed = " ".join(html.escape(p) for p in path.decoder_input_pieces[: step + 1])
         chosen = html.escape(path.target_pieces[step])
         self.header.setText(
