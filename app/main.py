@@ -70,18 +70,18 @@ def wait_for_result(app: Any, window: Any, timeout_s: float = 30.0) -> bool:
     return False
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parse(argv)
-    problem = display_problem(argv)
-    if problem:
-        print(problem, file=sys.stderr)
-        return 2
+def launch(args: argparse.Namespace) -> tuple[Any, Any] | int:
+    """Create the application and show the window with the first request made.
+
+    Returns (QApplication, MainWindow), or an exit code after telling the user why not.
+    The model loads on a worker thread while the plotting library imports and the window
+    is built (onnxruntime builds its sessions without holding the interpreter lock).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     from PySide6.QtCore import QSettings, Qt
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication, QMessageBox
-
-    from app import theme
-    from app.fonts import install_cjk_font
 
     if QApplication.instance() is None:  # fractional scaling (150 %) stays crisp, not rounded
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
@@ -89,28 +89,45 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else APP_NAME])
     app.setOrganizationName(APP_NAME)
     app.setApplicationName(APP_NAME)
-    settings = QSettings()
-    theme.apply(args.theme or str(settings.value("theme", "dark")), app)
-    if install_cjk_font(app) is None:
-        print("warning: no CJK font found; Korean may show as boxes "
-              "(pip install koreanize-matplotlib)", file=sys.stderr)
-    try:
-        engine = make_engine(args)
-    except Exception as exc:  # noqa: BLE001 - ImportError until core ships the engine; BundleError
-        what = ("The inference engine (core.inference.engine) is not available"
-                if isinstance(exc, ImportError) else f"Could not load the model bundle {args.bundle or ''}")
-        message = f"{what}:\n{type(exc).__name__}: {exc}\n\nUse --fake for the demo engine."
-        print(message, file=sys.stderr)
-        if not args.screenshot and app.platformName() != "offscreen":
-            QMessageBox.critical(None, APP_NAME, message)
-        return 1
-    from app.main_window import MainWindow
+    with ThreadPoolExecutor(1, thread_name_prefix="attnscope-load") as pool:
+        loading = pool.submit(make_engine, args)
+        from app import theme
+        from app.fonts import install_cjk_font
+        from app.main_window import MainWindow
 
+        settings = QSettings()
+        theme.apply(args.theme or str(settings.value("theme", "dark")), app)
+        if install_cjk_font(app) is None:
+            print("warning: no CJK font found; Korean may show as boxes "
+                  "(pip install koreanize-matplotlib)", file=sys.stderr)
+        try:
+            engine = loading.result()
+        except Exception as exc:  # noqa: BLE001 - ImportError, BundleError, anything the bundle raises
+            what = ("The inference engine (core.inference.engine) is not available"
+                    if isinstance(exc, ImportError) else f"Could not load the model bundle {args.bundle or ''}")
+            message = f"{what}:\n{type(exc).__name__}: {exc}\n\nUse --fake for the demo engine."
+            print(message, file=sys.stderr)
+            if not args.screenshot and app.platformName() != "offscreen":
+                QMessageBox.critical(None, APP_NAME, message)
+            return 1
     window = MainWindow(engine, settings)
     if args.screenshot:
         window.resize(1280, 800)
     window.show()
     window.start(args.text)
+    return app, window
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    problem = display_problem(argv)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    launched = launch(args)
+    if isinstance(launched, int):
+        return launched
+    app, window = launched
     if args.screenshot:
         ok = wait_for_result(app, window)
         window.grab().save(args.screenshot)

@@ -11,6 +11,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,22 +29,21 @@ def rss_mb() -> float:
 
 def start_to_first_frame(runs: int = 3) -> dict[str, float]:
     """Launch a fresh interpreter; time until the window shows the first decode."""
-    # The first frame is drawn when the controller has timed its first request -> paint
-    # (a zero-delay timer after the paint events); the window runs its own event loop.
-    code = ("from PySide6.QtWidgets import QApplication; from PySide6.QtCore import QSettings, QTimer; "
-            "app = QApplication([]); from app import theme; from app.fonts import install_cjk_font; "
-            "theme.apply('dark', app); install_cjk_font(app); "
-            "from app.controller import load_real_engine; from app.main_window import MainWindow; "
-            "w = MainWindow(load_real_engine(None), QSettings('AttnScopeBench', 'bench')); w.resize(1280, 800); "
+    # What `attnscope gui` runs, until the first frame is drawn: the controller times its
+    # first request -> paint (a zero-delay timer after the paint events) in the window's
+    # own event loop.
+    code = ("from PySide6.QtCore import QTimer; from app.main import _parse, launch; "
+            "app, w = launch(_parse([])); "
             "w.controller.timing.connect(lambda *_: app.quit()); QTimer.singleShot(60_000, app.quit); "
-            "w.show(); w.start('I love you'); app.exec(); "
-            "print('FIRST_FRAME', bool(w.controller.latencies_ms), flush=True); "
+            "app.exec(); print('FIRST_FRAME', bool(w.controller.latencies_ms), flush=True); "
             "w.controller.shutdown()")
+    config = tempfile.mkdtemp(prefix="attnscope-bench-")
     times = []
     for _ in range(runs):
         t = time.perf_counter()
         p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                             env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+                             env={**os.environ, "QT_QPA_PLATFORM": "offscreen",
+                                  "XDG_CONFIG_HOME": config})  # fresh settings: default layout
         assert p.stdout is not None
         for line in p.stdout:
             if line.startswith("FIRST_FRAME True"):
