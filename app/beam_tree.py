@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app import theme
@@ -126,7 +127,16 @@ class BeamTree(LazyView, QWidget):
         y_max = float(y.max()) if len(y) else 1.0
         px = max(self.plot.vb.height(), 50.0)
         top = (y_max + 1.5) * 22.0 / px  # ~22 px above the top row, for its labels
-        ranges = ((-0.3, n_steps + 1.3), (round(-0.5 - top, 3), y_max + 0.8))
+        # Room on the right for the last column's labels ("</s> -0.52"): solve
+        # margin * px_per_step >= widest label, px_per_step = width / (steps + 0.3 + margin).
+        fm = QFontMetricsF(self.item.font)
+        last = [k for k, i in enumerate(data.label_ids) if depth[i] == n_steps]
+        widest = max((fm.horizontalAdvance(data.label_texts[k]) for k in last), default=0.0) + 12
+        width = max(self.plot.vb.width(), 100.0)
+        left = n_steps + 0.3
+        margin = left * widest / (width - widest) if width > 2 * widest else left
+        margin = round(min(max(margin, 0.6), max(left, 0.6)), 1)
+        ranges = ((-0.3, n_steps + margin), (round(-0.5 - top, 3), y_max + 0.8))
         if ranges != self._ranges:  # unchanged ranges: the axes keep their cached pictures
             self._ranges = ranges
             set_range(self.plot, x=ranges[0], y=ranges[1])
@@ -172,6 +182,12 @@ class BeamTree(LazyView, QWidget):
             keep = set(data.best) | set(self._chain(self.state.node_id))
             show = [i for i in show if status[i] == "finished"
                     or (i in keep and int(self._pos[i, 0]) % every == 0)]
+        # Best path, then the selected path, finished, surviving and pruned nodes: where two
+        # labels would overlap the tree item keeps the earlier one.
+        first = set(data.best)
+        second = set(self._chain(self.state.node_id))
+        order = {"finished": 2, "pruned": 4}
+        show.sort(key=lambda i: (0 if i in first else 1 if i in second else order.get(status[i], 3), i))
         data.label_ids = show
         data.label_texts = [ins.node_pieces[i] if i == 0 else
                             f"{ins.node_pieces[i]} {ins.nodes[i].score:.2f}" for i in show]

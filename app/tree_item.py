@@ -39,7 +39,7 @@ class TreeData:
     dead_edges: list[int] = field(default_factory=list)  # child ids of pruned edges
     marks: dict[str, list[int]] = field(default_factory=dict)  # pruned/alive/finished/forced
     best: list[int] = field(default_factory=list)  # node ids root .. best hypothesis
-    label_ids: list[int] = field(default_factory=list)
+    label_ids: list[int] = field(default_factory=list)  # by priority: overlapping ones yield
     label_texts: list[str] = field(default_factory=list)
     label_colors: list[str] = field(default_factory=list)
 
@@ -131,16 +131,23 @@ class TreeItem(pg.GraphicsObject):
         p.setPen(QPen(QColor(st.forced), 2))
         for i in d.marks.get("forced", []):
             p.drawEllipse(QPointF(xs[i], ys[i]), 7, 7)
-        # Labels: bottom-left corner 4 px right of and 1 px above the node.
+        # Labels: bottom-left corner 4 px right of and 1 px above the node. A label that
+        # would overlap one already drawn in its column is left out (its node keeps the tip).
         font = self.font
         p.setFont(font)
         h = QFontMetricsF(font).height()
         pen_color = None
+        taken: dict[float, list[float]] = {}  # column x -> label tops drawn there
         for i, text, color in zip(d.label_ids, d.label_texts, d.label_colors, strict=True):
+            top = ys[i] - 1.0 - h
+            column = taken.setdefault(round(xs[i]), [])
+            if any(abs(top - other) < h - 1 for other in column):
+                continue
+            column.append(top)
             if color != pen_color:
                 p.setPen(QColor(color))
                 pen_color = color
-            p.drawStaticText(QPointF(xs[i] + 4.0, ys[i] - 1.0 - h), static_text(text, font))
+            p.drawStaticText(QPointF(xs[i] + 4.0, top), static_text(text, font))
 
     # -- interaction ---------------------------------------------------------------
     def node_at(self, pos: QPointF) -> int | None:
