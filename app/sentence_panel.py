@@ -9,11 +9,10 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from app import theme
-from app.lazy import fixed_label
+from app.lazy import StableLabel, fixed_label
 from app.state import AppState
 
 
@@ -34,11 +33,7 @@ class SentencePanel(QWidget):
         self.notice = QLabel()
         self.notice.setVisible(False)
         self.notice.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
-        self.translation = QLabel()
-        self.translation.setTextFormat(Qt.TextFormat.RichText)
-        self.translation.setFont(f)
-        self.translation.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.translation.setFixedHeight(QFontMetrics(f).lineSpacing() + 6)
+        self.translation = StableLabel(1, font=f)
         self.pieces = fixed_label(1)
         self.pieces.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
         self.pieces.setToolTip("Click a piece to show that decoding step in every view")
