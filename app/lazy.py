@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
@@ -55,24 +55,35 @@ class LazyView:
                 QTimer.singleShot(0, self.catch_up)
 
 
-class StableLabel(QLabel):
-    """A rich-text label whose size hints never depend on its text.
+class StableLabel(QWidget):
+    """Rich text of fixed height whose text changes never re-run a layout.
 
-    QLabel asks its layout to re-run on every setText, and the layout then lays the rich
-    text out again to measure it (~2 ms a keystroke over the live captions); with fixed
-    hints that pass is cheap and the dock around the label is never resized.
+    A QLabel's setText asks its parent layout to run again, and Qt passes that up to the
+    dock and the main window, which lays out every dock (the Fusion style even reloads
+    the dock title icons): ~3 ms a keystroke. Here the QLabel inside has no layout around
+    it and a fixed size, set from this widget's size when it is resized, so a new text
+    only repaints the label.
     """
+
+    linkActivated = Signal(str)
 
     def __init__(self, lines: int = 1, font: QFont | None = None) -> None:
         super().__init__()
         if font is not None:
             self.setFont(font)
-        self.setTextFormat(Qt.TextFormat.RichText)
-        self.setWordWrap(lines > 1)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.label = QLabel(self)
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.label.setWordWrap(lines > 1)
+        self.label.linkActivated.connect(self.linkActivated)
         self._hint = QSize(10, QFontMetrics(self.font()).lineSpacing() * lines + 4)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.setFixedHeight(self._hint.height())
         self.setMinimumWidth(10)
+        self.label.setFixedSize(self._hint)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self.label.setFixedSize(self.size())
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
         return self._hint
@@ -80,8 +91,14 @@ class StableLabel(QLabel):
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
         return self._hint
 
-    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
-        return False
+    def setText(self, text: str) -> None:  # noqa: N802 - QLabel's name
+        self.label.setText(text)
+
+    def text(self) -> str:
+        return self.label.text()
+
+    def setTextInteractionFlags(self, flags: Qt.TextInteractionFlag) -> None:  # noqa: N802
+        self.label.setTextInteractionFlags(flags)
 
 
 def fixed_label(lines: int = 1) -> StableLabel:

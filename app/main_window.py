@@ -87,6 +87,10 @@ class MainWindow(QMainWindow):
         self._default_state = self.saveState()
         # -- status bar ----------------------------------------------------------
         self.provider_label, self.bundle_label, self.time_label = QLabel(), QLabel(), QLabel()
+        # A fixed size: the timing changes every keystroke and must not relayout the window.
+        fm = self.time_label.fontMetrics()
+        self.time_label.setFixedSize(fm.horizontalAdvance("Inference 9999.9 ms · drawn 99999.9 ms") + 8,
+                                     fm.height() + 4)
         for w in (self.bundle_label, self.provider_label, self.time_label):
             self.statusBar().addPermanentWidget(w)
         self._build_menus()
