@@ -70,7 +70,7 @@ class TokenAxis(pg.AxisItem):
             return
         fm = QFontMetricsF(self.font())
         if self.orientation in ("left", "right"):
-            need, room = fm.height() * 0.85, self.geometry().height()
+            need, room = fm.height(), self.geometry().height()  # rows never overlap
         else:
             need = max(fm.horizontalAdvance(s) for s in self._labels) + 3
             room = self.geometry().width()
