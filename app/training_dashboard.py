@@ -26,7 +26,7 @@ from app.training_run import TrainingRun
 from core.runlog import format_eta
 
 STATE_COLORS = {"running": "finished", "attached": "finished", "finished": "finished",
-                "stopped": "muted", "stalled": "warn", "failed": "forced", "killed": "forced", "idle": "muted"}
+                "stopped": "muted", "stalled": "warn", "ended": "warn", "failed": "forced", "killed": "forced", "idle": "muted"}
 
 
 class TrainingDashboard(QWidget):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sys
 from collections import deque
 from pathlib import Path
@@ -21,11 +22,17 @@ from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signa
 from core.runlog import MetricsTail, RunSeries
 
 STALL_S = 120.0  # an attached run silent this long is reported as stalled
+STOP_GRACE_MS = 30_000  # Stop: time to finish the step and save a checkpoint before a kill
 
 
-def describe_exit(code: int, crashed: bool, stopped: bool, last_error: str) -> tuple[str, str]:
-    """(state, message) for a training process that ended."""
+def describe_exit(code: int, crashed: bool, stopped: bool, last_error: str,
+                  stopped_at: int | None = None) -> tuple[str, str]:
+    """(state, message) for a training process that ended; ``stopped_at`` is the step the
+    process saved a checkpoint at when it was asked to stop (its "stopped" log line)."""
     if stopped:
+        if stopped_at:
+            return "stopped", (f"stopped by you at step {stopped_at}, checkpoint saved; "
+                               "Resume continues from there")
         return "stopped", "stopped by you; Resume continues from the last checkpoint"
     if crashed:
         try:
@@ -40,7 +47,8 @@ def describe_exit(code: int, crashed: bool, stopped: bool, last_error: str) -> t
 
 class TrainingRun(QObject):
     records_added = Signal(list)  # new metrics records (dicts), in file order
-    state_changed = Signal(str, str)  # idle | running | attached | stalled | finished | stopped | failed | killed
+    # idle | running | attached | stalled | ended | finished | stopped | failed | killed
+    state_changed = Signal(str, str)
     snapshots_changed = Signal(int)  # snapshots written so far
 
     def __init__(self, parent: QObject | None = None, poll_ms: int = 400, python: str = sys.executable) -> None:
@@ -86,12 +94,14 @@ class TrainingRun(QObject):
         self._launch(self.run_dir, args, resume=True)
 
     def stop(self) -> None:
-        """Ask the process to end (SIGTERM), killing it if it has not after 5 s."""
+        """Ask the process to stop (SIGTERM): it finishes its step, saves a checkpoint and
+        exits; killed only if it has not after STOP_GRACE_MS."""
         if self.process is None or not self.running:
             return
         self._stopping = True
         self.process.terminate()
-        QTimer.singleShot(5000, lambda p=self.process: p.state() != QProcess.ProcessState.NotRunning and p.kill())
+        QTimer.singleShot(STOP_GRACE_MS,
+                          lambda p=self.process: p.state() != QProcess.ProcessState.NotRunning and p.kill())
 
     def attach(self, run_dir: str | Path) -> None:
         """Follow a run folder another process is writing (no process of ours)."""
@@ -176,11 +186,31 @@ class TrainingRun(QObject):
         if n != self.snapshots:
             self.snapshots = n
             self.snapshots_changed.emit(n)
-        if self.state == "attached" and self._silent_s > STALL_S:
-            done = (self.run_dir / "weights.safetensors").exists()
-            self._set_state("finished" if done else "stalled",
-                            "the run is complete" if done else f"no new metrics for {int(self._silent_s)} s")
+        if self.state in ("attached", "stalled"):
+            self._check_attached()
         if self.process is None and self.state not in ("attached", "stalled"):
+            self.timer.stop()
+
+    def _check_attached(self) -> None:
+        """An attached run: finished, stopped, its process gone, or silent for STALL_S."""
+        assert self.run_dir is not None
+        done = (self.run_dir / "weights.safetensors").exists()
+        start = self.series.starts[-1] if self.series.starts else {}
+        stop = self.series.stops[-1] if self.series.stops else None
+        gone = process_gone(start)
+        if stop is not None and float(stop.get("time", 0)) >= float(start.get("time", 0)) and not done:
+            self._set_state("stopped", f"the run was stopped at step {stop.get('step')} "
+                            f"({stop.get('signal', 'signal')}); its checkpoint is saved there")
+        elif done and (gone or ("pid" not in start and self._silent_s > STALL_S)):
+            self._set_state("finished", "the run is complete")
+        elif not done and gone:
+            self._set_state("ended", f"the training process (pid {start.get('pid')}) has exited without "
+                            f"finishing; last logged step {self.series.step}")
+        elif self._silent_s > STALL_S and not done:
+            self._set_state("stalled", f"no new metrics for {int(self._silent_s)} s")
+        else:
+            return
+        if self.state != "stalled":
             self.timer.stop()
 
     def _max_steps_from_config(self) -> int:
@@ -194,7 +224,9 @@ class TrainingRun(QObject):
         self._on_stderr()
         self._on_timer()  # the last records before the report
         crashed = status == QProcess.ExitStatus.CrashExit
-        state, message = describe_exit(code, crashed, self._stopping, self._last_error())
+        stops = self.series.stops
+        stopped_at = int(stops[-1].get("step", 0)) if stops else None
+        state, message = describe_exit(code, crashed, self._stopping, self._last_error(), stopped_at)
         self.process = None
         self.timer.stop()
         self._set_state(state, message)
@@ -204,6 +236,20 @@ class TrainingRun(QObject):
             self.process = None
             self.timer.stop()
             self._set_state("failed", f"could not start {self.python}: {err.name}")
+
+
+def process_gone(start: dict) -> bool:
+    """True when a run's "start" line names a process on this machine that no longer exists."""
+    pid, host = start.get("pid"), start.get("host")
+    if not isinstance(pid, int) or pid <= 0 or host != socket.gethostname():
+        return False  # older logs, or a run on another machine: cannot tell
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by someone else
+        return False
+    return False
 
 
 def python_for_training() -> str:

@@ -124,6 +124,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     model_overrides = {"norm": a.norm} if a.norm else {}
     result = train(a.preset, a.out, a.data, a.max_steps, a.device, a.resume, overrides, model_overrides)
     print(json.dumps(result))
+    if result.get("stopped"):  # stopped early (SIGTERM / Ctrl+C) with a checkpoint: 128 + signal
+        return 128 + int(result.get("signal") or 1)
     return 0
 
 

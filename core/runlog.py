@@ -68,6 +68,7 @@ class RunSeries:
     layer_grad: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # layer -> (step, norm)
     head_stats: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (step, head_stats)
     starts: list[dict[str, Any]] = field(default_factory=list)
+    stops: list[dict[str, Any]] = field(default_factory=list)  # "stopped" lines: step, signal
     step: int = 0
     times: list[tuple[int, float]] = field(default_factory=list)  # (step, unix time) of train lines
 
@@ -86,6 +87,8 @@ class RunSeries:
                     self.layer_grad.setdefault(layer, []).append((step, float(norm)))
                 if "time" in r:
                     self.times.append((step, float(r["time"])))
+            elif kind == "stopped":
+                self.stops.append(r)
             elif kind == "valid":
                 self._append(self.valid, step, r, self.VALID_KEYS)
                 if r.get("head_stats"):

@@ -10,7 +10,10 @@ import json
 import math
 import os
 import shutil
+import signal
+import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -173,6 +176,34 @@ def prepare_run(run: Path, resume: bool) -> None:
         raise TrainingError(f"only {free // 2**20} MiB free under {run}; training needs at least 50 MiB")
 
 
+class StopRequest:
+    """SIGTERM or Ctrl+C while training: finish the step, save a checkpoint, return.
+
+    The app's Stop button sends SIGTERM; so does a scheduler ending a job. A second
+    signal stops at once (KeyboardInterrupt); the last saved checkpoint is still intact.
+    Signal handlers can only be set from the main thread: elsewhere this does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    def __exit__(self, *_exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
 def train(
     preset: str = "default",
     out: str | Path = "runs/default",
@@ -266,76 +297,100 @@ def train(
             weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
             save_file(weights, str(run / "snapshots" / f"step-{step:06d}.safetensors"))
 
-    log({"kind": "start", "step": state["step"], "time": time.time(), "preset": preset, "device": str(dev),
+    # pid and host let a window that follows this folder tell a dead run from a slow one.
+    log({"kind": "start", "step": state["step"], "time": time.time(), "pid": os.getpid(),
+         "host": socket.gethostname(), "preset": preset, "device": str(dev),
          "world_size": world, "parameters": count_parameters(model), "resumed": ckpt is not None,
          "max_steps": tcfg.max_steps, "valid_every": tcfg.valid_every, "snapshot_steps": snaps})
     if state["step"] == 0 and 0 in snaps:
         save_snapshot(0)
-    while state["step"] < tcfg.max_steps:
-        order = np.random.default_rng(tcfg.seed + state["epoch"]).permutation(len(batches))
-        while state["index"] < len(order) and state["step"] < tcfg.max_steps:
-            idx = batches[order[state["index"]]]
-            src, tgt_in, tgt_out = collate(train_ex, idx[rank::world] or idx[:1], dev)
-            n_tokens = sum(len(train_ex[i].tgt) - 1 for i in idx)  # global, same on every rank
-            step = state["step"] + 1
-            lr = noam_rate(step, mcfg.d_model, tcfg.lr_factor, tcfg.warmup)
-            for g in optimizer.param_groups:
-                g["lr"] = lr
-            ddp_model.train()
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
-                logits = ddp_model(src, tgt_in)
-            # Sum over this rank's tokens / global count, times world: DDP's mean of the
-            # gradients then equals the gradient of the global token mean.
-            local = criterion(logits.reshape(-1, logits.size(-1)), tgt_out.reshape(-1))
-            local_tokens = int((tgt_out != PAD).sum())
-            loss = local * local_tokens / n_tokens * world
-            if not torch.isfinite(loss):
-                raise TrainingError(f"loss became {float(loss)} at step {step}; the last good checkpoint "
-                                    f"is kept in {run} (try a lower --lr-factor or longer warmup)")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            norms = grad_norms(model) if step % tcfg.log_every == 0 or step == 1 else {}
-            total_norm = float(torch.nn.utils.clip_grad_norm_(
-                model.parameters(), tcfg.clip_norm if tcfg.clip_norm > 0 else float("inf")))
-            before = [p.detach().clone() for p in model.parameters()] if norms else []
-            optimizer.step()
-            report = loss.detach() / world
-            if world > 1:
-                dist.all_reduce(report)
-            state["step"], state["index"] = step, state["index"] + 1
-            tok_count += n_tokens
-            bar.update(1)
-            if norms:
-                upd = math.sqrt(sum(float((p.detach() - b).pow(2).sum()) for p, b in zip(model.parameters(), before, strict=True)))
-                par = math.sqrt(sum(float(b.pow(2).sum()) for b in before))
-                now = time.perf_counter()
-                rec = {"kind": "train", "step": step, "epoch": state["epoch"], "loss": float(report),
-                       "ppl": math.exp(min(float(report), 50.0)), "lr": lr, "grad_norm": total_norm,
-                       "layer_grad_norm": norms, "update_ratio": upd / max(par, 1e-12),
-                       "tokens_per_s": tok_count / max(now - t_last, 1e-9), "time": time.time()}
-                t_last, tok_count = now, 0
-                last_train = {k: rec[k] for k in ("lr", "grad_norm", "layer_grad_norm", "update_ratio")}
-                log(rec)
-                bar.set_postfix(loss=f"{float(report):.3f}", lr=f"{lr:.2e}")
-            if step in snaps:
-                save_snapshot(step)
-            if step % tcfg.valid_every == 0 or step == tcfg.max_steps:
-                if rank == 0:
-                    last_metrics = evaluate(model, tok, valid, dev)
-                    # Validation loss and per-head attention statistics on a fixed probe set,
-                    # beside the newest gradient-flow numbers: one line per validation.
-                    extras = validation_extras(model, tok, valid, dev)
-                    log({"kind": "valid", "step": step, **last_metrics, **extras, **last_train,
-                         "time": time.time()})
-                    bar.write(f"step {step}: valid loss {extras['valid_loss']:.3f} exact "
-                              f"{last_metrics['exact_match']:.3f} BLEU {last_metrics['bleu']:.1f} "
-                              f"chrF {last_metrics['chrf']:.1f}")
-                t_last = time.perf_counter()
-            if (step % tcfg.checkpoint_every == 0 or step == tcfg.max_steps) and rank == 0:
-                save_checkpoint(run, model, optimizer, dict(state))
-        if state["index"] >= len(order):
-            state["epoch"], state["index"] = state["epoch"] + 1, 0
+    stopped_at = 0
+    with StopRequest() as stop:
+        while state["step"] < tcfg.max_steps:
+            order = np.random.default_rng(tcfg.seed + state["epoch"]).permutation(len(batches))
+            while state["index"] < len(order) and state["step"] < tcfg.max_steps:
+                idx = batches[order[state["index"]]]
+                src, tgt_in, tgt_out = collate(train_ex, idx[rank::world] or idx[:1], dev)
+                n_tokens = sum(len(train_ex[i].tgt) - 1 for i in idx)  # global, same on every rank
+                step = state["step"] + 1
+                lr = noam_rate(step, mcfg.d_model, tcfg.lr_factor, tcfg.warmup)
+                for g in optimizer.param_groups:
+                    g["lr"] = lr
+                ddp_model.train()
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
+                    logits = ddp_model(src, tgt_in)
+                # Sum over this rank's tokens / global count, times world: DDP's mean of the
+                # gradients then equals the gradient of the global token mean.
+                local = criterion(logits.reshape(-1, logits.size(-1)), tgt_out.reshape(-1))
+                local_tokens = int((tgt_out != PAD).sum())
+                loss = local * local_tokens / n_tokens * world
+                if not torch.isfinite(loss):
+                    raise TrainingError(f"loss became {float(loss)} at step {step}; the last good checkpoint "
+                                        f"is kept in {run} (try a lower --lr-factor or longer warmup)")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                norms = grad_norms(model) if step % tcfg.log_every == 0 or step == 1 else {}
+                total_norm = float(torch.nn.utils.clip_grad_norm_(
+                    model.parameters(), tcfg.clip_norm if tcfg.clip_norm > 0 else float("inf")))
+                before = [p.detach().clone() for p in model.parameters()] if norms else []
+                optimizer.step()
+                report = loss.detach() / world
+                if world > 1:
+                    dist.all_reduce(report)
+                state["step"], state["index"] = step, state["index"] + 1
+                tok_count += n_tokens
+                bar.update(1)
+                if norms:
+                    upd = math.sqrt(sum(float((p.detach() - b).pow(2).sum()) for p, b in zip(model.parameters(), before, strict=True)))
+                    par = math.sqrt(sum(float(b.pow(2).sum()) for b in before))
+                    now = time.perf_counter()
+                    rec = {"kind": "train", "step": step, "epoch": state["epoch"], "loss": float(report),
+                           "ppl": math.exp(min(float(report), 50.0)), "lr": lr, "grad_norm": total_norm,
+                           "layer_grad_norm": norms, "update_ratio": upd / max(par, 1e-12),
+                           "tokens_per_s": tok_count / max(now - t_last, 1e-9), "time": time.time()}
+                    t_last, tok_count = now, 0
+                    last_train = {k: rec[k] for k in ("lr", "grad_norm", "layer_grad_norm", "update_ratio")}
+                    log(rec)
+                    bar.set_postfix(loss=f"{float(report):.3f}", lr=f"{lr:.2e}")
+                if step in snaps:
+                    save_snapshot(step)
+                if step % tcfg.valid_every == 0 or step == tcfg.max_steps:
+                    if rank == 0:
+                        last_metrics = evaluate(model, tok, valid, dev)
+                        # Validation loss and per-head attention statistics on a fixed probe set,
+                        # beside the newest gradient-flow numbers: one line per validation.
+                        extras = validation_extras(model, tok, valid, dev)
+                        log({"kind": "valid", "step": step, **last_metrics, **extras, **last_train,
+                             "time": time.time()})
+                        bar.write(f"step {step}: valid loss {extras['valid_loss']:.3f} exact "
+                                  f"{last_metrics['exact_match']:.3f} BLEU {last_metrics['bleu']:.1f} "
+                                  f"chrF {last_metrics['chrf']:.1f}")
+                    t_last = time.perf_counter()
+                if (step % tcfg.checkpoint_every == 0 or step == tcfg.max_steps) and rank == 0:
+                    save_checkpoint(run, model, optimizer, dict(state))
+                stop_now = stop.signal is not None
+                if world > 1:  # every rank stops after the same step
+                    flag = torch.tensor([float(stop_now)], device=dev)
+                    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                    stop_now = bool(flag.item())
+                if stop_now and step < tcfg.max_steps:  # at the last step: just finish
+                    stopped_at = step
+                    break
+            if stopped_at:
+                break
+            if state["index"] >= len(order):
+                state["epoch"], state["index"] = state["epoch"] + 1, 0
     bar.close()
+    if stopped_at:
+        name = signal.Signals(stop.signal).name if stop.signal is not None else "stop"
+        if rank == 0:
+            if stopped_at % tcfg.checkpoint_every != 0:  # not just saved by the loop
+                save_checkpoint(run, model, optimizer, dict(state))
+            log({"kind": "stopped", "step": stopped_at, "signal": name, "time": time.time()})
+            print(f"stopped at step {stopped_at} ({name}); the checkpoint is saved in {run}: "
+                  "train again with --resume to continue", file=sys.stderr)
+        return {"run": str(run), "step": stopped_at, "stopped": name, "signal": stop.signal or 0,
+                **last_metrics}
     if rank == 0:
         weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(weights, str(run / "weights.safetensors"))

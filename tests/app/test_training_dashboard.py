@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -78,9 +81,11 @@ def test_stop_resume_and_a_refused_start(dashboard, qtbot, tmp_path: Path) -> No
     dashboard.stop_btn.click()
     qtbot.waitUntil(lambda: run.state != "running", timeout=20_000)
     assert run.state == "stopped" and "Resume" in run.message and dashboard.resume_btn.isEnabled()
-    # The process may have logged (and checkpointed) a step or two the tail had not read
-    # when Stop was pressed: the checkpoint on disk is what Resume continues from.
+    # Stop lets the process finish its step and save a checkpoint there (not at the last
+    # multiple of --checkpoint-every), and the message names that step.
     checkpoint = json.loads((tmp_path / "run" / "latest.json").read_text())["step"]
+    assert run.series.stops and run.series.stops[-1]["step"] == checkpoint
+    assert f"at step {checkpoint}" in run.message
     target = max(run.series.step, checkpoint) + 6
     run.resume(max_steps=target)
     qtbot.waitUntil(lambda: run.state != "running", timeout=120_000)
@@ -117,3 +122,34 @@ def test_exit_descriptions() -> None:
     state, msg = describe_exit(int(signal.SIGSEGV), True, False, "")
     assert state == "killed" and "SIGSEGV" in msg
     assert describe_exit(15, True, True, "")[0] == "stopped"
+    assert describe_exit(143, False, True, "", stopped_at=7) == (
+        "stopped", "stopped by you at step 7, checkpoint saved; Resume continues from there")
+
+
+def _external_run(run_dir: Path, pid: int, extra: list[dict] | None = None) -> None:
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps({"train": {"max_steps": 100}}))
+    recs = [{"kind": "start", "step": 0, "time": 1.0, "pid": pid, "host": socket.gethostname()},
+            {"kind": "train", "step": 10, "loss": 4.0, "lr": 1e-3, "time": 2.0}] + (extra or [])
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+
+
+def test_attach_sees_the_process_die_or_stop(dashboard, qtbot, tmp_path: Path) -> None:
+    """Not "stalled" after minutes: a run whose process is gone, or that logged its stop,
+    says so at once."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    _external_run(tmp_path / "dead", dead.pid)
+    dashboard.attach(tmp_path / "dead")
+    qtbot.waitUntil(lambda: dashboard.run.state == "ended", timeout=5000)
+    assert f"pid {dead.pid}" in dashboard.run.message and "step 10" in dashboard.run.message
+    assert "ended" in dashboard.status_label.text()
+    _external_run(tmp_path / "stopped", os.getpid(),
+                  [{"kind": "stopped", "step": 10, "signal": "SIGTERM", "time": 3.0}])
+    dashboard.attach(tmp_path / "stopped")
+    qtbot.waitUntil(lambda: dashboard.run.state == "stopped", timeout=5000)
+    assert "step 10" in dashboard.run.message
+    _external_run(tmp_path / "alive", os.getpid())  # this process: alive, so still followed
+    dashboard.attach(tmp_path / "alive")
+    qtbot.wait(500)
+    assert dashboard.run.state == "attached"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +34,33 @@ def test_resume_continues_with_the_same_loss(tmp_path: Path) -> None:
     a, b = losses(straight), losses(stopped)
     for step in (7, 8, 9):
         assert a[step] == pytest.approx(b[step], rel=1e-6, abs=1e-7), step
+
+
+def test_sigterm_stops_after_the_step_with_a_checkpoint_and_resume_matches(tmp_path: Path) -> None:
+    """What the app's Stop does: SIGTERM mid-run saves a checkpoint at that very step (not
+    the last multiple of checkpoint_every), and resuming gives the uninterrupted losses."""
+    fast = {**FAST, "checkpoint_every": 100}
+    straight = tmp_path / "straight"
+    train("tiny", straight, max_steps=9, progress=False, overrides=fast)
+    run = tmp_path / "stopped"
+    handler = signal.getsignal(signal.SIGTERM)
+
+    def on_log(rec: dict) -> None:
+        if rec["kind"] == "train" and rec["step"] == 5:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled by train(): no exit
+
+    result = train("tiny", run, max_steps=9, progress=False, overrides=fast, on_log=on_log)
+    assert result["stopped"] == "SIGTERM" and result["step"] == 5
+    assert json.loads((run / "latest.json").read_text())["step"] == 5
+    assert not (run / "weights.safetensors").exists()  # a stopped run is not a finished one
+    stops = [r for r in read_metrics(run) if r["kind"] == "stopped"]
+    assert stops == [{"kind": "stopped", "step": 5, "signal": "SIGTERM", "time": stops[0]["time"]}]
+    assert signal.getsignal(signal.SIGTERM) is handler  # the caller's handler is back
+    train("tiny", run, max_steps=9, progress=False, overrides=fast, resume=True)
+    a, b = losses(straight), losses(run)
+    for step in (6, 7, 8, 9):
+        assert a[step] == pytest.approx(b[step], rel=1e-6, abs=1e-7), step
+    assert (run / "weights.safetensors").exists()
 
 
 def test_a_run_folder_is_not_overwritten_without_resume(tmp_path: Path) -> None:
