@@ -51,6 +51,7 @@ class ProbBars(LazyView, QWidget):
         self.caption = fixed_label(1)
         self.plot_widget = pg.PlotWidget(axisItems={"left": TokenAxis("left", 10)})
         self.plot = self.plot_widget.getPlotItem()
+        self.plot.getAxis("left").setStyle(tickLength=0)  # a tick beside "2e-04" reads as a minus
         self.plot.invertY(True)
         self.plot.setMouseEnabled(False, False)
         self.plot.hideButtons()
