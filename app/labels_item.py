@@ -16,7 +16,29 @@ from PySide6.QtWidgets import QGraphicsItem
 from app.static_text import static_text
 
 
-class LabelsItem(pg.GraphicsObject):
+class ScreenSpaceItem(pg.GraphicsObject):
+    """Base for items drawn in pixels around data points: they cover the visible view,
+    since text and marks reach some pixels past the points themselves."""
+
+    _bounds = QRectF()
+
+    def _set_points(self, xy: np.ndarray) -> None:
+        """Call before drawing new points (announces the geometry change)."""
+        self.prepareGeometryChange()
+        if len(xy):
+            lo, hi = xy.min(axis=0), xy.max(axis=0)
+            self._bounds = QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])
+        else:
+            self._bounds = QRectF()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        vb = self.getViewBox()
+        if vb is not None and not isinstance(vb, pg.GraphicsView):
+            return vb.viewRect().united(self._bounds)
+        return self._bounds
+
+
+class LabelsItem(ScreenSpaceItem):
     def __init__(self, anchor: tuple[float, float] = (0.0, 0.5),
                  offset: tuple[float, float] = (6.0, 0.0), font: QFont | None = None) -> None:
         super().__init__()
@@ -25,28 +47,15 @@ class LabelsItem(pg.GraphicsObject):
         self.xy = np.zeros((0, 2))
         self.texts: list[str] = []
         self.colors: list[str] = []
-        self._bounds = QRectF()
         # Repaints of the view that do not touch the labels then blit a cached pixmap.
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def set_labels(self, xy: np.ndarray, texts: list[str], colors: list[str] | str) -> None:
-        self.prepareGeometryChange()
         self.xy = np.asarray(xy, float).reshape(-1, 2)
+        self._set_points(self.xy)
         self.texts = list(texts)
         self.colors = [colors] * len(self.texts) if isinstance(colors, str) else list(colors)
-        if len(self.xy):
-            lo, hi = self.xy.min(axis=0), self.xy.max(axis=0)
-            self._bounds = QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])
-        else:
-            self._bounds = QRectF()
         self.update()
-
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
-        # Text extends past the anchor points by some pixels: cover the visible view.
-        vb = self.getViewBox()
-        if vb is not None and not isinstance(vb, pg.GraphicsView):
-            return vb.viewRect().united(self._bounds)
-        return self._bounds
 
     def paint(self, p, *_args) -> None:
         if not self.texts:

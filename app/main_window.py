@@ -26,6 +26,11 @@ from app.training_dashboard import TrainingDashboard
 from app.training_run import TrainingRun, python_for_training
 
 
+def deferred_panel(name: str) -> property:
+    """The panel of a background tab, built when first asked for (or first raised)."""
+    return property(lambda self: self.deferred[name].panel(), doc=f"The {name} panel.")
+
+
 class MainWindow(QMainWindow):
     def __init__(self, engine: Any, settings: QSettings | None = None, loader=None) -> None:
         super().__init__()
@@ -143,25 +148,11 @@ class MainWindow(QMainWindow):
         panel.set_series(self.training.series)
         return panel
 
-    @property
-    def detail(self) -> Any:
-        return self.deferred["Head detail"].panel()
-
-    @property
-    def flow(self) -> Any:
-        return self.deferred["Data flow"].panel()
-
-    @property
-    def stats(self) -> Any:
-        return self.deferred["Head statistics"].panel()
-
-    @property
-    def roles(self) -> Any:
-        return self.deferred["Head roles"].panel()
-
-    @property
-    def gradients(self) -> Any:
-        return self.deferred["Gradient flow"].panel()
+    detail = deferred_panel("Head detail")
+    flow = deferred_panel("Data flow")
+    stats = deferred_panel("Head statistics")
+    roles = deferred_panel("Head roles")
+    gradients = deferred_panel("Gradient flow")
 
     @property
     def views(self) -> tuple:

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPen, QPolygonF
 
+from app.labels_item import ScreenSpaceItem
 from app.static_text import static_text
 
 PICK_PX = 9.0  # a click or hover this close to a node (in pixels) is on it
@@ -44,7 +44,7 @@ class TreeData:
     label_colors: list[str] = field(default_factory=list)
 
 
-class TreeItem(pg.GraphicsObject):
+class TreeItem(ScreenSpaceItem):
     def __init__(self, tip: Callable[[int], str] | None = None,
                  on_click: Callable[[int], None] | None = None) -> None:
         super().__init__()
@@ -53,18 +53,12 @@ class TreeItem(pg.GraphicsObject):
         self.selected: list[int] = []
         self.style = TreeStyle()
         self.font = QFont()
-        self._bounds = QRectF()
         self._tip_shown = False
 
     # -- data ------------------------------------------------------------------
     def set_tree(self, data: TreeData, style: TreeStyle) -> None:
-        self.prepareGeometryChange()
+        self._set_points(data.pos)
         self.data, self.style = data, style
-        if len(data.pos):
-            lo, hi = data.pos.min(axis=0), data.pos.max(axis=0)
-            self._bounds = QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])
-        else:
-            self._bounds = QRectF()
         self.update()
 
     def set_selected(self, chain: list[int]) -> None:
@@ -78,13 +72,6 @@ class TreeItem(pg.GraphicsObject):
         return sorted(m.get("pruned", []) + m.get("alive", []) + m.get("finished", []))
 
     # -- geometry ----------------------------------------------------------------
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
-        # Marks and labels reach some pixels past the node centres: cover the visible view.
-        vb = self.getViewBox()
-        if vb is not None and not isinstance(vb, pg.GraphicsView):
-            return vb.viewRect().united(self._bounds)
-        return self._bounds
-
     def _screen(self, tr) -> tuple[list[float], list[float]]:
         pos = self.data.pos
         xs = pos[:, 0] * tr.m11() + tr.m31()
