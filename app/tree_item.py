@@ -118,23 +118,25 @@ class TreeItem(ScreenSpaceItem):
         p.setPen(QPen(QColor(st.forced), 2))
         for i in d.marks.get("forced", []):
             p.drawEllipse(QPointF(xs[i], ys[i]), 7, 7)
-        # Labels: bottom-left corner 4 px right of and 1 px above the node. A label that
-        # would overlap one already drawn in its column is left out (its node keeps the tip).
+        # Labels: bottom-left corner 4 px right of and 1 px above the node. Labels come in
+        # priority order; one that would overlap a label already drawn is left out (its
+        # node keeps the tooltip).
         font = self.font
         p.setFont(font)
-        h = QFontMetricsF(font).height()
+        h = QFontMetricsF(font).height() - 2  # glyphs' empty top and bottom rows may touch
         pen_color = None
-        taken: dict[float, list[float]] = {}  # column x -> label tops drawn there
+        drawn: list[tuple[float, float, float, float]] = []  # x0, x1, y0, y1
         for i, text, color in zip(d.label_ids, d.label_texts, d.label_colors, strict=True):
-            top = ys[i] - 1.0 - h
-            column = taken.setdefault(round(xs[i]), [])
-            if any(abs(top - other) < h - 1 for other in column):
+            st = static_text(text, font)
+            x0, y0 = xs[i] + 4.0, ys[i] - 2.0 - h
+            x1, y1 = x0 + st.size().width(), y0 + h
+            if any(x0 < b[1] and b[0] < x1 and y0 < b[3] and b[2] < y1 for b in drawn):
                 continue
-            column.append(top)
+            drawn.append((x0, x1, y0, y1))
             if color != pen_color:
                 p.setPen(QColor(color))
                 pen_color = color
-            p.drawStaticText(QPointF(xs[i] + 4.0, top), static_text(text, font))
+            p.drawStaticText(QPointF(x0, y0), st)
 
     # -- interaction ---------------------------------------------------------------
     def node_at(self, pos: QPointF) -> int | None:
