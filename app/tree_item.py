@@ -53,6 +53,7 @@ class TreeItem(ScreenSpaceItem):
         self.selected: list[int] = []
         self.style = TreeStyle()
         self.font = QFont()
+        self.drawn_labels: list[int] = []  # node ids whose label the last paint drew
         self._tip_shown = False
 
     # -- data ------------------------------------------------------------------
@@ -81,6 +82,7 @@ class TreeItem(ScreenSpaceItem):
     # -- painting ----------------------------------------------------------------
     def paint(self, p, *_args) -> None:
         d, st = self.data, self.style
+        self.drawn_labels = []
         if not len(d.pos):
             return
         tr = p.transform()
@@ -133,6 +135,7 @@ class TreeItem(ScreenSpaceItem):
             if any(x0 < b[1] and b[0] < x1 and y0 < b[3] and b[2] < y1 for b in drawn):
                 continue
             drawn.append((x0, x1, y0, y1))
+            self.drawn_labels.append(i)
             if color != pen_color:
                 p.setPen(QColor(color))
                 pen_color = color

@@ -66,6 +66,19 @@ def test_hidden_views_wait_until_shown(window, decoded, qtbot):
     assert stats.values["entropy"].shape == ins.encoder_attention.shape[:2]
 
 
+def test_background_tabs_are_built_when_first_raised(window, decoded, qtbot):
+    """Start-up builds only what is on screen; a raised tab builds and shows this input."""
+    window.sentence.set_text("I love you")
+    ins = decoded(window, "I love you")
+    assert not window.deferred["Head statistics"].built
+    assert not window.deferred["Data flow"].built
+    window.docks["Data flow"].raise_()
+    qtbot.waitUntil(lambda: window.deferred["Data flow"].built, timeout=3000)
+    s = len(ins.source_pieces)
+    qtbot.waitUntil(lambda: ("Source tokens", f"[1, {s}]") in window.flow.shapes(), timeout=3000)
+    assert not window.deferred["Head statistics"].built  # the others still wait
+
+
 def test_large_view_shows_the_clicked_cell(window, decoded, qtbot):
     window.sentence.set_text("I love you")
     ins = decoded(window, "I love you")
@@ -144,6 +157,45 @@ def test_clicking_a_tree_node_selects_that_hypothesis(window, decoded, qtbot):
     probs = softmax_with_temperature(path.step_logits[-1], window.state.display_temperature)
     np.testing.assert_allclose(window.bars.probs[0], probs.max())
     assert "selected hypothesis" in window.sentence.translation.text()
+
+
+def test_hovering_a_tree_node_tells_its_score(window, decoded, qtbot):
+    window.sentence.set_text("I love you")
+    ins = decoded(window, "I love you")
+    tree = window.tree
+    node = next(n for n in ins.nodes if n.status == "finished")
+    scene_pt = tree.plot.vb.mapViewToScene(QPointF(*tree._pos[node.id]))
+    view_pt = tree.plot_widget.mapFromScene(scene_pt)
+    qtbot.mouseMove(tree.plot_widget.viewport(), QPoint(int(view_pt.x()), int(view_pt.y())))
+    qtbot.waitUntil(lambda: f"score = {node.score:.3f}" in tree.plot.vb.toolTip(), timeout=3000)
+    assert ins.node_pieces[node.id] in tree.plot.vb.toolTip() and "finished" in tree.plot.vb.toolTip()
+
+
+def test_tree_labels_never_overlap(qtbot):
+    """Two labels on one spot: the one earlier in priority order is drawn, not both."""
+    import pyqtgraph as pg
+    from PySide6.QtGui import QImage, QPainter
+
+    from app.tree_item import TreeData, TreeItem, TreeStyle
+
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    item = TreeItem()
+    widget.addItem(item)
+    pos = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 0.02], [2.0, 3.0]])
+    data = TreeData(pos=pos, parents=np.array([-1, 0, 0, 1]), live_edges=[1, 2, 3],
+                    marks={"alive": [0, 1, 2, 3]}, label_ids=[2, 1, 3, 0],
+                    label_texts=["first", "second", "third", "root"], label_colors=["#fff"] * 4)
+    item.set_tree(data, TreeStyle())
+    widget.resize(400, 300)
+    widget.show()
+    qtbot.waitExposed(widget)
+    widget.setRange(xRange=(-0.5, 3), yRange=(-0.5, 3.5), padding=0)
+    image = QImage(400, 300, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    widget.render(painter)
+    painter.end()
+    assert item.drawn_labels == [2, 3, 0]  # "second" would sit on "first"
 
 
 def test_decode_controls_take_effect_at_once(window, decoded, engine, qtbot):
