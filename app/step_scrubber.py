@@ -118,7 +118,7 @@ class StepScrubber(LazyView, QWidget):
             self.header.setText("nothing decoded")
             for r in range(TOP):
                 for c in range(3):
-                    self.table.item(r, c).setText("")
+                    self._set_cell(r, c, "", theme.current().text)
             return
         t = theme.current()
         n_layers = path.cross_attention.shape[0]
@@ -151,12 +151,19 @@ class StepScrubber(LazyView, QWidget):
         logp = np.log(np.maximum(probs, 1e-30))
         order = np.argsort(-probs, kind="stable")[:TOP]
         for r, pid in enumerate(order.tolist()):
+            colour = t.accent if pid == path.target_ids[step] else t.text
             for c, text in enumerate((self.state.piece(pid), f"{probs[pid]:.3f}",
                                       f"{logp[pid]:.2f}")):
-                item = self.table.item(r, c)
-                item.setText(text)
-                item.setForeground(pg.mkColor(t.accent if pid == path.target_ids[step]
-                                              else t.text))
+                self._set_cell(r, c, text, colour)
+
+    def _set_cell(self, row: int, col: int, text: str, colour: str) -> None:
+        """Only cells that change are touched: each change repaints the table."""
+        item = self.table.item(row, col)
+        if item.text() != text:
+            item.setText(text)
+        if item.data(Qt.ItemDataRole.UserRole) != colour:
+            item.setData(Qt.ItemDataRole.UserRole, colour)
+            item.setForeground(pg.mkColor(colour))
 
     def apply_theme(self) -> None:
         theme.style_widget(self.plot_widget)
