@@ -100,8 +100,11 @@ class TrainingRun(QObject):
             return
         self._stopping = True
         self.process.terminate()
-        QTimer.singleShot(STOP_GRACE_MS,
-                          lambda p=self.process: p.state() != QProcess.ProcessState.NotRunning and p.kill())
+        # Owned by the process object, so it goes with it; kill() on an ended process is a no-op.
+        deadline = QTimer(self.process)
+        deadline.setSingleShot(True)
+        deadline.timeout.connect(self.process.kill)
+        deadline.start(STOP_GRACE_MS)
 
     def attach(self, run_dir: str | Path) -> None:
         """Follow a run folder another process is writing (no process of ours)."""

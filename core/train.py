@@ -325,7 +325,7 @@ def train(
                 local_tokens = int((tgt_out != PAD).sum())
                 loss = local * local_tokens / n_tokens * world
                 if not torch.isfinite(loss):
-                    raise TrainingError(f"loss became {float(loss)} at step {step}; the last good checkpoint "
+                    raise TrainingError(f"loss became {float(loss.detach())} at step {step}; the last good checkpoint "
                                         f"is kept in {run} (try a lower --lr-factor or longer warmup)")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
