@@ -6,26 +6,21 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QTabWidget, QVBoxLayout, QWidget
 
 from app import attention_data as ad
-from app import theme
 from app.heatmap import HeatmapPlot
 from app.lazy import LazyView
 from app.line_view import LineView
 from app.state import AppState
+from app.widgets import combo_box
 
 
 class AttentionDetail(LazyView, QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.kind_box = QComboBox()
-        for key, text in ad.KINDS.items():
-            self.kind_box.addItem(text, key)
-        self.mode_box = QComboBox()
-        for key, text in ad.MODES.items():
-            self.mode_box.addItem(text, key)
+        self.kind_box, self.mode_box = combo_box(ad.KINDS), combo_box(ad.MODES)
         self.layer_spin, self.head_spin = QSpinBox(), QSpinBox()
         self.layer_spin.setPrefix("layer ")
         self.head_spin.setPrefix("head ")
@@ -136,10 +131,8 @@ class AttentionDetail(LazyView, QWidget):
         self.value_label.setText(f"{q[r]} → {k[c]}:  {v:.4f}")
 
     def apply_theme(self) -> None:
-        theme.style_widget(self.view)
         self.lines.update()
-        self._dirty = True
-        self.schedule()
+        self.restyle(self.view)
 
 
 if __name__ == "__main__":

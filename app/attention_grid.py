@@ -21,6 +21,7 @@ from app.labels_item import LabelsItem
 from app.lazy import LazyView
 from app.state import AppState
 from app.view_range import set_range
+from app.widgets import combo_box
 
 
 class AttentionGrid(LazyView, QWidget):
@@ -78,9 +79,7 @@ class AttentionGrid(LazyView, QWidget):
         self.apply_theme()
 
     def _combo(self, items: dict[str, str], slot) -> QComboBox:
-        box = QComboBox()
-        for key, text in items.items():
-            box.addItem(text, key)
+        box = combo_box(items)
         box.currentIndexChanged.connect(slot)
         return box
 
@@ -230,10 +229,8 @@ class AttentionGrid(LazyView, QWidget):
         self.state.select_attention(self.kind, self.mode, layer, head)
 
     def apply_theme(self) -> None:
-        theme.style_widget(self.view)
         self._geom = None  # titles pick up the new colour
-        self._dirty = True
-        self.schedule()
+        self.restyle(self.view)
 
 
 if __name__ == "__main__":

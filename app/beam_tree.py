@@ -14,10 +14,11 @@ from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app import theme
-from app.lazy import LazyView, fixed_label
+from app.lazy import LazyView
 from app.state import AppState
 from app.tree_item import TreeData, TreeItem, TreeStyle
 from app.view_range import set_range
+from app.widgets import fixed_label
 
 MAX_LABELS = 160  # beyond this only nodes on surviving paths get a text label
 
@@ -216,9 +217,7 @@ class BeamTree(LazyView, QWidget):
         self.state.select_node(node_id)
 
     def apply_theme(self) -> None:
-        theme.style_widget(self.plot_widget)
-        self._dirty = True
-        self.schedule()
+        self.restyle(self.plot_widget)
 
 
 if __name__ == "__main__":

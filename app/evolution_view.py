@@ -19,8 +19,9 @@ from app import attention_data as ad
 from app import theme
 from app.heatmap import HeatmapPlot
 from app.inference_runner import InferenceRunner
-from app.lazy import LazyView, fixed_label
+from app.lazy import LazyView
 from app.state import AppState
+from app.widgets import combo_box, fixed_label
 
 CAPTION_CHARS = 26  # a panel's translation, at most
 
@@ -50,9 +51,7 @@ class EvolutionView(LazyView, QWidget):
         self.runner = InferenceRunner(None, self)
         self.runner.result.connect(self._on_result)
         self.runner.error.connect(self._on_error)
-        self.kind_box, self.layer_box, self.head_box = QComboBox(), QComboBox(), QComboBox()
-        for key, text in ad.KINDS.items():
-            self.kind_box.addItem(text, key)
+        self.kind_box, self.layer_box, self.head_box = combo_box(ad.KINDS), QComboBox(), QComboBox()
         self.kind_box.setCurrentIndex(2)  # cross-attention: where alignment emerges
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setPageStep(1)

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import (
-    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -27,8 +26,9 @@ from PySide6.QtWidgets import (
 from app import attention_data as ad
 from app import theme
 from app.heatmap import HeatmapPlot
-from app.lazy import LazyView, fixed_label
+from app.lazy import LazyView
 from app.state import AppState
+from app.widgets import combo_box, fixed_label
 from core.inference.headroles import classify_heads, positional_profile, roles_from_json
 
 
@@ -48,11 +48,9 @@ class HeadRolesView(LazyView, QWidget):
         super().__init__(parent)
         self.state = state
         self.heads: dict | None = None
-        self.source_box, self.kind_box = QComboBox(), QComboBox()
-        self.source_box.addItem("validation probe set (heads.json)", "bundle")
-        self.source_box.addItem("this sentence", "sentence")
-        for key, text in ad.KINDS.items():
-            self.kind_box.addItem(text, key)
+        self.source_box = combo_box({"bundle": "validation probe set (heads.json)",
+                                     "sentence": "this sentence"})
+        self.kind_box = combo_box(ad.KINDS)
         self.kind_box.setCurrentIndex(2)
         self.summary = fixed_label(1)
         bar = QHBoxLayout()
@@ -171,9 +169,7 @@ class HeadRolesView(LazyView, QWidget):
         return item.text() if item is not None else ""
 
     def apply_theme(self) -> None:
-        theme.style_widget(self.view)
-        self._dirty = True
-        self.schedule()
+        self.restyle(self.view)
 
 
 if __name__ == "__main__":

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app import attention_data as ad
-from app import theme
 from app.heatmap import HeatmapPlot
 from app.lazy import LazyView
 from app.state import AppState
+from app.widgets import combo_box
 from core.inference.headstats import (
     attention_entropy,
     cluster_order,
@@ -24,9 +24,7 @@ class HeadStatsView(LazyView, QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.kind_box = QComboBox()
-        for key, text in ad.KINDS.items():
-            self.kind_box.addItem(text, key)
+        self.kind_box = combo_box(ad.KINDS)
         self.hover_label = QLabel(" ")
         bar = QHBoxLayout()
         bar.addWidget(self.kind_box)
@@ -122,9 +120,7 @@ class HeadStatsView(LazyView, QWidget):
             self.hover_label.setText(f"{name} of L{r + 1} H{c + 1}: {v:.3f}")
 
     def apply_theme(self) -> None:
-        theme.style_widget(self.view)
-        self._dirty = True
-        self.schedule()
+        self.restyle(self.view)
 
 
 if __name__ == "__main__":

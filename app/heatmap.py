@@ -133,8 +133,9 @@ class TokenAxis(pg.AxisItem):
         p.setPen(self.textPen())
         p.setClipRect(self.boundingRect())
         gap = max(0, tick_len) + self.style["tickTextOffset"][1 if not vertical else 0]
+        key = font.key()
         for x, s in where:
-            st = static_text(s, font)
+            st = static_text(s, font, key)
             size = st.size()
             if vertical:
                 pos = QPointF(bounds.right() - gap - size.width(), bounds.top() + x - size.height() / 2)

@@ -31,6 +31,12 @@ class ScreenSpaceItem(pg.GraphicsObject):
         else:
             self._bounds = QRectF()
 
+    @staticmethod
+    def _screen(tr, xy: np.ndarray) -> tuple[list[float], list[float]]:
+        """Screen x and y of view points under the painter's transform (views only scale
+        and translate), all at once."""
+        return (xy[:, 0] * tr.m11() + tr.m31()).tolist(), (xy[:, 1] * tr.m22() + tr.m32()).tolist()
+
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
         vb = self.getViewBox()
         if vb is not None and not isinstance(vb, pg.GraphicsView):
@@ -67,14 +73,12 @@ class LabelsItem(ScreenSpaceItem):
         h = QFontMetricsF(font).height()
         ax, ay = self.anchor
         ox, oy = self.offset
-        # Screen position of every anchor at once (views only scale and translate).
-        xs = self.xy[:, 0] * tr.m11() + tr.m31() + ox
-        ys = self.xy[:, 1] * tr.m22() + tr.m32() + oy - ay * h
+        xs, ys = self._screen(tr, self.xy)
+        key = font.key()
         pen_color = None
-        for x, y, text, color in zip(xs.tolist(), ys.tolist(), self.texts, self.colors,
-                                     strict=True):
-            st = static_text(text, font)
+        for x, y, text, color in zip(xs, ys, self.texts, self.colors, strict=True):
+            st = static_text(text, font, key)
             if color != pen_color:
                 p.setPen(QColor(color))
                 pen_color = color
-            p.drawStaticText(QPointF(x - ax * st.size().width(), y), st)
+            p.drawStaticText(QPointF(x + ox - ax * st.size().width(), y + oy - ay * h), st)

@@ -18,9 +18,10 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 from app import theme
 from app.heatmap import TokenAxis
 from app.labels_item import LabelsItem
-from app.lazy import LazyView, fixed_label
+from app.lazy import LazyView
 from app.state import AppState
 from app.view_range import set_range
+from app.widgets import fixed_label
 from core.inference.inspection import softmax_with_temperature
 
 TOP_N = 20
@@ -169,12 +170,10 @@ class ProbBars(LazyView, QWidget):
 
     def apply_theme(self) -> None:
         t = theme.current()
-        theme.style_widget(self.plot_widget)
         for line in (self.k_line, self.p_line):
             line.setPen(pg.mkPen(t.cut, width=1.5, style=Qt.PenStyle.DashLine))
             line.label.setColor(t.cut)
-        self._dirty = True
-        self.schedule()
+        self.restyle(self.plot_widget)
 
 
 if __name__ == "__main__":

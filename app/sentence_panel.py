@@ -12,8 +12,8 @@ from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from app import theme
-from app.lazy import StableLabel, fixed_label
 from app.state import AppState
+from app.widgets import StableLabel, fixed_label
 
 
 class SentencePanel(QWidget):

@@ -15,9 +15,12 @@ _cache: dict[tuple[str, str], QStaticText] = {}
 _IDENTITY = QTransform()
 
 
-def static_text(text: str, font: QFont) -> QStaticText:
-    """A prepared QStaticText for ``text`` in ``font`` (draw it with the same font set)."""
-    key = (text, font.key())
+def static_text(text: str, font: QFont, font_key: str | None = None) -> QStaticText:
+    """A prepared QStaticText for ``text`` in ``font`` (draw it with the same font set).
+
+    Painters drawing many labels pass ``font.key()`` once as ``font_key``.
+    """
+    key = (text, font_key if font_key is not None else font.key())
     st = _cache.get(key)
     if st is None:
         if len(_cache) >= _MAX:

@@ -26,9 +26,10 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.heatmap import TokenAxis
-from app.lazy import LazyView, fixed_label
+from app.lazy import LazyView
 from app.state import AppState
 from app.view_range import set_range
+from app.widgets import fixed_label
 from core.inference.inspection import softmax_with_temperature
 
 TOP = 5
@@ -166,9 +167,7 @@ class StepScrubber(LazyView, QWidget):
             item.setForeground(pg.mkColor(colour))
 
     def apply_theme(self) -> None:
-        theme.style_widget(self.plot_widget)
-        self._dirty = True
-        self.schedule()
+        self.restyle(self.plot_widget)
 
 
 if __name__ == "__main__":

@@ -73,12 +73,6 @@ class TreeItem(ScreenSpaceItem):
         return sorted(m.get("pruned", []) + m.get("alive", []) + m.get("finished", []))
 
     # -- geometry ----------------------------------------------------------------
-    def _screen(self, tr) -> tuple[list[float], list[float]]:
-        pos = self.data.pos
-        xs = pos[:, 0] * tr.m11() + tr.m31()
-        ys = pos[:, 1] * tr.m22() + tr.m32()
-        return xs.tolist(), ys.tolist()
-
     # -- painting ----------------------------------------------------------------
     def paint(self, p, *_args) -> None:
         d, st = self.data, self.style
@@ -87,7 +81,7 @@ class TreeItem(ScreenSpaceItem):
             return
         tr = p.transform()
         p.resetTransform()
-        xs, ys = self._screen(tr)
+        xs, ys = self._screen(tr, d.pos)
         par = d.parents.tolist()
         p.setRenderHint(p.RenderHint.Antialiasing, True)
         p.setBrush(Qt.BrushStyle.NoBrush)
@@ -126,10 +120,11 @@ class TreeItem(ScreenSpaceItem):
         font = self.font
         p.setFont(font)
         h = QFontMetricsF(font).height() - 2  # glyphs' empty top and bottom rows may touch
+        key = font.key()
         pen_color = None
         drawn: list[tuple[float, float, float, float]] = []  # x0, x1, y0, y1
         for i, text, color in zip(d.label_ids, d.label_texts, d.label_colors, strict=True):
-            st = static_text(text, font)
+            st = static_text(text, font, key)
             x0, y0 = xs[i] + 4.0, ys[i] - 2.0 - h
             x1, y1 = x0 + st.size().width(), y0 + h
             if any(x0 < b[1] and b[0] < x1 and y0 < b[3] and b[2] < y1 for b in drawn):
@@ -149,7 +144,7 @@ class TreeItem(ScreenSpaceItem):
         tr = self.deviceTransform_()
         if tr is None:
             return None
-        xs, ys = (np.asarray(v) for v in self._screen(tr))
+        xs, ys = (np.asarray(v) for v in self._screen(tr, self.data.pos))
         q = tr.map(pos)
         dist = np.hypot(xs - q.x(), ys - q.y())
         i = int(np.argmin(dist))
