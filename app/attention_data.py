@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.inference.headstats import attention_rollout
-from core.inference.inspection import Inspection, PathView
+from attnscope.core.inference.headstats import attention_rollout
+from attnscope.core.inference.inspection import Inspection, PathView
 
 KINDS = {"encoder": "Encoder self-attention", "decoder": "Decoder self-attention",
          "cross": "Cross-attention"}

@@ -8,12 +8,12 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QTabWidget, QVBoxLayout, QWidget
 
-from app import attention_data as ad
-from app.heatmap import HeatmapPlot
-from app.lazy import LazyView
-from app.line_view import LineView
-from app.state import AppState
-from app.widgets import combo_box
+from attnscope.app import attention_data as ad
+from attnscope.app.heatmap import HeatmapPlot
+from attnscope.app.lazy import LazyView
+from attnscope.app.line_view import LineView
+from attnscope.app.state import AppState
+from attnscope.app.widgets import combo_box
 
 
 class AttentionDetail(LazyView, QWidget):
@@ -138,7 +138,7 @@ class AttentionDetail(LazyView, QWidget):
 if __name__ == "__main__":
     import sys
 
-    from app.demo import run_panel
+    from attnscope.app.demo import run_panel
 
     def _make(state: AppState) -> AttentionDetail:
         w = AttentionDetail(state)

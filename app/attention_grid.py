@@ -14,14 +14,14 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QTransform
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app import attention_data as ad
-from app import theme
-from app.heatmap import TokenAxis
-from app.labels_item import LabelsItem
-from app.lazy import LazyView
-from app.state import AppState
-from app.view_range import set_range
-from app.widgets import combo_box
+from attnscope.app import attention_data as ad
+from attnscope.app import theme
+from attnscope.app.heatmap import TokenAxis
+from attnscope.app.labels_item import LabelsItem
+from attnscope.app.lazy import LazyView
+from attnscope.app.state import AppState
+from attnscope.app.view_range import set_range
+from attnscope.app.widgets import combo_box
 
 
 class AttentionGrid(LazyView, QWidget):
@@ -236,6 +236,6 @@ class AttentionGrid(LazyView, QWidget):
 if __name__ == "__main__":
     import sys
 
-    from app.demo import run_panel
+    from attnscope.app.demo import run_panel
 
     sys.exit(run_panel(AttentionGrid, (1000, 650)))

@@ -13,12 +13,12 @@ import pyqtgraph as pg
 from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from app import theme
-from app.lazy import LazyView
-from app.state import AppState
-from app.tree_item import TreeData, TreeItem, TreeStyle
-from app.view_range import set_range
-from app.widgets import fixed_label
+from attnscope.app import theme
+from attnscope.app.lazy import LazyView
+from attnscope.app.state import AppState
+from attnscope.app.tree_item import TreeData, TreeItem, TreeStyle
+from attnscope.app.view_range import set_range
+from attnscope.app.widgets import fixed_label
 
 MAX_LABELS = 160  # beyond this only nodes on surviving paths get a text label
 
@@ -223,6 +223,6 @@ class BeamTree(LazyView, QWidget):
 if __name__ == "__main__":
     import sys
 
-    from app.demo import run_panel
+    from attnscope.app.demo import run_panel
 
     sys.exit(run_panel(BeamTree, (620, 480)))

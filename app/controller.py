@@ -14,14 +14,14 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.inference_runner import InferenceRunner
-from app.state import AppState
-from core.config import DecodeConfig
+from attnscope.app.inference_runner import InferenceRunner
+from attnscope.app.state import AppState
+from attnscope.core.config import DecodeConfig
 
 
 def load_real_engine(bundle: str | Path | None) -> Any:
     """``core.inference.engine.Engine.load`` imported lazily (the app starts without it)."""
-    from core.inference.engine import Engine  # noqa: PLC0415 - optional until core ships it
+    from attnscope.core.inference.engine import Engine  # noqa: PLC0415 - optional until core ships it
 
     return Engine.load(bundle)
 

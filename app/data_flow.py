@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from app.lazy import LazyView
-from app.state import AppState
-from core.config import ModelConfig
+from attnscope.app.lazy import LazyView
+from attnscope.app.state import AppState
+from attnscope.core.config import ModelConfig
 
 
 def stages(cfg: ModelConfig, s: int, t: int) -> list[tuple[str, str, str, list]]:
@@ -111,6 +111,6 @@ class DataFlow(LazyView, QWidget):
 if __name__ == "__main__":
     import sys
 
-    from app.demo import run_panel
+    from attnscope.app.demo import run_panel
 
     sys.exit(run_panel(DataFlow, (700, 500)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSignalBlocker, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
-from core.config import DecodeConfig
+from attnscope.core.config import DecodeConfig
 
 
 class DecodeControls(QWidget):
@@ -102,7 +102,7 @@ class DecodeControls(QWidget):
 if __name__ == "__main__":
     import sys
 
-    from app.demo import app_instance
+    from attnscope.app.demo import app_instance
 
     app = app_instance()
     w = DecodeControls()

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
-from app import theme
-from app.fake_engine import FakeEngine
-from app.state import AppState
-from core.config import DecodeConfig
+from attnscope.app import theme
+from attnscope.app.fake_engine import FakeEngine
+from attnscope.app.state import AppState
+from attnscope.core.config import DecodeConfig
 
 
 def demo_state(text: str = "I love you", config: DecodeConfig | None = None,
@@ -25,7 +25,7 @@ def demo_state(text: str = "I love you", config: DecodeConfig | None = None,
 
 
 def app_instance(argv: list[str] | None = None) -> QApplication:
-    from app.fonts import install_cjk_font
+    from attnscope.app.fonts import install_cjk_font
 
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     theme.apply(theme.current().name, app)

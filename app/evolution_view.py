@@ -15,13 +15,13 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from app import attention_data as ad
-from app import theme
-from app.heatmap import HeatmapPlot
-from app.inference_runner import InferenceRunner
-from app.lazy import LazyView
-from app.state import AppState
-from app.widgets import combo_box, fixed_label
+from attnscope.app import attention_data as ad
+from attnscope.app import theme
+from attnscope.app.heatmap import HeatmapPlot
+from attnscope.app.inference_runner import InferenceRunner
+from attnscope.app.lazy import LazyView
+from attnscope.app.state import AppState
+from attnscope.app.widgets import combo_box, fixed_label
 
 CAPTION_CHARS = 26  # a panel's translation, at most
 
@@ -227,8 +227,8 @@ class EvolutionView(LazyView, QWidget):
 if __name__ == "__main__":
     import sys
 
-    from app.demo import run_panel
-    from app.fake_snapshots import FakeSnapshotSet
+    from attnscope.app.demo import run_panel
+    from attnscope.app.fake_snapshots import FakeSnapshotSet
 
     def make(state: AppState) -> EvolutionView:
         v = EvolutionView(state)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.config import DecodeConfig, ModelConfig
-from core.inference.inspection import Inspection, StepRecord, build_path
-from core.inference.search import make_search
+from attnscope.core.config import DecodeConfig, ModelConfig
+from attnscope.core.inference.inspection import Inspection, StepRecord, build_path
+from attnscope.core.inference.search import make_search
 
 _SPECIALS = ("<pad>", "<unk>", "<s>", "</s>")
 # english word -> (korean pieces, alternative first piece, role)

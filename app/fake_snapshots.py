@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from app.fake_engine import FakeEngine
-from core.bundle import SnapshotInfo
-from core.config import DecodeConfig
-from core.inference.snapshots import SnapshotDecode
+from attnscope.app.fake_engine import FakeEngine
+from attnscope.core.bundle import SnapshotInfo
+from attnscope.core.config import DecodeConfig
+from attnscope.core.inference.snapshots import SnapshotDecode
 
 
 def _blend(a: np.ndarray, w: float) -> np.ndarray:

@@ -7,7 +7,7 @@ import logging
 from PySide6.QtGui import QFont, QFontDatabase, QFontInfo
 from PySide6.QtWidgets import QApplication
 
-from export.fonts import CJKFontNotFound, find_cjk_font
+from attnscope.export.fonts import CJKFontNotFound, find_cjk_font
 
 log = logging.getLogger(__name__)
 _family: str | None = None

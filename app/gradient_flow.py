@@ -9,10 +9,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from app import theme
-from app.heatmap import HeatmapPlot, TokenAxis
-from app.view_range import set_range
-from core.runlog import RunSeries
+from attnscope.app import theme
+from attnscope.app.heatmap import HeatmapPlot, TokenAxis
+from attnscope.app.view_range import set_range
+from attnscope.core.runlog import RunSeries
 
 
 def layer_order(names) -> list[str]:
@@ -105,8 +105,8 @@ class GradientFlow(QWidget):
 if __name__ == "__main__":
     import sys
 
-    from app.demo import show_alone
-    from app.training_curves import fake_series
+    from attnscope.app.demo import show_alone
+    from attnscope.app.training_curves import fake_series
 
     def make() -> GradientFlow:
         w = GradientFlow()

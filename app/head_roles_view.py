@@ -23,13 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import attention_data as ad
-from app import theme
-from app.heatmap import HeatmapPlot
-from app.lazy import LazyView
-from app.state import AppState
-from app.widgets import combo_box, fixed_label
-from core.inference.headroles import classify_heads, positional_profile, roles_from_json
+from attnscope.app import attention_data as ad
+from attnscope.app import theme
+from attnscope.app.heatmap import HeatmapPlot
+from attnscope.app.lazy import LazyView
+from attnscope.app.state import AppState
+from attnscope.app.widgets import combo_box, fixed_label
+from attnscope.core.inference.headroles import classify_heads, positional_profile, roles_from_json
 
 
 def load_heads(bundle_path: str | Path | None) -> dict | None:
@@ -105,7 +105,7 @@ class HeadRolesView(LazyView, QWidget):
         ins, path = self.state.inspection, self.state.path
         if ins is None or path is None or ins.is_empty:
             return None, [], "nothing decoded"
-        from core.inference.alignment import inspection_aer  # grammar tables: ~50 ms import
+        from attnscope.core.inference.alignment import inspection_aer  # grammar tables: ~50 ms import
 
         gold = inspection_aer(ins, path)
         aer = np.asarray(gold["aer"]["per_head"]) if gold and gold["aer"] else None
@@ -175,7 +175,7 @@ class HeadRolesView(LazyView, QWidget):
 if __name__ == "__main__":
     import sys
 
-    from app.demo import run_panel
+    from attnscope.app.demo import run_panel
 
     def make(state: AppState) -> HeadRolesView:
         v = HeadRolesView(state)

@@ -7,12 +7,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app import attention_data as ad
-from app.heatmap import HeatmapPlot
-from app.lazy import LazyView
-from app.state import AppState
-from app.widgets import combo_box
-from core.inference.headstats import (
+from attnscope.app import attention_data as ad
+from attnscope.app.heatmap import HeatmapPlot
+from attnscope.app.lazy import LazyView
+from attnscope.app.state import AppState
+from attnscope.app.widgets import combo_box
+from attnscope.core.inference.headstats import (
     attention_entropy,
     cluster_order,
     head_similarity,
@@ -126,6 +126,6 @@ class HeadStatsView(LazyView, QWidget):
 if __name__ == "__main__":
     import sys
 
-    from app.demo import run_panel
+    from attnscope.app.demo import run_panel
 
     sys.exit(run_panel(HeadStatsView, (1000, 360)))

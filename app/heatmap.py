@@ -12,9 +12,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QFontMetricsF, QTransform
 
-from app import theme
-from app.static_text import static_text
-from app.view_range import set_range
+from attnscope.app import theme
+from attnscope.app.static_text import static_text
+from attnscope.app.view_range import set_range
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 

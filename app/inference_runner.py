@@ -12,8 +12,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
-from core.config import DecodeConfig
-from core.inference.inspection import Inspection
+from attnscope.core.config import DecodeConfig
+from attnscope.core.inference.inspection import Inspection
 
 
 def run_inspection(engine: Any, text: str, config: DecodeConfig) -> tuple[Inspection, float]:

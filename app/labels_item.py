@@ -13,7 +13,7 @@ from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QColor, QFont, QFontMetricsF
 from PySide6.QtWidgets import QGraphicsItem
 
-from app.static_text import static_text
+from attnscope.app.static_text import static_text
 
 
 class ScreenSpaceItem(pg.GraphicsObject):

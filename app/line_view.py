@@ -9,7 +9,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
-from app import theme
+from attnscope.app import theme
 
 
 class LineView(QWidget):
@@ -99,7 +99,7 @@ class LineView(QWidget):
 if __name__ == "__main__":
     import sys
 
-    from app.demo import run_panel
+    from attnscope.app.demo import run_panel
 
     def _make(state):
         w = LineView()

@@ -12,7 +12,10 @@ import argparse
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QIcon
 
 APP_NAME = "AttnScope"
 
@@ -47,10 +50,10 @@ def display_problem(argv: list[str] | None = None) -> str | None:
 def make_engine(args: argparse.Namespace) -> Any:
     """The fake engine with --fake, else the real one (imported lazily)."""
     if args.fake:
-        from app.fake_engine import FakeEngine
+        from attnscope.app.fake_engine import FakeEngine
 
         return FakeEngine.load(args.bundle)
-    from app.controller import load_real_engine
+    from attnscope.app.controller import load_real_engine
 
     return load_real_engine(args.bundle)
 
@@ -89,11 +92,13 @@ def launch(args: argparse.Namespace) -> tuple[Any, Any] | int:
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else APP_NAME])
     app.setOrganizationName(APP_NAME)
     app.setApplicationName(APP_NAME)
+    app.setDesktopFileName("attnscope")  # matches resources/attnscope.desktop
+    app.setWindowIcon(app_icon())
     with ThreadPoolExecutor(1, thread_name_prefix="attnscope-load") as pool:
         loading = pool.submit(make_engine, args)
-        from app import theme
-        from app.fonts import install_cjk_font
-        from app.main_window import MainWindow
+        from attnscope.app import theme
+        from attnscope.app.fonts import install_cjk_font
+        from attnscope.app.main_window import MainWindow
 
         settings = QSettings()
         theme.apply(args.theme or str(settings.value("theme", "dark")), app)
@@ -103,7 +108,7 @@ def launch(args: argparse.Namespace) -> tuple[Any, Any] | int:
         try:
             engine = loading.result()
         except Exception as exc:  # noqa: BLE001 - ImportError, BundleError, anything the bundle raises
-            what = ("The inference engine (core.inference.engine) is not available"
+            what = ("The inference engine (attnscope.core.inference.engine) is not available"
                     if isinstance(exc, ImportError) else f"Could not load the model bundle {args.bundle or ''}")
             message = f"{what}:\n{type(exc).__name__}: {exc}\n\nUse --fake for the demo engine."
             print(message, file=sys.stderr)
@@ -116,6 +121,19 @@ def launch(args: argparse.Namespace) -> tuple[Any, Any] | int:
     window.show()
     window.start(args.text)
     return app, window
+
+
+def app_icon() -> QIcon:
+    """The project's icon (resources/icons), the same one the desktop entry names."""
+    from importlib import resources
+
+    from PySide6.QtGui import QIcon
+
+    icons = resources.files("attnscope.resources").joinpath("icons")
+    icon = QIcon()
+    for name in ("attnscope.svg", "attnscope-256.png"):
+        icon.addFile(str(icons.joinpath(name)))
+    return icon
 
 
 def main(argv: list[str] | None = None) -> int:

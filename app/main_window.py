@@ -9,21 +9,21 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
-from app import theme
-from app.attention_grid import AttentionGrid
-from app.beam_tree import BeamTree
-from app.controller import Controller
-from app.decode_controls import DecodeControls
-from app.evolution_view import EvolutionView
-from app.head_roles_view import load_heads
-from app.lazy import Deferred
-from app.prob_bars import ProbBars
-from app.sentence_panel import SentencePanel
-from app.settings_store import SettingsStore
-from app.state import AppState
-from app.step_scrubber import StepScrubber
-from app.training_dashboard import TrainingDashboard
-from app.training_run import TrainingRun, python_for_training
+from attnscope.app import theme
+from attnscope.app.attention_grid import AttentionGrid
+from attnscope.app.beam_tree import BeamTree
+from attnscope.app.controller import Controller
+from attnscope.app.decode_controls import DecodeControls
+from attnscope.app.evolution_view import EvolutionView
+from attnscope.app.head_roles_view import load_heads
+from attnscope.app.lazy import Deferred
+from attnscope.app.prob_bars import ProbBars
+from attnscope.app.sentence_panel import SentencePanel
+from attnscope.app.settings_store import SettingsStore
+from attnscope.app.state import AppState
+from attnscope.app.step_scrubber import StepScrubber
+from attnscope.app.training_dashboard import TrainingDashboard
+from attnscope.app.training_run import TrainingRun, python_for_training
 
 
 def deferred_panel(name: str) -> property:
@@ -120,29 +120,29 @@ class MainWindow(QMainWindow):
 
     # -- panels built on first use -------------------------------------------------
     def _make_detail(self) -> QWidget:
-        from app.attention_detail import AttentionDetail
+        from attnscope.app.attention_detail import AttentionDetail
 
         panel = AttentionDetail(self.state)
         panel.set_colormap(self.grid.cmap_name)
         return panel
 
     def _make_flow(self) -> QWidget:
-        from app.data_flow import DataFlow
+        from attnscope.app.data_flow import DataFlow
 
         return DataFlow(self.state)
 
     def _make_stats(self) -> QWidget:
-        from app.head_stats_view import HeadStatsView
+        from attnscope.app.head_stats_view import HeadStatsView
 
         return HeadStatsView(self.state)
 
     def _make_roles(self) -> QWidget:
-        from app.head_roles_view import HeadRolesView
+        from attnscope.app.head_roles_view import HeadRolesView
 
         return HeadRolesView(self.state)
 
     def _make_gradients(self) -> QWidget:
-        from app.gradient_flow import GradientFlow
+        from attnscope.app.gradient_flow import GradientFlow
 
         panel = GradientFlow()
         panel.set_series(self.training.series)
@@ -357,7 +357,7 @@ def snapshot_set(engine: Any) -> tuple[Any, str | None]:
     bundle = getattr(engine, "bundle", None)
     if bundle is None or not hasattr(bundle, "snapshots"):
         return None, None
-    from core.inference.snapshots import SnapshotSet
+    from attnscope.core.inference.snapshots import SnapshotSet
 
     try:
         return SnapshotSet(bundle), None

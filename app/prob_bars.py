@@ -15,14 +15,14 @@ from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from app import theme
-from app.heatmap import TokenAxis
-from app.labels_item import LabelsItem
-from app.lazy import LazyView
-from app.state import AppState
-from app.view_range import set_range
-from app.widgets import fixed_label
-from core.inference.inspection import softmax_with_temperature
+from attnscope.app import theme
+from attnscope.app.heatmap import TokenAxis
+from attnscope.app.labels_item import LabelsItem
+from attnscope.app.lazy import LazyView
+from attnscope.app.state import AppState
+from attnscope.app.view_range import set_range
+from attnscope.app.widgets import fixed_label
+from attnscope.core.inference.inspection import softmax_with_temperature
 
 TOP_N = 20
 
@@ -179,6 +179,6 @@ class ProbBars(LazyView, QWidget):
 if __name__ == "__main__":
     import sys
 
-    from app.demo import run_panel
+    from attnscope.app.demo import run_panel
 
     sys.exit(run_panel(ProbBars, (460, 420)))

@@ -11,9 +11,9 @@ import html
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from app import theme
-from app.state import AppState
-from app.widgets import StableLabel, fixed_label
+from attnscope.app import theme
+from attnscope.app.state import AppState
+from attnscope.app.widgets import StableLabel, fixed_label
 
 
 class SentencePanel(QWidget):
@@ -117,6 +117,6 @@ class SentencePanel(QWidget):
 if __name__ == "__main__":
     import sys
 
-    from app.demo import run_panel
+    from attnscope.app.demo import run_panel
 
     sys.exit(run_panel(SentencePanel, (900, 120)))

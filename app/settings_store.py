@@ -7,8 +7,8 @@ import json
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow
 
-from app import theme
-from core.config import DecodeConfig, from_dict, to_dict
+from attnscope.app import theme
+from attnscope.core.config import DecodeConfig, from_dict, to_dict
 
 MAX_RECENT = 8
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from core.inference.inspection import Inspection, PathView
+from attnscope.core.inference.inspection import Inspection, PathView
 
 
 class AppState(QObject):

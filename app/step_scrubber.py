@@ -24,13 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import theme
-from app.heatmap import TokenAxis
-from app.lazy import LazyView
-from app.state import AppState
-from app.view_range import set_range
-from app.widgets import fixed_label
-from core.inference.inspection import softmax_with_temperature
+from attnscope.app import theme
+from attnscope.app.heatmap import TokenAxis
+from attnscope.app.lazy import LazyView
+from attnscope.app.state import AppState
+from attnscope.app.view_range import set_range
+from attnscope.app.widgets import fixed_label
+from attnscope.core.inference.inspection import softmax_with_temperature
 
 TOP = 5
 
@@ -173,6 +173,6 @@ class StepScrubber(LazyView, QWidget):
 if __name__ == "__main__":
     import sys
 
-    from app.demo import run_panel
+    from attnscope.app.demo import run_panel
 
     sys.exit(run_panel(StepScrubber, (900, 300)))

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from app import theme
-from core.runlog import RunSeries
+from attnscope.app import theme
+from attnscope.core.runlog import RunSeries
 
 PLOTS = (("loss", "loss (cross-entropy)", False), ("ppl", "perplexity", True),
          ("lr", "learning rate (Noam)", False), ("quality", "BLEU · exact match %", False),
@@ -146,7 +146,7 @@ def fake_series(steps: int = 400, every: int = 10) -> RunSeries:
 if __name__ == "__main__":
     import sys
 
-    from app.demo import show_alone
+    from attnscope.app.demo import show_alone
 
     def make() -> TrainingCurves:
         w = TrainingCurves()

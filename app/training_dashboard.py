@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import theme
-from app.training_curves import TrainingCurves
-from app.training_run import TrainingRun
-from core.runlog import format_eta
+from attnscope.app import theme
+from attnscope.app.training_curves import TrainingCurves
+from attnscope.app.training_run import TrainingRun
+from attnscope.core.runlog import format_eta
 
 STATE_COLORS = {"running": "finished", "attached": "finished", "finished": "finished",
                 "stopped": "muted", "stalled": "warn", "ended": "warn", "failed": "forced", "killed": "forced", "idle": "muted"}
@@ -136,8 +136,8 @@ class TrainingDashboard(QWidget):
 if __name__ == "__main__":
     import sys
 
-    from app.demo import show_alone
-    from app.training_curves import fake_series
+    from attnscope.app.demo import show_alone
+    from attnscope.app.training_curves import fake_series
 
     def make() -> TrainingDashboard:
         run = TrainingRun()

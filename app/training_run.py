@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from core.runlog import MetricsTail, RunSeries
+from attnscope.core.runlog import MetricsTail, RunSeries
 
 STALL_S = 120.0  # an attached run silent this long is reported as stalled
 STOP_GRACE_MS = 30_000  # Stop: time to finish the step and save a checkpoint before a kill
@@ -72,7 +72,7 @@ class TrainingRun(QObject):
     def start(self, out: str | Path, preset: str = "tiny", data: str | None = None,
               max_steps: int | None = None, resume: bool = False, extra: list[str] | None = None) -> None:
         """Run ``attnscope train`` into ``out`` (a new run unless ``resume``)."""
-        args = ["-m", "core.cli", "train", "--preset", preset, "--out", str(out)]
+        args = ["-P", "-m", "attnscope", "train", "--preset", preset, "--out", str(out)]
         if data:
             args += ["--data", str(data)]
         if max_steps:

@@ -15,8 +15,8 @@ import numpy as np
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPen, QPolygonF
 
-from app.labels_item import ScreenSpaceItem
-from app.static_text import static_text
+from attnscope.app.labels_item import ScreenSpaceItem
+from attnscope.app.static_text import static_text
 
 PICK_PX = 9.0  # a click or hover this close to a node (in pixels) is on it
 

@@ -32,7 +32,7 @@ def start_to_first_frame(runs: int = 3) -> dict[str, float]:
     # What `attnscope gui` runs, until the first frame is drawn: the controller times its
     # first request -> paint (a zero-delay timer after the paint events) in the window's
     # own event loop.
-    code = ("from PySide6.QtCore import QTimer; from app.main import _parse, launch; "
+    code = ("from PySide6.QtCore import QTimer; from attnscope.app.main import _parse, launch; "
             "app, w = launch(_parse([])); "
             "w.controller.timing.connect(lambda *_: app.quit()); QTimer.singleShot(60_000, app.quit); "
             "app.exec(); print('FIRST_FRAME', bool(w.controller.latencies_ms), flush=True); "
@@ -63,10 +63,10 @@ def main() -> None:
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    from app import theme
-    from app.controller import load_real_engine
-    from app.fonts import install_cjk_font
-    from app.main_window import MainWindow
+    from attnscope.app import theme
+    from attnscope.app.controller import load_real_engine
+    from attnscope.app.fonts import install_cjk_font
+    from attnscope.app.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     errors: list[str] = []  # exceptions raised in slots reach sys.excepthook, not us

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from attnscope.core.config import PRESETS, DecodeConfig
 from benchmarks.common import summary, timeit, write
-from core.config import PRESETS, DecodeConfig
 
 SENTENCES = {
     4: "She eats an apple.",
@@ -26,7 +26,7 @@ SENTENCES = {
 
 
 def default_model(repeat: int) -> dict[str, object]:
-    from core.inference.engine import Engine
+    from attnscope.core.inference.engine import Engine
 
     out: dict[str, object] = {}
     for threads in (1, 2):
@@ -46,10 +46,10 @@ def default_model(repeat: int) -> dict[str, object]:
 def base_model(repeat: int) -> dict[str, object]:
     import torch
 
-    from core.bundle import Bundle
-    from core.inference.engine import OrtRunner, decode
-    from core.model import Transformer
-    from core.onnx_export import TorchRunner, export_graphs
+    from attnscope.core.bundle import Bundle
+    from attnscope.core.inference.engine import OrtRunner, decode
+    from attnscope.core.model import Transformer
+    from attnscope.core.onnx_export import TorchRunner, export_graphs
 
     torch.manual_seed(0)
     torch.set_num_threads(2)

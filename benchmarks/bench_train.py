@@ -12,16 +12,16 @@ import statistics
 import time
 from pathlib import Path
 
+from attnscope.core.runlog import read_metrics
 from benchmarks.common import write
-from core.runlog import read_metrics
 
 
 def report(run: Path, wall_s: float | None) -> dict[str, object]:
     import torch
 
-    from core.data import required_pairs, required_variants
-    from core.data.corpus import load_corpus
-    from core.train import evaluate, load_run_model
+    from attnscope.core.data import required_pairs, required_variants
+    from attnscope.core.data.corpus import load_corpus
+    from attnscope.core.train import evaluate, load_run_model
 
     rows = read_metrics(run)
     start = next((r["time"] for r in rows if r["kind"] == "start"), None)
@@ -56,7 +56,7 @@ def throughput(preset: str, steps: int) -> dict[str, object]:
     """Train ``steps`` steps of a preset from scratch in a scratch folder; tokens/s from the log."""
     import tempfile
 
-    from core.train import train
+    from attnscope.core.train import train
 
     run = Path(tempfile.mkdtemp(prefix="attnscope-throughput-")) / "run"
     t = time.perf_counter()
@@ -85,7 +85,7 @@ def main() -> None:
     wall = None
     run = Path(a.run)
     if a.train:
-        from core.train import train
+        from attnscope.core.train import train
 
         run = Path(a.out)
         t = time.perf_counter()

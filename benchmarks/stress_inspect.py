@@ -14,9 +14,9 @@ import traceback
 
 import numpy as np
 
+from attnscope.core.config import DecodeConfig
+from attnscope.core.data import generate_pairs
 from benchmarks.common import write
-from core.config import DecodeConfig
-from core.data import generate_pairs
 
 ALPHABETS = [
     "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ .,?!'",
@@ -56,7 +56,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
-    from core.inference.engine import Engine
+    from attnscope.core.inference.engine import Engine
 
     engine = Engine.load()
     limit = engine.model_config.max_len - 1

@@ -11,14 +11,17 @@ import os
 import tempfile
 import zipfile
 from dataclasses import dataclass, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from core.config import ModelConfig, from_dict
+from attnscope.core.config import ModelConfig, from_dict
 
 FORMAT_VERSION = 1
 REQUIRED = ("config.json", "spm.model", "encoder.onnx", "decoder.onnx")
-DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "resources" / "models" / "default"
+# The shipped model travels in the package as data (``attnscope.resources``), so an installed
+# wheel finds it wherever site-packages is.
+DEFAULT_BUNDLE = Path(str(resources.files("attnscope.resources").joinpath("models", "default")))
 
 
 class BundleError(ValueError):

@@ -1,4 +1,4 @@
-"""The `attnscope` command: corpus, train, export-onnx, translate, inspect, figure, gui.
+"""The `attnscope` command: corpus, train, export-onnx, translate, inspect, heads, figure, gui.
 
 This is the composition root. Each subcommand loads only what it needs, so `translate`
 and `inspect` start without torch and `train` without Qt. The GUI and figure packages are
@@ -10,11 +10,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 EXAMPLE = "I love you"
+# Modules that only an extra brings, and the extra that brings them.
+EXTRAS = {"torch": "train", "sacrebleu": "train", "tqdm": "train", "transformers": "hf", "tokenizers": "hf"}
 
 
 def _decode_args(p: argparse.ArgumentParser) -> None:
@@ -31,7 +35,7 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
 
 
 def _decode_config(a: argparse.Namespace) -> Any:
-    from core.config import DecodeConfig, Strategy
+    from attnscope.core.config import DecodeConfig, Strategy
 
     strategy: Strategy = a.strategy or ("greedy" if a.beam <= 1 else "beam")
     return DecodeConfig(strategy=strategy, beam_size=max(a.beam, 1), length_penalty=a.length_penalty,
@@ -96,11 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("gui", help="open the inspector window")
     p.add_argument("rest", nargs=argparse.REMAINDER)
+
+    p = sub.add_parser("desktop", help="install the desktop entry and icon for this user")
+    p.add_argument("--prefix", help="data folder (default: $XDG_DATA_HOME or ~/.local/share)")
+    p.add_argument("--print", action="store_true", help="only print where the shipped files are")
     return ap
 
 
 def cmd_corpus(a: argparse.Namespace) -> int:
-    from core.data.generate import write_splits
+    from attnscope.core.data.generate import write_splits
 
     info = write_splits(Path(a.out), n_pairs=a.pairs, seed=a.seed)
     print(json.dumps(info, ensure_ascii=False, default=str))
@@ -108,7 +116,7 @@ def cmd_corpus(a: argparse.Namespace) -> int:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from core.train import train
+    from attnscope.core.train import train
 
     overrides = {k: v for k, v in {"seed": a.seed, "pairs": a.pairs, "optimizer": a.optimizer,
                                    "lr_factor": a.lr_factor, "warmup": a.warmup,
@@ -130,7 +138,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_export(a: argparse.Namespace) -> int:
-    from core.onnx_export import export_bundle
+    from attnscope.core.onnx_export import export_bundle
 
     report = export_bundle(Path(a.run), Path(a.out), verify=a.verify, snapshots=not a.no_snapshots,
                            quantize=a.quantize)
@@ -139,7 +147,7 @@ def cmd_export(a: argparse.Namespace) -> int:
 
 
 def cmd_translate(a: argparse.Namespace) -> int:
-    from core.inference.engine import Engine
+    from attnscope.core.inference.engine import Engine
 
     engine = Engine.load(a.bundle)
     cfg = _decode_config(a)
@@ -149,13 +157,13 @@ def cmd_translate(a: argparse.Namespace) -> int:
 
 
 def cmd_inspect(a: argparse.Namespace) -> int:
-    from core.inference.engine import Engine
-    from core.inference.serialize import inspection_to_json
+    from attnscope.core.inference.engine import Engine
+    from attnscope.core.inference.serialize import inspection_to_json
 
     engine = Engine.load(a.bundle)
     ins = engine.inspect(a.text, _decode_config(a))
     if a.json:
-        from core.inference.alignment import inspection_aer
+        from attnscope.core.inference.alignment import inspection_aer
 
         data = inspection_to_json(ins, top_logits=a.top_logits)
         gold = inspection_aer(ins)  # None outside the generated grammar
@@ -172,7 +180,7 @@ def cmd_inspect(a: argparse.Namespace) -> int:
 
 
 def cmd_heads(a: argparse.Namespace) -> int:
-    from core.bundle import BundleError, read_bundle
+    from attnscope.core.bundle import BundleError, read_bundle
 
     b = read_bundle(a.bundle)
     if a.snapshot:
@@ -211,26 +219,75 @@ def format_heads(heads: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cmd_desktop(a: argparse.Namespace) -> int:
+    """Copy the freedesktop entry and the icon into the user's data folder."""
+    from importlib import resources
+
+    res = resources.files("attnscope.resources")
+    entry, icon = res.joinpath("attnscope.desktop"), res.joinpath("icons", "attnscope.svg")
+    if a.print:
+        print(entry)
+        print(icon)
+        return 0
+    data = Path(a.prefix or os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    targets = {entry: data / "applications" / "attnscope.desktop",
+               icon: data / "icons" / "hicolor" / "scalable" / "apps" / "attnscope.svg"}
+    for src, dst in targets.items():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with resources.as_file(src) as path:
+            shutil.copyfile(path, dst)
+        print(dst)
+    return 0
+
+
+def _missing_extra(command: str, e: ModuleNotFoundError) -> int | None:
+    """A module that an optional extra brings is missing: one line saying how to install it."""
+    top = (e.name or "").split(".")[0]
+    extra = EXTRAS.get(top)
+    if extra is None:
+        return None
+    print(f"attnscope {command}: needs the [{extra}] extra ({top} is not installed): "
+          f"pip install 'attnscope[{extra}]'", file=sys.stderr)
+    return 2
+
+
+def _quiet_broken_pipe() -> int:
+    """stdout's reader went away (``| head``): end quietly, as a closed pipe is no error."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail again
+    return 0
+
+
 def _delegate(module: str, rest: list[str]) -> int:
     return int(importlib.import_module(module).main(rest) or 0)
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         argv = ["gui"]
     # The window and the figure renderer parse their own options.
-    delegates = {"gui": "app.main", "figure": "export.cli"}
+    delegates = {"gui": "attnscope.app.main", "figure": "attnscope.export.cli"}
     if argv[0] in delegates:
         try:
             return _delegate(delegates[argv[0]], argv[1:])
         except ModuleNotFoundError as e:
-            print(f"attnscope {argv[0]}: this installation lacks {e.name}", file=sys.stderr)
+            code = _missing_extra(argv[0], e)
+            if code is None:
+                print(f"attnscope {argv[0]}: this installation lacks {e.name}", file=sys.stderr)
             return 2
     ap = build_parser()
     a = ap.parse_args(argv)
     handlers = {"corpus": cmd_corpus, "train": cmd_train, "export-onnx": cmd_export,
-                "translate": cmd_translate, "inspect": cmd_inspect, "heads": cmd_heads}
+                "translate": cmd_translate, "inspect": cmd_inspect, "heads": cmd_heads,
+                "desktop": cmd_desktop}
     try:
         if a.command is None:
             ap.print_help()
@@ -239,6 +296,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as e:
+        code = _missing_extra(a.command, e)
+        if code is None:
+            raise
+        return code
+    except BrokenPipeError:
+        raise  # not a user's mistake: main() ends quietly
     except (ValueError, RuntimeError, OSError) as e:
         # User-fixable problems (bad corpus, bad bundle, unwritable folder) get one clear line.
         if type(e).__name__ in {"CorpusError", "BundleError", "TrainingError", "DecodeError"} or isinstance(e, OSError):

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from core.config import ModelConfig
+from attnscope.core.config import ModelConfig
 
 NEG_INF = -1e9  # additive mask value: finite so a fully masked row stays NaN-free
 

@@ -18,15 +18,15 @@ import onnx
 import torch
 from torch import Tensor, nn
 
-from core.bundle import FORMAT_VERSION, read_bundle
-from core.checkpoint import atomic_write_json
-from core.config import DecodeConfig, ModelConfig, to_dict
-from core.inference.engine import EncoderOutput, Engine, StepOutput
-from core.model import NEG_INF, Transformer
-from core.runlog import read_metrics
-from core.snapshot_export import add_heads_and_snapshots
-from core.tokenizer import BOS, EOS, PAD, Tokenizer
-from core.train import load_run_model
+from attnscope.core.bundle import FORMAT_VERSION, read_bundle
+from attnscope.core.checkpoint import atomic_write_json
+from attnscope.core.config import DecodeConfig, ModelConfig, to_dict
+from attnscope.core.inference.engine import EncoderOutput, Engine, StepOutput
+from attnscope.core.model import NEG_INF, Transformer
+from attnscope.core.runlog import read_metrics
+from attnscope.core.snapshot_export import add_heads_and_snapshots
+from attnscope.core.tokenizer import BOS, EOS, PAD, Tokenizer
+from attnscope.core.train import load_run_model
 
 OPSET = 17
 ENCODER_INPUTS = ["src_ids", "src_mask"]

@@ -21,15 +21,15 @@ from typing import Any
 import numpy as np
 from safetensors.torch import load_file
 
-from core.bundle import Bundle, read_bundle
-from core.checkpoint import atomic_write_json
-from core.config import DecodeConfig
-from core.data import read_tsv
-from core.inference.engine import Engine, OrtRunner
-from core.inference.probe import encode_pair, head_report, teacher_force
-from core.model import Transformer
-from core.runlog import read_metrics
-from core.tokenizer import Tokenizer
+from attnscope.core.bundle import Bundle, read_bundle
+from attnscope.core.checkpoint import atomic_write_json
+from attnscope.core.config import DecodeConfig
+from attnscope.core.data import read_tsv
+from attnscope.core.inference.engine import Engine, OrtRunner
+from attnscope.core.inference.probe import encode_pair, head_report, teacher_force
+from attnscope.core.model import Transformer
+from attnscope.core.runlog import read_metrics
+from attnscope.core.tokenizer import Tokenizer
 
 BUDGET_BYTES = 25_000_000  # the shipped bundle, snapshots included
 PROBE_SENTENCES = 200  # valid pairs for heads.json
@@ -136,7 +136,7 @@ def export_snapshots(run: Path, staging: Path, metadata: dict[str, str], quantiz
     if even that does not fit, leaves out intermediate snapshots (recorded as
     ``dropped``); "int8" always quantises; "none" never (and never drops).
     """
-    from core.onnx_export import export_graphs  # here: onnx_export imports this module
+    from attnscope.core.onnx_export import export_graphs  # here: onnx_export imports this module
 
     files = sorted((run / "snapshots").glob("step-*.safetensors"))
     if not files:

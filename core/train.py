@@ -27,12 +27,12 @@ import torch.distributed as dist
 from safetensors.torch import save_file
 from tqdm import tqdm
 
-from core.checkpoint import atomic_write_json, latest_checkpoint, load_checkpoint, save_checkpoint
-from core.config import PRESETS, ModelConfig, TrainConfig, to_dict
-from core.data.corpus import load_corpus  # noqa: E402
-from core.model import LabelSmoothingLoss, Transformer, count_parameters, noam_rate
-from core.tokenizer import BOS, EOS, PAD, Tokenizer
-from core.train_probe import validation_extras
+from attnscope.core.checkpoint import atomic_write_json, latest_checkpoint, load_checkpoint, save_checkpoint
+from attnscope.core.config import PRESETS, ModelConfig, TrainConfig, to_dict
+from attnscope.core.data.corpus import load_corpus  # noqa: E402
+from attnscope.core.model import LabelSmoothingLoss, Transformer, count_parameters, noam_rate
+from attnscope.core.tokenizer import BOS, EOS, PAD, Tokenizer
+from attnscope.core.train_probe import validation_extras
 
 
 class TrainingError(RuntimeError):
@@ -403,7 +403,7 @@ def load_run_model(run: Path, weights: Path | None = None) -> tuple[Transformer,
     """The trained model of a run folder (final weights, else its latest checkpoint)."""
     from safetensors.torch import load_file
 
-    from core.config import from_dict
+    from attnscope.core.config import from_dict
 
     cfg = json.loads((run / "config.json").read_text())
     mcfg = from_dict(ModelConfig, cfg["model"])

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.inference.headstats import attention_entropy, mean_attention_distance
-from core.model import Transformer
-from core.tokenizer import BOS, EOS, PAD, Tokenizer
+from attnscope.core.inference.headstats import attention_entropy, mean_attention_distance
+from attnscope.core.model import Transformer
+from attnscope.core.tokenizer import BOS, EOS, PAD, Tokenizer
 
 PROBE_SIZE = 16  # the first valid sentences: fixed for the whole run, so the curves compare
 

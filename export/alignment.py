@@ -6,6 +6,6 @@ module keeps the names the figure code imports.
 
 from __future__ import annotations
 
-from core.inference.alignment import SPECIALS, GoldAlignment, gold_alignment, piece_words
+from attnscope.core.inference.alignment import SPECIALS, GoldAlignment, gold_alignment, piece_words
 
 __all__ = ["SPECIALS", "GoldAlignment", "gold_alignment", "piece_words"]

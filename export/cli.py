@@ -19,11 +19,11 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from core.bundle import BundleError
-from export.data import KINDS, TEMPERATURES, VIEWS
-from export.figures import DATA_FORMATS, FIGURE_FORMATS, FigureError, render
-from export.fonts import CJKFontNotFound
-from export.style import WIDTHS, MissingGlyphs
+from attnscope.core.bundle import BundleError
+from attnscope.export.data import KINDS, TEMPERATURES, VIEWS
+from attnscope.export.figures import DATA_FORMATS, FIGURE_FORMATS, FigureError, render
+from attnscope.export.fonts import CJKFontNotFound
+from attnscope.export.style import WIDTHS, MissingGlyphs
 
 PROG = "attnscope figure"
 FORMATS = tuple(s.lstrip(".") for s in FIGURE_FORMATS + DATA_FORMATS)
@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_engine(bundle: str | None) -> Any:
     """The inference engine (tests replace this with a FakeEngine)."""
-    from core.inference.engine import Engine
+    from attnscope.core.inference.engine import Engine
 
     return Engine.load(bundle)
 
@@ -142,7 +142,7 @@ class _Renderer:
         a = self.a
         if a.view == "curves":
             if not subject:
-                from core.bundle import DEFAULT_BUNDLE
+                from attnscope.core.bundle import DEFAULT_BUNDLE
 
                 subject = str(DEFAULT_BUNDLE)
             render(subject, "curves", out, width=a.width, dpi=a.dpi)
@@ -151,7 +151,7 @@ class _Renderer:
             raise UsageError(f"--view {a.view} needs the TEXT to translate")
         if a.beam < 1 or a.max_len < 1:
             raise UsageError("--beam and --max-len must be at least 1")
-        from core.config import DecodeConfig
+        from attnscope.core.config import DecodeConfig
 
         if self.engine is None:
             self.engine = load_engine(a.bundle)

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from core.inference.inspection import Inspection, PathView, node_rows, softmax_with_temperature
-from export.alignment import gold_alignment
+from attnscope.core.inference.inspection import Inspection, PathView, node_rows, softmax_with_temperature
+from attnscope.export.alignment import gold_alignment
 
 VIEWS = ("head", "grid", "cross", "beam", "probs", "trace", "curves")
 KINDS = {"enc": "encoder self-attention", "dec": "decoder self-attention", "cross": "cross-attention"}

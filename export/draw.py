@@ -19,7 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from export.style import (
+from attnscope.export.style import (
     BASE_PT,
     CANDIDATE_CMAP,
     CMAP,

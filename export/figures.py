@@ -1,6 +1,6 @@
 """The export API: an Inspection (or a run, for ``curves``) to a figure file or its data.
 
-    from export.figures import render, figure_data
+    from attnscope.export.figures import render, figure_data
     render(ins, "cross", "fig.pdf", width="single", layer=2, piece=engine.piece)
     data = figure_data(ins, "probs", step=1, temperatures=(0.1, 0.5, 1.0, 2.0))
 
@@ -31,10 +31,10 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from core.inference.inspection import Inspection
-from export import data as d
-from export.draw import DRAW
-from export.style import check_glyphs, figure_style, save_kwargs, width_inches
+from attnscope.core.inference.inspection import Inspection
+from attnscope.export import data as d
+from attnscope.export.draw import DRAW
+from attnscope.export.style import check_glyphs, figure_style, save_kwargs, width_inches
 
 VIEWS = d.VIEWS
 FigureError = d.FigureError

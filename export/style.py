@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font
 from matplotlib.text import Text
 
-from export.fonts import CJKFontNotFound, find_cjk_font
+from attnscope.export.fonts import CJKFontNotFound, find_cjk_font
 
 # Column widths in inches (two-column journals and proceedings: ~3.3-3.5 in and ~7 in).
 WIDTHS = {"single": 3.5, "double": 7.0}

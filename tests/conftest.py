@@ -17,7 +17,7 @@ os.environ["XDG_CONFIG_HOME"] = _SETTINGS_DIR  # QSettings() on Linux lives here
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model trained for a few seconds (shared by every test package)."""
-    from core.train import train
+    from attnscope.core.train import train
 
     run = tmp_path_factory.mktemp("tiny") / "run"
     train("tiny", run, max_steps=60, progress=False, overrides={"pairs": 3000})
@@ -27,7 +27,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_bundle(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny run exported to a bundle."""
-    from core.onnx_export import export_bundle
+    from attnscope.core.onnx_export import export_bundle
 
     out = tmp_path_factory.mktemp("bundle") / "tiny"
     export_bundle(tiny_run, out)

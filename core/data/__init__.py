@@ -1,6 +1,6 @@
 """The generated English→Korean corpus (gold alignments) and loaders for real corpora."""
 
-from core.data.generate import (
+from attnscope.core.data.generate import (
     GeneratedCorpus,
     generate_corpus,
     generate_pairs,
@@ -9,7 +9,7 @@ from core.data.generate import (
     sentence_key,
     write_splits,
 )
-from core.data.grammar import (
+from attnscope.core.data.grammar import (
     Clause,
     GrammarError,
     NounPhrase,
@@ -21,9 +21,16 @@ from core.data.grammar import (
     render_pair,
     translate,
 )
-from core.data.loaders import CorpusError, LoadReport, load_parallel, load_tsv, read_parallel, read_tsv
-from core.data.pair import Pair, alignment_in_range, format_alignment, parse_alignment, words
-from core.data.parse import parse
+from attnscope.core.data.loaders import (
+    CorpusError,
+    LoadReport,
+    load_parallel,
+    load_tsv,
+    read_parallel,
+    read_tsv,
+)
+from attnscope.core.data.pair import Pair, alignment_in_range, format_alignment, parse_alignment, words
+from attnscope.core.data.parse import parse
 
 __all__ = [
     "Clause",

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.data.generate import write_splits
-from core.data.loaders import CorpusError, load_parallel, load_tsv
+from attnscope.core.data.generate import write_splits
+from attnscope.core.data.loaders import CorpusError, load_parallel, load_tsv
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
-from core.data.grammar import (
+from attnscope.core.data.grammar import (
     PAST,
     PRESENT,
     Clause,
@@ -20,9 +20,9 @@ from core.data.grammar import (
     is_valid,
     render_pair,
 )
-from core.data.lexicon import DESTINATION, OPTIONAL, lexicon
-from core.data.pair import Pair, words
-from core.data.parse import parse
+from attnscope.core.data.lexicon import DESTINATION, OPTIONAL, lexicon
+from attnscope.core.data.pair import Pair, words
+from attnscope.core.data.parse import parse
 
 # Mix of constructions (fractions of sampled sentences).
 P_QUESTION = 0.2
@@ -198,7 +198,7 @@ def generate_pairs(n: int, seed: int = 0) -> list[Pair]:
 
 def required_pairs() -> list[Pair]:
     """The spec's required pairs with their gold alignment (``required_pairs.json``)."""
-    raw = resources.files("core.data").joinpath("required_pairs.json").read_text(encoding="utf-8")
+    raw = resources.files("attnscope.core.data").joinpath("required_pairs.json").read_text(encoding="utf-8")
     out = []
     for en, ko in json.loads(raw)["pairs"]:
         s, lower, period = parse(en)

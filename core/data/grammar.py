@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.data.lexicon import DESTINATION, NO_PLACE, OPTIONAL, Lexicon, lexicon
-from core.data.pair import Pair, format_alignment
+from attnscope.core.data.lexicon import DESTINATION, NO_PLACE, OPTIONAL, Lexicon, lexicon
+from attnscope.core.data.pair import Pair, format_alignment
 
 PRESENT = "present"
 PAST = "past"
@@ -312,7 +312,7 @@ def translate(english: str) -> tuple[str, str]:
     text that two structures could produce.
     """
     # Imported here because the parser builds on the structures defined above.
-    from core.data.parse import parse
+    from attnscope.core.data.parse import parse
 
     s, lower, period = parse(english)
     pair = render_pair(s, lower, period)

@@ -139,7 +139,7 @@ def _build(raw: dict[str, Any]) -> Lexicon:
 
 def load_raw() -> dict[str, Any]:
     """The raw JSON content of ``lexicon.json``."""
-    text = resources.files("core.data").joinpath("lexicon.json").read_text(encoding="utf-8")
+    text = resources.files("attnscope.core.data").joinpath("lexicon.json").read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 

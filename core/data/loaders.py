@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.data.pair import Pair, looks_like_alignment, parse_alignment, words
+from attnscope.core.data.pair import Pair, looks_like_alignment, parse_alignment, words
 
 
 class CorpusError(ValueError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 
-from core.data.grammar import (
+from attnscope.core.data.grammar import (
     PAST,
     PRESENT,
     Clause,
@@ -22,8 +22,8 @@ from core.data.grammar import (
     check,
     english_tokens,
 )
-from core.data.lexicon import lexicon
-from core.data.pair import words
+from attnscope.core.data.lexicon import lexicon
+from attnscope.core.data.pair import words
 
 Words = tuple[str, ...]
 _AUX = {"do": PRESENT, "does": PRESENT, "did": PAST}

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.data import parse_alignment, translate, words
-from core.inference.inspection import Inspection, PathView
+from attnscope.core.data import parse_alignment, translate, words
+from attnscope.core.inference.inspection import Inspection, PathView
 
 SPECIALS = ("<s>", "</s>", "<pad>", "<unk>")
 Link = tuple[int, int]  # (target piece t, source piece s)

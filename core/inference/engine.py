@@ -14,11 +14,11 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from core.bundle import Bundle, BundleError, read_bundle
-from core.config import DecodeConfig, ModelConfig
-from core.inference.inspection import Inspection, StepRecord, build_path
-from core.inference.search import SearchResult, make_search
-from core.tokenizer import BOS, EOS, Tokenizer
+from attnscope.core.bundle import Bundle, BundleError, read_bundle
+from attnscope.core.config import DecodeConfig, ModelConfig
+from attnscope.core.inference.inspection import Inspection, StepRecord, build_path
+from attnscope.core.inference.search import SearchResult, make_search
+from attnscope.core.tokenizer import BOS, EOS, Tokenizer
 
 
 class EncoderOutput(NamedTuple):

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from core.inference.headstats import attention_entropy, mean_attention_distance
+from attnscope.core.inference.headstats import attention_entropy, mean_attention_distance
 
 PROFILE_KEYS = ("previous", "next", "diagonal", "sink", "entropy", "distance")
 KINDS = ("encoder", "decoder", "cross")

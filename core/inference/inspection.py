@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.config import DecodeConfig
-from core.inference.search import BeamNode, Hypothesis
+from attnscope.core.config import DecodeConfig
+from attnscope.core.inference.search import BeamNode, Hypothesis
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,24 @@ from typing import Any
 
 import numpy as np
 
-from core.config import ModelConfig
-from core.inference.alignment import aer_from_counts, best_head, head_aer_counts, piece_links, word_rows_cols
-from core.inference.engine import Runner
-from core.inference.headroles import KINDS, classify_heads, mean_profiles, positional_profile, roles_to_json
-from core.inference.search import log_softmax
-from core.tokenizer import BOS, EOS, PAD, Tokenizer
+from attnscope.core.config import ModelConfig
+from attnscope.core.inference.alignment import (
+    aer_from_counts,
+    best_head,
+    head_aer_counts,
+    piece_links,
+    word_rows_cols,
+)
+from attnscope.core.inference.engine import Runner
+from attnscope.core.inference.headroles import (
+    KINDS,
+    classify_heads,
+    mean_profiles,
+    positional_profile,
+    roles_to_json,
+)
+from attnscope.core.inference.search import log_softmax
+from attnscope.core.tokenizer import BOS, EOS, PAD, Tokenizer
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from core.inference.inspection import Inspection, node_rows
+from attnscope.core.inference.inspection import Inspection, node_rows
 
 
 def _arr(a: np.ndarray, digits: int = 6) -> Any:

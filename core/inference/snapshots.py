@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.bundle import Bundle, SnapshotInfo, read_bundle
-from core.config import DecodeConfig
-from core.inference.inspection import Inspection
+from attnscope.core.bundle import Bundle, SnapshotInfo, read_bundle
+from attnscope.core.config import DecodeConfig
+from attnscope.core.inference.inspection import Inspection
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class SnapshotDecode:
 
 
 def _default_loader(bundle: Bundle, snapshot: str) -> Any:
-    from core.inference.engine import Engine
+    from attnscope.core.inference.engine import Engine
 
     return Engine.load(bundle, snapshot=snapshot)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QSettings
 
-from app import theme
-from app.fake_engine import FakeEngine
-from app.fonts import install_cjk_font
+from attnscope.app import theme
+from attnscope.app.fake_engine import FakeEngine
+from attnscope.app.fonts import install_cjk_font
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +29,7 @@ def settings(tmp_path):
 
 @pytest.fixture
 def window(qtbot, engine, settings):
-    from app.main_window import MainWindow
+    from attnscope.app.main_window import MainWindow
 
     w = MainWindow(engine, settings, loader=FakeEngine.load)
     qtbot.addWidget(w)

@@ -10,8 +10,8 @@ from PySide6.QtCore import QSettings
 
 
 def test_broken_heads_and_snapshot_are_reported(tiny_bundle: Path, tmp_path: Path, qtbot) -> None:  # noqa: ANN001
-    from app.main_window import MainWindow
-    from core.inference.engine import Engine
+    from attnscope.app.main_window import MainWindow
+    from attnscope.core.inference.engine import Engine
 
     b = tmp_path / "b"
     shutil.copytree(tiny_bundle, b)

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.demo import demo_state
-from app.evolution_view import CAPTION_CHARS, EvolutionView, elide, head_matrix
-from app.fake_snapshots import FakeSnapshotSet
+from attnscope.app.demo import demo_state
+from attnscope.app.evolution_view import CAPTION_CHARS, EvolutionView, elide, head_matrix
+from attnscope.app.fake_snapshots import FakeSnapshotSet
+from attnscope.core.bundle import DEFAULT_BUNDLE
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def test_new_sentence_reruns_every_snapshot_once(view, qtbot):
     calls = snaps.calls
     view.state.set_inspection(view.state.inspection)  # same text and config: redraw only
     assert snaps.calls == calls
-    from app.fake_engine import FakeEngine
+    from attnscope.app.fake_engine import FakeEngine
 
     view.state.set_inspection(FakeEngine().inspect("you love me", view.state.inspection.config))
     qtbot.waitUntil(lambda: view.decodes and view.decodes[-1].inspection.text == "you love me", timeout=10_000)
@@ -67,14 +68,14 @@ def test_no_snapshots_says_so(view):
 
 
 def _bundle_with_snapshots() -> Path | None:
-    default = Path(__file__).resolve().parents[2] / "resources" / "models" / "default"
+    default = DEFAULT_BUNDLE
     return default if (default / "snapshots").is_dir() else None
 
 
 @pytest.mark.skipif(_bundle_with_snapshots() is None, reason="the shipped bundle has no snapshots")
 def test_shipped_snapshots_in_the_window(qtbot, settings, decoded):
-    from app.main_window import MainWindow
-    from core.inference.engine import Engine
+    from attnscope.app.main_window import MainWindow
+    from attnscope.core.inference.engine import Engine
 
     engine = Engine.load(_bundle_with_snapshots())
     w = MainWindow(engine, settings)

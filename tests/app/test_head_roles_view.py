@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.demo import demo_state
-from app.head_roles_view import HeadRolesView
+from attnscope.app.demo import demo_state
+from attnscope.app.head_roles_view import HeadRolesView
 
 
 def _heads() -> dict:

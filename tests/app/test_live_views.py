@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt
 
-from core.inference.inspection import softmax_with_temperature
+from attnscope.core.inference.inspection import softmax_with_temperature
 
 
 def test_typing_updates_translation_and_every_view(window, decoded, qtbot):
@@ -176,7 +176,7 @@ def test_tree_labels_never_overlap(qtbot):
     import pyqtgraph as pg
     from PySide6.QtGui import QImage, QPainter
 
-    from app.tree_item import TreeData, TreeItem, TreeStyle
+    from attnscope.app.tree_item import TreeData, TreeItem, TreeStyle
 
     widget = pg.PlotWidget()
     qtbot.addWidget(widget)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import statistics
 
-from app.fake_engine import FakeEngine
-from app.inference_runner import InferenceRunner
-from core.config import DecodeConfig
+from attnscope.app.fake_engine import FakeEngine
+from attnscope.app.inference_runner import InferenceRunner
+from attnscope.core.config import DecodeConfig
 
 
 def test_latest_wins_with_a_slow_engine(qtbot, settings, decoded):
-    from app.main_window import MainWindow
+    from attnscope.app.main_window import MainWindow
 
     slow = FakeEngine(delay_s=0.3)
     w = MainWindow(slow, settings)

@@ -12,14 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.inference.inspection import softmax_with_temperature
+from attnscope.core.bundle import DEFAULT_BUNDLE
+from attnscope.core.inference.inspection import softmax_with_temperature
 
 
 def _bundle() -> Path | None:
     env = os.environ.get("ATTNSCOPE_TEST_BUNDLE")
     if env:
         return Path(env)
-    default = Path(__file__).resolve().parents[2] / "resources" / "models" / "default"
+    default = DEFAULT_BUNDLE
     return default if (default / "config.json").is_file() else None
 
 
@@ -29,13 +30,13 @@ def real_engine():
     bundle = _bundle()
     if bundle is None:
         pytest.skip("no model bundle: set ATTNSCOPE_TEST_BUNDLE or ship resources/models/default")
-    from core.inference.engine import Engine
+    from attnscope.core.inference.engine import Engine
 
     return Engine.load(bundle)
 
 
 def test_real_engine_drives_every_view(real_engine, qtbot, settings, decoded):
-    from app.main_window import MainWindow
+    from attnscope.app.main_window import MainWindow
 
     w = MainWindow(real_engine, settings)
     qtbot.addWidget(w)
@@ -72,9 +73,9 @@ def test_real_loader_bad_bundle_keeps_previous_model(qtbot, settings, tmp_path, 
     pytest.importorskip("onnxruntime")
     from PySide6.QtWidgets import QMessageBox
 
-    from app.fake_engine import FakeEngine
-    from app.main_window import MainWindow
-    from core.bundle import BundleError
+    from attnscope.app.fake_engine import FakeEngine
+    from attnscope.app.main_window import MainWindow
+    from attnscope.core.bundle import BundleError
 
     shown = []
     monkeypatch.setattr(QMessageBox, "critical", lambda *a, **k: shown.append(a[2]))

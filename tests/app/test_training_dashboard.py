@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.gradient_flow import GradientFlow
-from app.training_dashboard import TrainingDashboard
-from app.training_run import TrainingRun, describe_exit
+from attnscope.app.gradient_flow import GradientFlow
+from attnscope.app.training_dashboard import TrainingDashboard
+from attnscope.app.training_run import TrainingRun, describe_exit
 
 FAST = ["--pairs", "1500", "--batch-tokens", "512", "--log-every", "3", "--valid-every", "10"]
 

@@ -9,22 +9,22 @@ import pytest
 from PySide6.QtGui import QFont, QFontDatabase, QImage, QRawFont
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app import main as app_main
-from app.fake_engine import FakeEngine
+from attnscope.app import main as app_main
+from attnscope.app.fake_engine import FakeEngine
 
 PANELS = ["attention_grid", "attention_detail", "beam_tree", "prob_bars", "step_scrubber",
           "data_flow", "head_stats_view", "sentence_panel", "decode_controls", "line_view",
           "evolution_view", "head_roles_view", "training_curves", "training_dashboard", "gradient_flow"]
 
 
-@pytest.mark.filterwarnings("ignore:'app.*' found in sys.modules:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:'attnscope.app.*' found in sys.modules:RuntimeWarning")
 @pytest.mark.parametrize("module", PANELS)
 def test_every_panel_runs_alone(module, tmp_path, monkeypatch):
     """Each panel's ``__main__`` block shows it alone with fake data (here: --shot PNG)."""
     shot = tmp_path / f"{module}.png"
     monkeypatch.setattr(sys, "argv", [module, "--shot", str(shot)])
     with pytest.raises(SystemExit) as exit_info:
-        runpy.run_module(f"app.{module}", run_name="__main__")
+        runpy.run_module(f"attnscope.app.{module}", run_name="__main__")
     assert exit_info.value.code == 0
     img = QImage(str(shot))
     assert not img.isNull() and img.width() > 100 and img.height() > 20
@@ -51,9 +51,9 @@ def test_no_display_is_a_clear_error_not_an_abort(monkeypatch, capsys):
 
 
 def test_missing_real_engine_is_reported(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "core.inference.engine", None)  # import fails
+    monkeypatch.setitem(sys.modules, "attnscope.core.inference.engine", None)  # import fails
     assert app_main.main(["--screenshot", "/tmp/never.png"]) == 1
-    assert "core.inference.engine" in capsys.readouterr().err
+    assert "attnscope.core.inference.engine" in capsys.readouterr().err
 
 
 def test_bad_bundle_shows_dialog_and_keeps_previous_model(window, decoded, monkeypatch,
@@ -80,7 +80,7 @@ def test_bad_bundle_shows_dialog_and_keeps_previous_model(window, decoded, monke
 
 
 def test_settings_survive_a_restart(qtbot, settings, engine, decoded):
-    from app.main_window import MainWindow
+    from attnscope.app.main_window import MainWindow
 
     w = MainWindow(engine, settings)
     qtbot.addWidget(w)
@@ -111,8 +111,8 @@ def test_theme_switch_recolours_views(window, decoded):
 
 
 def test_hangul_font_is_registered_and_covers_korean():
-    from app.fonts import cjk_family
-    from export.fonts import find_cjk_font
+    from attnscope.app.fonts import cjk_family
+    from attnscope.export.fonts import find_cjk_font
 
     path = find_cjk_font()
     assert path.is_file()
@@ -124,7 +124,7 @@ def test_hangul_font_is_registered_and_covers_korean():
 
 
 def test_find_cjk_font_explains_when_there_is_none(monkeypatch):
-    import export.fonts as fonts
+    import attnscope.export.fonts as fonts
 
     monkeypatch.delenv(fonts.ENV_VAR, raising=False)
     monkeypatch.setattr(fonts, "packaged_font_dir", lambda: None)
@@ -150,8 +150,8 @@ def test_dropping_a_bundle_folder_opens_it(window, tmp_path, qtbot):
 
 
 def test_truncated_input_shows_a_notice(qtbot, settings, decoded):
-    from app.main_window import MainWindow
-    from core.config import ModelConfig
+    from attnscope.app.main_window import MainWindow
+    from attnscope.core.config import ModelConfig
 
     short = FakeEngine(ModelConfig(vocab_size=320, n_heads=4, max_len=6))
     w = MainWindow(short, settings)

@@ -9,6 +9,6 @@ import pytest
 
 @pytest.fixture(scope="session")
 def tiny_engine(tiny_bundle: Path):  # noqa: ANN201
-    from core.inference.engine import Engine
+    from attnscope.core.inference.engine import Engine
 
     return Engine.load(tiny_bundle)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.inference.alignment import (
+from attnscope.core.inference.alignment import (
     aer_from_counts,
     alignment_error_rate,
     attention_links,
@@ -55,8 +55,8 @@ def test_aer_of_heads_on_hand_made_attention() -> None:
 
 
 def test_inspection_gold_and_aer_in_the_grammar_only() -> None:
-    from app.fake_engine import FakeEngine
-    from core.config import DecodeConfig
+    from attnscope.app.fake_engine import FakeEngine
+    from attnscope.core.config import DecodeConfig
 
     eng, cfg = FakeEngine(), DecodeConfig(beam_size=4)
     ins = eng.inspect("I love you.", cfg)

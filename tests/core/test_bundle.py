@@ -10,11 +10,11 @@ from pathlib import Path
 import onnx
 import pytest
 
-from core.bundle import BundleError, read_bundle
+from attnscope.core.bundle import BundleError, read_bundle
 
 
 def load(path: Path) -> None:
-    from core.inference.engine import Engine
+    from attnscope.core.inference.engine import Engine
 
     Engine.load(path)
 
@@ -88,7 +88,7 @@ def test_zipped_bundle_loads(copy: Path, tmp_path: Path) -> None:
     with zipfile.ZipFile(z, "w") as zf:
         for f in copy.iterdir():
             zf.write(f, f"tiny/{f.name}")
-    from core.inference.engine import Engine
+    from attnscope.core.inference.engine import Engine
 
     assert Engine.load(z).inspect("I love you").source_pieces
 
@@ -97,6 +97,6 @@ def test_cli_reports_a_bad_bundle_without_traceback(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "core.cli", "inspect", "--bundle", str(tmp_path / "nope"), "hi"],
+    out = subprocess.run([sys.executable, "-m", "attnscope", "inspect", "--bundle", str(tmp_path / "nope"), "hi"],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "no such bundle" in out.stderr and "Traceback" not in out.stderr

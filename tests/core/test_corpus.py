@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.data import (
+from attnscope.core.data import (
     GrammarError,
     Pair,
     alignment_in_range,
@@ -27,10 +27,10 @@ from core.data import (
     words,
     write_splits,
 )
-from core.data.generate import _Sampler, is_ambiguous
-from core.data.grammar import english_tokens
-from core.data.lexicon import lexicon
-from core.data.parse import structures
+from attnscope.core.data.generate import _Sampler, is_ambiguous
+from attnscope.core.data.grammar import english_tokens
+from attnscope.core.data.lexicon import lexicon
+from attnscope.core.data.parse import structures
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT.parent / "shared" / "corpus" / "en-ko-grammar.md"

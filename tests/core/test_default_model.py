@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.bundle import DEFAULT_BUNDLE
-from core.config import DecodeConfig
-from core.data import required_pairs, required_variants
+from attnscope.core.bundle import DEFAULT_BUNDLE
+from attnscope.core.config import DecodeConfig
+from attnscope.core.data import required_pairs, required_variants
 
 pytestmark = pytest.mark.skipif(not (DEFAULT_BUNDLE / "config.json").exists(),
                                 reason="the default bundle is not built in this checkout")
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(not (DEFAULT_BUNDLE / "config.json").exists(),
 
 @pytest.fixture(scope="module")
 def engine():  # noqa: ANN201
-    from core.inference.engine import Engine
+    from attnscope.core.inference.engine import Engine
 
     return Engine.load()
 
@@ -37,7 +37,7 @@ def test_bundle_is_small_enough_for_git() -> None:
 
 
 def test_shipped_snapshots_load_and_run(engine) -> None:  # noqa: ANN001
-    from core.inference.engine import Engine
+    from attnscope.core.inference.engine import Engine
 
     snaps = engine.bundle.snapshots()
     assert len(snaps) >= 5 and snaps[0].step == 0 and snaps[-1].meta["graphs"] == "final"

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.config import DecodeConfig
+from attnscope.core.config import DecodeConfig
 
 
 def test_importing_the_engine_does_not_import_torch(tiny_bundle: Path) -> None:
-    code = ("import sys; from core.inference.engine import Engine; "
+    code = ("import sys; from attnscope.core.inference.engine import Engine; "
             f"e = Engine.load({str(tiny_bundle)!r}); e.inspect('I love you'); "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -23,7 +23,7 @@ def test_importing_the_engine_does_not_import_torch(tiny_bundle: Path) -> None:
 
 @pytest.mark.parametrize("strategy", ["greedy", "beam", "sample"])
 def test_inspection_shapes_and_distributions(tiny_bundle: Path, strategy: str) -> None:
-    from core.inference.engine import Engine
+    from attnscope.core.inference.engine import Engine
 
     engine = Engine.load(tiny_bundle)
     assert engine.provider in ("CPU", "CUDA")
@@ -48,7 +48,7 @@ def test_inspection_shapes_and_distributions(tiny_bundle: Path, strategy: str) -
 
 
 def test_every_tree_node_reaches_its_attention(tiny_bundle: Path) -> None:
-    from core.inference.engine import Engine
+    from attnscope.core.inference.engine import Engine
 
     ins = Engine.load(tiny_bundle).inspect("I love you", DecodeConfig(beam_size=3, max_len=8))
     for node in ins.nodes[1:]:
@@ -62,7 +62,7 @@ def test_every_tree_node_reaches_its_attention(tiny_bundle: Path) -> None:
 
 
 def test_forced_prefix_is_honoured(tiny_bundle: Path) -> None:
-    from core.inference.engine import Engine
+    from attnscope.core.inference.engine import Engine
 
     engine = Engine.load(tiny_bundle)
     forced = engine.tokenizer.encode("너는")[-1]
@@ -75,7 +75,7 @@ def test_forced_prefix_is_honoured(tiny_bundle: Path) -> None:
 
 
 def test_bad_input_never_raises(tiny_bundle: Path) -> None:
-    from core.inference.engine import Engine
+    from attnscope.core.inference.engine import Engine
 
     engine = Engine.load(tiny_bundle)
     empty = engine.inspect("", DecodeConfig())
@@ -90,7 +90,7 @@ def test_bad_input_never_raises(tiny_bundle: Path) -> None:
 
 
 def test_inspect_cli_prints_the_json_keys(tiny_bundle: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "core.cli", "inspect", "--bundle", str(tiny_bundle),
+    out = subprocess.run([sys.executable, "-m", "attnscope", "inspect", "--bundle", str(tiny_bundle),
                           "I love you", "--beam", "2", "--max-len", "5", "--json"],
                          capture_output=True, text=True, check=True)
     data = json.loads(out.stdout)
@@ -101,7 +101,7 @@ def test_inspect_cli_prints_the_json_keys(tiny_bundle: Path) -> None:
 
 
 def test_translate_cli_one_line_per_input(tiny_bundle: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "core.cli", "translate", "--bundle", str(tiny_bundle),
+    out = subprocess.run([sys.executable, "-m", "attnscope", "translate", "--bundle", str(tiny_bundle),
                           "--max-len", "5"], input="I love you\n\nShe eats an apple.\n",
                          capture_output=True, text=True, check=True)
     assert len(out.stdout.splitlines()) == 3

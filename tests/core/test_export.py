@@ -7,7 +7,7 @@ from pathlib import Path
 
 import onnx
 
-from core.onnx_export import DECODER_OUTPUTS, ENCODER_OUTPUTS
+from attnscope.core.onnx_export import DECODER_OUTPUTS, ENCODER_OUTPUTS
 
 
 def test_bundle_files_and_graph_outputs(tiny_bundle: Path) -> None:
@@ -27,8 +27,8 @@ def test_bundle_files_and_graph_outputs(tiny_bundle: Path) -> None:
 
 
 def test_onnxruntime_matches_torch(tiny_run: Path, tiny_bundle: Path) -> None:
-    from core.onnx_export import verify_parity
-    from core.train import load_run_model
+    from attnscope.core.onnx_export import verify_parity
+    from attnscope.core.train import load_run_model
 
     model, _, _ = load_run_model(tiny_run)
     sentences = ["I love you", "She eats an apple.", "Did the child help the mother?",

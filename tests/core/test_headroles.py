@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.inference.headroles import classify_heads, positional_profile
+from attnscope.core.inference.headroles import classify_heads, positional_profile
 
 
 def _rows(n: int, fn) -> np.ndarray:

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from core.inference.headstats import (
+from attnscope.core.inference.headstats import (
     attention_entropy,
     attention_rollout,
     cluster_order,

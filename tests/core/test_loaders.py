@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.data import (
+from attnscope.core.data import (
     CorpusError,
     Pair,
     generate_pairs,

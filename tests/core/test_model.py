@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from core.config import PRESETS, ModelConfig
-from core.model import LabelSmoothingLoss, Transformer, count_parameters, noam_rate, sinusoid_table
+from attnscope.core.config import PRESETS, ModelConfig
+from attnscope.core.model import LabelSmoothingLoss, Transformer, count_parameters, noam_rate, sinusoid_table
 
 
 def tiny(**kw: object) -> ModelConfig:

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.config import DecodeConfig
-from core.runlog import read_metrics
-from core.train import TrainingError, train
+from attnscope.core.config import DecodeConfig
+from attnscope.core.runlog import read_metrics
+from attnscope.core.train import TrainingError, train
 
 FAST = {"pairs": 1500, "log_every": 1, "valid_every": 1000, "checkpoint_every": 4, "batch_tokens": 512}
 
@@ -25,7 +25,7 @@ def losses(run: Path) -> dict[int, float]:
 
 
 def test_nan_loss_stops_with_a_message_and_keeps_the_checkpoint(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    import core.train as tr
+    import attnscope.core.train as tr
 
     real = tr.LabelSmoothingLoss.forward
     calls = {"n": 0}
@@ -48,7 +48,7 @@ def test_kill_during_checkpoint_write_keeps_the_last_good_one(tmp_path: Path) ->
     # Die (SIGKILL) half-way through writing the second checkpoint's weights.
     script = textwrap.dedent(f"""
         import os, signal
-        import core.checkpoint as ck
+        import attnscope.core.checkpoint as ck
         real = ck.save_file
         seen = []
         def dying(tensors, path, *a, **k):
@@ -59,7 +59,7 @@ def test_kill_during_checkpoint_write_keeps_the_last_good_one(tmp_path: Path) ->
                 os.kill(os.getpid(), signal.SIGKILL)
             return real(tensors, path, *a, **k)
         ck.save_file = dying
-        from core.train import train
+        from attnscope.core.train import train
         train("tiny", {str(run)!r}, max_steps=12, progress=False, overrides={FAST!r})
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
@@ -100,8 +100,8 @@ def test_inspect_survives_any_text(tiny_engine, text: str, strategy: str) -> Non
 @settings(max_examples=60, deadline=None)
 @given(text=st.text(max_size=300))
 def test_tokenizer_loses_no_character(text: str) -> None:
-    from core.bundle import DEFAULT_BUNDLE
-    from core.tokenizer import Tokenizer
+    from attnscope.core.bundle import DEFAULT_BUNDLE
+    from attnscope.core.tokenizer import Tokenizer
 
     if not (DEFAULT_BUNDLE / "spm.model").exists():
         pytest.skip("no default bundle")
@@ -117,7 +117,7 @@ _TOK: dict[Path, object] = {}
 
 
 def _tok(path: Path):  # noqa: ANN202
-    from core.tokenizer import Tokenizer
+    from attnscope.core.tokenizer import Tokenizer
 
     if path not in _TOK:
         _TOK[path] = Tokenizer.load(path)

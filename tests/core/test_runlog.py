@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.runlog import MetricsTail, RunSeries, format_eta
+from attnscope.core.runlog import MetricsTail, RunSeries, format_eta
 
 
 def test_tail_waits_for_the_newline_and_survives_a_late_file(tmp_path: Path) -> None:
@@ -33,7 +33,7 @@ def test_tail_waits_for_the_newline_and_survives_a_late_file(tmp_path: Path) -> 
 
 
 def test_read_metrics_skips_a_line_cut_by_a_kill(tmp_path) -> None:  # noqa: ANN001
-    from core.runlog import read_metrics
+    from attnscope.core.runlog import read_metrics
 
     (tmp_path / "metrics.jsonl").write_text('{"kind": "train", "step": 1, "loss": 2.0}\n{"kind": "tra')
     assert read_metrics(tmp_path) == [{"kind": "train", "step": 1, "loss": 2.0}]

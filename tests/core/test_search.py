@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.inference.search import (
+from attnscope.core.inference.search import (
     BeamSearch,
     GreedySearch,
     SamplingSearch,

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.bundle import BundleError, read_bundle
-from core.data import translate
+from attnscope.core.bundle import BundleError, read_bundle
+from attnscope.core.data import translate
 
 
 def test_snapshots_are_listed_with_their_numbers(tiny_run: Path, tiny_bundle: Path) -> None:
@@ -37,7 +37,7 @@ def test_snapshots_are_listed_with_their_numbers(tiny_run: Path, tiny_bundle: Pa
 
 
 def test_a_snapshot_runs_with_its_own_weights(tiny_bundle: Path) -> None:
-    from core.inference.engine import Engine
+    from attnscope.core.inference.engine import Engine
 
     first = Engine.load(tiny_bundle, snapshot="step-000000")
     last = Engine.load(tiny_bundle, snapshot="step-000060")
@@ -52,7 +52,7 @@ def test_a_snapshot_runs_with_its_own_weights(tiny_bundle: Path) -> None:
 
 
 def test_snapshot_set_decodes_every_snapshot(tiny_bundle: Path) -> None:
-    from core.inference.snapshots import SnapshotSet
+    from attnscope.core.inference.snapshots import SnapshotSet
 
     sset = SnapshotSet(tiny_bundle)
     assert sset.loaded == 0  # nothing opened until asked
@@ -63,8 +63,8 @@ def test_snapshot_set_decodes_every_snapshot(tiny_bundle: Path) -> None:
 
 
 def test_8bit_attention_stays_close_to_float(tiny_run: Path, tiny_bundle: Path, tmp_path: Path) -> None:
-    from core.snapshot_export import attention_difference, probe_pairs, quantize_8bit
-    from core.tokenizer import Tokenizer
+    from attnscope.core.snapshot_export import attention_difference, probe_pairs, quantize_8bit
+    from attnscope.core.tokenizer import Tokenizer
 
     b = read_bundle(tiny_bundle)
     qdir = tmp_path / "8bit"
@@ -73,16 +73,32 @@ def test_8bit_attention_stays_close_to_float(tiny_run: Path, tiny_bundle: Path, 
         quantize_8bit(tiny_bundle / g, qdir / g)
     diff = attention_difference(b, replace(b, graphs=qdir), Tokenizer.load(tiny_bundle / "spm.model"),
                                 probe_pairs(tiny_run)[:8])
-    # A 60-step d_model 32 model is the worst case (flat attention, tiny weights); the
-    # shipped model's numbers are in its meta.json. Greedy output must not change.
-    assert diff["identical_greedy"] == "8/8", diff
+    # A 60-step d_model 32 model is the worst case (flat attention, tiny weights): its
+    # greedy output is noise-level argmaxes that 8 bits may flip, so only the attention
+    # bounds are checked here; greedy identity is checked on the trained model below.
     for kind in ("encoder", "decoder", "cross"):
         assert 0 < diff[f"{kind}_mean_abs_diff"] < 0.01, diff
         assert diff[f"{kind}_p99_abs_diff"] < 0.1, diff
 
 
+def test_8bit_shipped_model_translates_the_required_pairs_as_float(tmp_path: Path) -> None:
+    from attnscope.core.bundle import DEFAULT_BUNDLE
+    from attnscope.core.data.generate import required_pairs
+    from attnscope.core.snapshot_export import attention_difference, quantize_8bit
+    from attnscope.core.tokenizer import Tokenizer
+
+    b = read_bundle(DEFAULT_BUNDLE)
+    for g in ("encoder.onnx", "decoder.onnx"):
+        quantize_8bit(DEFAULT_BUNDLE / g, tmp_path / g)
+    pairs = [(p.en, p.ko, None) for p in required_pairs()]
+    diff = attention_difference(b, replace(b, graphs=tmp_path), Tokenizer.load(DEFAULT_BUNDLE / "spm.model"), pairs)
+    assert diff["identical_greedy"] == f"{len(pairs)}/{len(pairs)}", diff
+    for kind in ("encoder", "decoder", "cross"):
+        assert 0 < diff[f"{kind}_mean_abs_diff"] < 0.005, diff
+
+
 def test_thinning_keeps_the_ends_and_log_spacing() -> None:
-    from core.snapshot_export import thin_to_budget
+    from attnscope.core.snapshot_export import thin_to_budget
 
     sizes = {s: 10 for s in (0, 12, 36, 120, 360, 1200)}
     assert thin_to_budget(sizes, 60) == []
@@ -92,7 +108,7 @@ def test_thinning_keeps_the_ends_and_log_spacing() -> None:
 
 
 def test_heads_json_and_the_cli_table(tiny_bundle: Path) -> None:
-    from core.cli import main
+    from attnscope.core.cli import main
 
     heads = read_bundle(tiny_bundle).heads()
     m = read_bundle(tiny_bundle).model
@@ -111,7 +127,7 @@ def test_heads_json_and_the_cli_table(tiny_bundle: Path) -> None:
 
 
 def test_inspect_json_carries_the_gold_alignment(tiny_bundle: Path) -> None:
-    from core.cli import main
+    from attnscope.core.cli import main
 
     out = io.StringIO()
     with redirect_stdout(out):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from core.runlog import read_metrics
-from core.train import TrainingError, train
+from attnscope.core.runlog import read_metrics
+from attnscope.core.train import TrainingError, train
 
 
 def losses(run: Path) -> dict[int, float]:
@@ -75,7 +75,7 @@ def test_unwritable_run_folder_fails_before_training(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(TrainingError, match="not a folder"):
         train("tiny", blocker, max_steps=2, progress=False, overrides=FAST)
-    out = subprocess.run([sys.executable, "-m", "core.cli", "train", "--preset", "tiny",
+    out = subprocess.run([sys.executable, "-m", "attnscope", "train", "--preset", "tiny",
                           "--out", str(blocker), "--max-steps", "2"], capture_output=True, text=True)
     assert out.returncode == 2 and "not a folder" in out.stderr and "Traceback" not in out.stderr
 
@@ -93,7 +93,7 @@ def test_two_process_ddp_matches_one_process(tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
            "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
-           "-m", "core.cli", "train", "--preset", "tiny", "--device", "cpu", "--out", str(two),
+           "-m", "attnscope", "train", "--preset", "tiny", "--device", "cpu", "--out", str(two),
            "--max-steps", "4", "--pairs", "1500", "--batch-tokens", "512"]
     # log/checkpoint cadence come from the preset; only the loss at each logged step is compared
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)

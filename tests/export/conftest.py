@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from core.config import DecodeConfig
+from attnscope.core.config import DecodeConfig
 
 SENTENCE = "I love you."  # in the generated grammar; the FakeEngine translates it as the gold does
 
 
 @pytest.fixture(scope="session")
 def fake_engine():
-    from app.fake_engine import FakeEngine
+    from attnscope.app.fake_engine import FakeEngine
 
     return FakeEngine()
 

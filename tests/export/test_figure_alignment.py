@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.config import DecodeConfig
-from export.alignment import gold_alignment, piece_words
-from export.figures import figure_data, make_figure
+from attnscope.core.config import DecodeConfig
+from attnscope.export.alignment import gold_alignment, piece_words
+from attnscope.export.figures import figure_data, make_figure
 
 
 def test_piece_words_follows_words_not_just_word_markers():

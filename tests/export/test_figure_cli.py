@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import export.cli as cli
+import attnscope.export.cli as cli
 
 SENTENCE = "I love you."  # as in conftest.py
 
@@ -118,7 +118,7 @@ def test_help_returns_zero(capsys):
 
 
 def test_top_level_command_delegates(fake, tmp_path):
-    from core.cli import main as attnscope
+    from attnscope.core.cli import main as attnscope
 
     out = tmp_path / "h.png"
     assert attnscope(["figure", SENTENCE, "--view", "head", "--dpi", "30", "-o", str(out)]) == 0

@@ -9,9 +9,9 @@ import math
 import numpy as np
 import pytest
 
-from core.inference.inspection import softmax_with_temperature
-from export.data import TEMPERATURES, FigureError
-from export.figures import figure_data, make_figure, render
+from attnscope.core.inference.inspection import softmax_with_temperature
+from attnscope.export.data import TEMPERATURES, FigureError
+from attnscope.export.figures import figure_data, make_figure, render
 
 
 def _dump(ins, view, tmp_path, ext, **opts):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from export.figures import VIEWS, render
+from attnscope.export.figures import VIEWS, render
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 # (view, options): every view, and the attention kinds whose labels hold Hangul

@@ -8,16 +8,16 @@ import json
 import numpy as np
 import pytest
 
-import export.cli as cli
-from core.config import DecodeConfig
-from export.figures import render
+import attnscope.export.cli as cli
+from attnscope.core.config import DecodeConfig
+from attnscope.export.figures import render
 
 SENTENCE = "The cat sees the dog."
 
 
 @pytest.fixture(scope="module")
 def engine(tiny_bundle):
-    from core.inference.engine import Engine
+    from attnscope.core.inference.engine import Engine
 
     return Engine.load(tiny_bundle)
 

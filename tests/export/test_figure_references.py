@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from export.figures import render
+from attnscope.export.figures import render
 
 REFERENCES = Path(__file__).parent / "references"
 UPDATE = os.environ.get("ATTNSCOPE_UPDATE_REFERENCES") == "1"

@@ -10,9 +10,9 @@ import matplotlib as mpl
 import pytest
 from matplotlib.text import Text
 
-import export.style as style
-from export.figures import make_figure, render
-from export.fonts import CJKFontNotFound
+import attnscope.export.style as style
+from attnscope.export.figures import make_figure, render
+from attnscope.export.fonts import CJKFontNotFound
 
 
 def test_render_leaves_rcparams_alone(ins, tmp_path):
@@ -50,7 +50,7 @@ def test_no_cjk_font_is_a_clear_error_not_boxes(ins, metrics_run, monkeypatch, t
 
 
 def test_cli_reports_a_missing_font_in_one_line(monkeypatch, capsys, tmp_path, fake_engine):
-    import export.cli as cli
+    import attnscope.export.cli as cli
 
     monkeypatch.setattr(cli, "load_engine", lambda bundle: fake_engine)
     monkeypatch.setattr(style, "cjk_family", lambda: (None, "No font that can draw Korean was found"))
@@ -71,8 +71,8 @@ def test_widths():
 
 
 def test_export_imports_neither_qt_nor_torch_nor_koreanize():
-    code = ("import sys, export.figures, export.cli, export.draw, export.data, export.alignment;"
-            "bad = [m for m in ('torch', 'PySide6', 'pyqtgraph', 'koreanize_matplotlib', 'app',"
+    code = ("import sys, attnscope.export.figures, attnscope.export.cli, attnscope.export.draw, attnscope.export.data, attnscope.export.alignment;"
+            "bad = [m for m in ('torch', 'PySide6', 'pyqtgraph', 'koreanize_matplotlib', 'attnscope.app',"
             " 'matplotlib.pyplot') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     root = Path(__file__).resolve().parents[2]
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=root)

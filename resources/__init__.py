@@ -1,0 +1,1 @@
+"""Package data: the shipped model bundle, the window icon and the desktop entry."""
