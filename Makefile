@@ -12,7 +12,7 @@ TORCH ?= torch==2.13.0
 SOURCES := pyproject.toml $(shell find package core app export resources -type f \
              -not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
 
-.PHONY: setup setup-test install run test lint bench bench-train default-model wheel clean
+.PHONY: setup setup-test install run test lint bench bench-train mutants default-model wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ test: setup-test lint
 
 bench: setup-test
 	$(BIN)/python -m benchmarks.run_all
+
+# Plants each bug of benchmarks/mutants.py in a scratch copy and names the test that kills it
+# (about 15 minutes on 2 cores); the table goes to benchmarks/results/mutants.md.
+mutants: setup-test
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m benchmarks.mutants
 
 # Trains the default preset from scratch (about 10-15 minutes on 2 CPU cores).
 bench-train: setup-test
