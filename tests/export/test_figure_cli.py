@@ -14,7 +14,7 @@ SENTENCE = "I love you."  # as in conftest.py
 @pytest.fixture
 def fake(monkeypatch, fake_engine):
     """The CLI decodes with the FakeEngine (no model bundle needed)."""
-    monkeypatch.setattr(cli, "load_engine", lambda bundle: fake_engine)
+    monkeypatch.setattr(cli, "load_engine", lambda bundle, snapshot=None: fake_engine)
     return fake_engine
 
 
@@ -30,13 +30,13 @@ def _error_line(capsys) -> str:
     ([SENTENCE, "--view", "head", "-o", "out.gif"], "unsupported extension '.gif'"),
     ([SENTENCE, "--view", "head", "-o", "out"], "unsupported extension"),
     ([SENTENCE, "--view", "head", "--layer", "4", "-o", "h.pdf"], "layer 4 is out of range"),
-    ([SENTENCE, "--view", "head", "--layer", "0", "-o", "h.pdf"], "counts from 1"),
+    ([SENTENCE, "--view", "head", "--layer", "0", "-o", "h.pdf"], "layers count from 1"),
     ([SENTENCE, "--view", "head", "--kind", "dec", "--head", "5", "-o", "h.pdf"], "head 5 is out of range"),
     ([SENTENCE, "--view", "heatmap", "-o", "h.pdf"], "invalid choice: 'heatmap'"),
     ([SENTENCE, "--view", "probs", "--step", "40", "-o", "p.png"], "step 40 is out of range"),
-    ([SENTENCE, "--view", "probs", "--temperatures", "1", "-1", "-o", "p.png"], "must be positive"),
+    ([SENTENCE, "--view", "probs", "--temperatures", "1", "-1", "-o", "p.png"], "-1 is outside (0, ∞)"),
     ([SENTENCE, "--view", "head", "--width", "wide", "-o", "h.pdf"], "'wide'"),
-    ([SENTENCE, "--view", "head", "--dpi", "0", "-o", "h.png"], "--dpi 0"),
+    ([SENTENCE, "--view", "head", "--dpi", "0", "-o", "h.png"], "argument --dpi: 0 is too small"),
     (["--view", "cross", "-o", "c.pdf"], "needs the TEXT"),
     (["--view", "curves", "--run", "no/such/run", "-o", "c.pdf"], "no/such/run: no such run folder"),
     (["--view", "grid", "--batch", "no/such/file.txt", "-o", "figs"], "no such file"),
