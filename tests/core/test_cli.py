@@ -143,3 +143,26 @@ def test_heads_says_which_measures_it_has(capsys, tmp_path):
     from attnscope.core.cli import format_heads
 
     assert format_heads(heads).startswith("roles only (no AER): the 200 validation sentences carry no gold")
+
+
+@pytest.mark.parametrize("columns", [2, 3])
+def test_heads_json_for_a_corpus_of_ones_own(columns, tmp_path, capsys):
+    """A run trained on a TSV of one's own gets heads.json: roles always, AER only when a
+    third column carries Pharaoh links; `attnscope heads` says which."""
+    assert main(["corpus", "--out", str(tmp_path / "gen"), "--pairs", "1500", "--seed", "3"]) == 0
+    lines = (tmp_path / "gen" / "train.tsv").read_text(encoding="utf-8").splitlines()
+    mine = tmp_path / "mine.tsv"
+    mine.write_text("\n".join("\t".join(ln.split("\t")[:columns]) for ln in lines) + "\n", encoding="utf-8")
+    run, bundle = tmp_path / "run", tmp_path / "bundle"
+    assert main(["train", "--preset", "tiny", "--data", str(mine), "--out", str(run), "--max-steps", "10",
+                 "--valid-every", "10", "--device", "cpu"]) == 0
+    assert not (run / "data" / "valid.tsv").exists()  # nothing but the user's file to go on
+    assert main(["export-onnx", str(run), "--out", str(bundle), "--no-snapshots"]) == 0
+    heads = json.loads((bundle / "heads.json").read_text(encoding="utf-8"))
+    assert heads["sentences"] > 0 and set(heads["roles"]) == {"encoder", "decoder", "cross"}
+    assert (heads["cross_aer"] is not None) == (columns == 3)
+    assert heads["aligned_sentences"] == (heads["sentences"] if columns == 3 else 0)
+    capsys.readouterr()
+    assert main(["heads", "--bundle", str(bundle)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("roles and AER" if columns == 3 else "roles only (no AER)")
