@@ -56,7 +56,7 @@ def _own_corpus_pairs(run: Path) -> list[tuple[str, str, str | None]]:
         prov = json.loads((run / "config.json").read_text(encoding="utf-8")).get("data") or {}
     except (OSError, ValueError):
         return []
-    kind = prov.get("kind")
+    kind = str(prov.get("kind"))
     arg = {"tsv": prov.get("file"), "folder": prov.get("folder"),
            "parallel": f"{prov.get('source')},{prov.get('target')}"}.get(kind)
     if not arg:
