@@ -457,7 +457,8 @@ def runs_data(sources: list[str | Path] | tuple[str | Path, ...]) -> dict[str, A
         while name in runs:
             name += "'"
         runs[name] = {k: one[k] for k in ("source", "train", "layer_grad_norm", "valid", "starts", "skipped_lines")}
-    return {"view": "curves", "title": "training" if len(runs) == 1 else f"{len(runs)} runs", "runs": runs}
+    return {"view": "curves", "title": "training" if len(runs) == 1 else f"{len(runs)} runs", "runs": runs,
+            "null_reasons": {"runs": "a null inside a series: that value was not logged on that line"}}
 
 
 # -- heads.json: per-head maps of a bundle --------------------------------------------------

@@ -41,7 +41,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from attnscope.core.inference.inspection import Inspection
-from attnscope.core.inference.serialize import decode_settings, header
+from attnscope.core.inference.serialize import decode_settings, header, header_reasons
 from attnscope.export import data as d
 from attnscope.export.draw import DRAW
 from attnscope.export.style import (
@@ -115,8 +115,6 @@ def view_options(view: str) -> tuple[str, ...]:
 
 _NULL_REASONS = {
     "mask": "only decoder self-attention hides keys (the future); this kind hides none",
-    "bundle": "the caller did not say which bundle decoded this",
-    "decode": "this view is not drawn from one decode",
     "node": "the best hypothesis",
 }
 
@@ -163,7 +161,7 @@ def figure_data(source: Any, view: str, **opts: Any) -> dict[str, Any]:
     data = spec.build(source, **used)
     head = header("figure", bundle, None)
     head["decode"] = decode_settings(ins) if ins is not None else None
-    reasons = dict(data.pop("null_reasons", {}))
+    reasons = {**header_reasons(head), **data.pop("null_reasons", {})}
     out = {**head, **data}
     for key, value in out.items():
         if value is None and key not in reasons:

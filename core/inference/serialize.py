@@ -61,9 +61,21 @@ def decode_settings(ins: Inspection) -> dict[str, Any]:
 
 def header(kind: str, bundle: Any = None, ins: Inspection | None = None) -> dict[str, Any]:
     """The keys every dump starts with (``bundle`` None: not known to the caller)."""
-    return {"schema_version": SCHEMA_VERSION, "kind": kind, "index_base": INDEX_BASE,
+    return {"schema_version": SCHEMA_VERSION, "dump": kind, "index_base": INDEX_BASE,
             "link_order": LINK_ORDER, "bundle": None if bundle is None else bundle_identity(bundle),
             "decode": None if ins is None else decode_settings(ins)}
+
+
+def header_reasons(head: dict[str, Any]) -> dict[str, str]:
+    """Why a header field is null."""
+    reasons = {}
+    if head["bundle"] is None:
+        reasons["bundle"] = "the caller did not say which bundle made this"
+    elif head["bundle"]["snapshot"] is None:
+        reasons["bundle.snapshot"] = "the final model ran, not a training snapshot"
+    if head["decode"] is None:
+        reasons["decode"] = "not drawn from a decode (training log or heads.json)"
+    return reasons
 
 
 def null_paths(obj: Any, path: str = "") -> Iterator[str]:
@@ -80,9 +92,10 @@ def null_paths(obj: Any, path: str = "") -> Iterator[str]:
 
 
 def unexplained_nulls(data: dict[str, Any]) -> set[str]:
-    """Null paths with no reason in ``data["null_reasons"]`` (a dump must have none)."""
+    """Null paths with no reason in ``data["null_reasons"]`` (a dump must have none); a
+    reason for ``a`` covers everything under it (``a.b``, ``a[]``)."""
     reasons = data.get("null_reasons") or {}
-    return {p for p in null_paths(data) if not any(p == r or p.startswith(r + "[]") for r in reasons)}
+    return {p for p in null_paths(data) if not any(p == r or p.startswith((r + ".", r + "[")) for r in reasons)}
 
 
 def _arr(a: np.ndarray, digits: int = 6) -> Any:
@@ -121,9 +134,8 @@ def inspection_to_json(ins: Inspection, top_logits: int = 10, piece: Callable[[i
                 "cross_attention": _arr(ins.steps[fed[0]].cross_attention[:, :, fed[1]])}  # [L, H, S]
         tree.append(node)
     gold = inspection_aer(ins)
-    reasons: dict[str, str] = {}
-    if bundle is None:
-        reasons["bundle"] = "the caller did not say which bundle decoded this inspection"
+    head = header("inspection", bundle, ins)
+    reasons = header_reasons(head)
     if gold is None:
         reasons["gold_alignment"] = ("the sentence is outside the generated grammar, whose gold "
                                      "alignments are the only ones the inspection knows")
@@ -140,7 +152,7 @@ def inspection_to_json(ins: Inspection, top_logits: int = 10, piece: Callable[[i
         # core.inference.alignment gives (target, source); dumps use one order, source-target
         "links": None if gold["links"] is None else [[s, t] for t, s in gold["links"]]}
     return {
-        **header("inspection", bundle, ins),
+        **head,
         "text": ins.text,
         "translation": ins.translation,
         "source_pieces": list(ins.source_pieces),

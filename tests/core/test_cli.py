@@ -166,3 +166,17 @@ def test_heads_json_for_a_corpus_of_ones_own(columns, tmp_path, capsys):
     assert main(["heads", "--bundle", str(bundle)]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith("roles and AER" if columns == 3 else "roles only (no AER)")
+
+
+def test_inspect_a_snapshot(capsys):
+    from attnscope.core.bundle import read_bundle
+
+    first = read_bundle(None).snapshots()[0].name
+    code, out, _ = _run(["inspect", "I love you", "--snapshot", first, "--json"], capsys)
+    early = json.loads(out)
+    code2, out2, _ = _run(["inspect", "I love you", "--json"], capsys)
+    final = json.loads(out2)
+    assert code == code2 == 0
+    assert early["bundle"]["snapshot"] == first and final["bundle"]["snapshot"] is None
+    assert early["bundle"]["sha256"] != final["bundle"]["sha256"]
+    assert early["encoder_self_attention"] != final["encoder_self_attention"]  # other weights ran

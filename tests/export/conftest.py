@@ -38,7 +38,7 @@ def write_metrics(path: Path, steps: int = 40) -> Path:
                       "lr": 1e-3 * min(step / 100, (100 / step) ** 0.5), "grad_norm": 3.0 / (1 + step / 50),
                       "layer_grad_norm": {"embed": 1.0 / (1 + step / 80), "encoder.0": 0.5 / (1 + step / 90),
                                           "decoder.0": 0.7 / (1 + step / 70)},
-                      "update_ratio": 1e-3, "tokens_per_s": 5000.0, "time": float(step)})
+                      "update_ratio": 1e-3 if step > 10 else None, "tokens_per_s": 5000.0, "time": float(step)})
         if step % 100 == 0:
             lines.append({"kind": "valid", "step": step, "bleu": 90 * (1 - math.exp(-step / 150)),
                           "chrf": 95 * (1 - math.exp(-step / 120)),
