@@ -15,9 +15,9 @@ import pytest
 
 from attnscope.core.bundle import DEFAULT_BUNDLE, read_bundle
 from attnscope.core.config import DecodeConfig
+from attnscope.core.data import parse_alignment, translate, words
 from attnscope.core.inference.alignment import piece_words
 from attnscope.core.inference.serialize import SCHEMA_VERSION, unexplained_nulls
-from attnscope.core.data import parse_alignment, translate, words
 from attnscope.export.figures import VIEWS, render
 
 
