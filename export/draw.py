@@ -84,7 +84,7 @@ def _token_ticks(ax: Axes, n_x: int, n_y: int, x_labels: list[str] | None, y_lab
         # Upright when naming every k-th label makes them fit without much more thinning
         # (Hangul reads badly turned sideways); else all turned, none mixed.
         k_up = max(1, math.ceil(_labels_width(x_labels, pt) / (0.92 * max(cell_x, 1e-6))))
-        upright = k_up <= max(2, 2 * kx) and (k_up < n_x or k_up == 1)
+        upright = k_up <= kx  # naming every token beats keeping Hangul upright
         kx = k_up if upright else kx
     xs, ys = list(range(0, n_x, kx)), list(range(0, n_y, ky))
     ax.set_xticks(xs, [x_labels[i] for i in xs] if x_labels is not None else [], fontsize=pt)
@@ -99,7 +99,7 @@ def _token_ticks(ax: Axes, n_x: int, n_y: int, x_labels: list[str] | None, y_lab
 
 def _x_labels_height(labels: list[str], pt: float, cell: float) -> float:
     k_up = max(1, math.ceil(_labels_width(labels, pt) / (0.92 * max(cell, 1e-6))))
-    if k_up <= max(2, 2 * _every(len(labels), cell, pt)) and (k_up < len(labels) or k_up == 1):
+    if k_up <= _every(len(labels), cell, pt):
         return _line_in(pt)
     return _labels_width(labels, pt)
 
@@ -129,7 +129,7 @@ def _axis_label(text: str, length_in: float, pt: float) -> str:
     """The axis label, shortened to its first word (``query``) when longer than the axis."""
     if text_width_in(text, pt) <= length_in or " " not in text:
         return text
-    return text.split(" ")[0]
+    return text.split(" ")[0].rstrip(",;:")
 
 
 # -- one attention matrix ------------------------------------------------------------------------
@@ -141,7 +141,9 @@ def _matrix_figure(data: dict[str, Any], width: str | float, typo: Typography) -
     rows, cols = m.shape
     pt = typo.small
     side = _labels_width(data["y_labels"], pt) + _line_in(typo.size) + 0.15
-    cell = min((w - side - 0.75) / max(cols, 1), MAX_CELL if w < 5 else 1.5 * MAX_CELL)
+    room = (w - side - 0.75) / max(cols, 1)
+    widest = _labels_width(data["x_labels"], pt) / 0.92  # a cell this wide names its token upright
+    cell = min(room, max(MAX_CELL if w < 5 else 1.5 * MAX_CELL, min(widest, 0.6)))
     cell = max(cell, min(1.2 / max(rows, 1), (w - side - 0.75) / max(cols, 1)))  # short sentences: >= 1.2 in tall
     bottom = _x_labels_height(data["x_labels"], pt, cell) + _line_in(typo.size) + 0.15
     top = _line_in(typo.size) + 0.1 if typo.title else 0.05
@@ -266,6 +268,8 @@ def _fit(label: str, width_in: float, pt: float) -> str:
 
 
 def _prob_text(p: float) -> str:
+    if p <= 0:
+        return "0"
     return f"{p:.2f}" if p >= 0.01 else f"{p:.0e}".replace("e-0", "e-")
 
 
@@ -281,7 +285,7 @@ def draw_trace(data: dict[str, Any], width: str | float, typo: Typography) -> Fi
     y_labels = [f"{t + 1} {p}" for t, p in enumerate(data["inputs"])]
     side = _labels_width(y_labels, pt) + _line_in(typo.size) + 0.15
     widest = max((text_width_in(c, pt) for row in data["candidates"] for c in row), default=0.3)
-    cand_w = _clamp(widest + 0.08, 0.35, 0.3 * w / top) if narrow else _clamp(widest + 0.45, 0.6, 0.4 * w / top)
+    cand_w = _clamp(widest + 0.08, 0.35, 0.38 * w / top) if narrow else _clamp(widest + 0.45, 0.6, 0.4 * w / top)
     cell = min((w - side - top * cand_w - 0.3) / max(src, 1), MAX_CELL if narrow else 1.5 * MAX_CELL)
     row_h = max(cell, _line_in(pt) * (2.3 if narrow else 1.4))
     bottom = _x_labels_height(data["source"], pt, cell) + 2 * _line_in(typo.size) + 0.5
@@ -547,9 +551,11 @@ def draw_curves(data: dict[str, Any], width: str | float, typo: Typography) -> F
         handles += [Line2D([], [], color=RUN_COLOURS[r % len(RUN_COLOURS)], lw=2, label=name)
                     for r, name in enumerate(runs)]
     else:
-        handles += [Line2D([], [], color=ln.get_color(), ls=ln.get_linestyle(), lw=0.7, label=f"grad {ln.get_label()}")
-                    for ln in a_grad.lines if not ln.get_label().startswith("_")]
-    fig.legend(handles=handles, loc="outside lower center", ncols=4 if w < 5 else 6, handlelength=1.6,
+        short = {"encoder": "enc", "decoder": "dec"}
+        handles += [Line2D([], [], color=ln.get_color(), ls=ln.get_linestyle(), lw=0.7,
+                           label="grad " + " ".join(short.get(p, p) for p in str(ln.get_label()).split(".")))
+                    for ln in a_grad.lines if not str(ln.get_label()).startswith("_")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3 if w < 5 else 6, handlelength=1.6,
                columnspacing=0.8, fontsize=typo.small)
     _title(fig, data["title"], typo)
     return fig
@@ -578,7 +584,7 @@ def _cell_for(values_shape: tuple[int, int], w: float, panels: int, pt: float) -
     """Cell size of per-head maps: wide enough for "0.00" at ``pt``, within the width."""
     n_layers, n_heads = values_shape
     fit = (w - 0.9 - 0.5 * panels) / (panels * n_heads)
-    return _clamp(fit, text_width_in("0.00", pt) + 0.04, 0.55)
+    return _clamp(fit, text_width_in("0.00", pt) + 0.04, 0.4)
 
 
 def draw_aer(data: dict[str, Any], width: str | float, typo: Typography) -> Figure:
@@ -638,7 +644,8 @@ def draw_roles(data: dict[str, Any], width: str | float, typo: Typography) -> Fi
             used.add(role)
             ax.text(head, layer, f"{v:.2f}", ha="center", va="center", fontsize=pt,
                     color=_text_colour(tuple(mpl.colors.to_rgba(ROLE_COLOURS[role]))))
-        ax.add_patch(Rectangle((-0.5, -0.5), idx.shape[1], idx.shape[0], fill=False, lw=0.5, ec="#888888"))
+        for (layer, head), _ in np.ndenumerate(idx):  # cell borders: a white "mixed" cell stays a cell
+            ax.add_patch(Rectangle((head - 0.5, layer - 0.5), 1, 1, fill=False, lw=0.4, ec="#aaaaaa"))
         _head_axes(ax, idx.shape[0], idx.shape[1], pt)
         ax.set_title(kind, fontsize=pt, pad=2)
     handles = [Patch(facecolor=ROLE_COLOURS[n], edgecolor="#888888", lw=0.5, label=n) for n in names if n in used]
