@@ -51,7 +51,9 @@ lint: setup-test
 test: setup-test lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -P -m pytest -q
 
+# The [bench] extra (CTranslate2) is optional: without it the comparison is left out.
 bench: setup-test
+	-$(BIN)/pip install -q --no-build-isolation ".[bench]"
 	$(BIN)/python -m benchmarks.run_all
 
 # Trains the default preset from scratch (about 10-15 minutes on 2 CPU cores).
