@@ -19,11 +19,11 @@ from attnscope.app.state import AppState
 from attnscope.core.config import DecodeConfig
 
 
-def load_real_engine(bundle: str | Path | None) -> Any:
+def load_real_engine(bundle: str | Path | None, precision: str = "float") -> Any:
     """``core.inference.engine.Engine.load`` imported lazily (the app starts without it)."""
     from attnscope.core.inference.engine import Engine  # noqa: PLC0415 - optional until core ships it
 
-    return Engine.load(bundle)
+    return Engine.load(bundle, precision=precision)
 
 
 class Controller(QObject):
@@ -128,9 +128,12 @@ class Controller(QObject):
         self.timing.emit(engine_ms, total)
 
     # -- bundles ----------------------------------------------------------------
-    def load_bundle(self, bundle: str | Path | None) -> Any:
-        """Load a bundle; on failure raise and keep the current engine untouched."""
-        engine = self.loader(bundle)
+    def load_bundle(self, bundle: str | Path | None, precision: str = "float") -> Any:
+        """Load a bundle; on failure raise and keep the current engine untouched.
+
+        ``precision="int8"`` (opt-in only) quantises the graphs and measures what that
+        changes in the attention; the status bar shows both."""
+        engine = self.loader(bundle) if precision == "float" else self.loader(bundle, precision=precision)
         self.engine = engine
         self.runner.set_engine(engine)
         self.state.piece_fn = engine.piece
