@@ -91,12 +91,14 @@ class Controller(QObject):
         return rid
 
     def _on_partial(self, rid: int, ins: Any, _ms: float) -> None:
-        """The decode so far (encoder, then each step): painted while the search runs.
+        """The decode so far (encoder and step 1, then later steps): painted while the search runs.
 
         After the first, a partial is painted only once the GUI has been idle for as long
         as the previous paint took, so painting never takes more than half the time the
         decode could use (they share the interpreter, and on small machines the cores).
         """
+        if not ins.steps:  # the views draw a decode from its first step on; this would blank them
+            return
         first = rid not in self._first_painted
         if not first and time.perf_counter() < self._next_partial_at:
             return
