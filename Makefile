@@ -51,7 +51,9 @@ lint: setup-test
 test: setup-test lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -P -m pytest -q
 
+# The [bench] extra (CTranslate2) is optional: without it the comparison is left out.
 bench: setup-test
+	-$(BIN)/pip install -q --no-build-isolation ".[bench]"
 	$(BIN)/python -m benchmarks.run_all
 
 # Plants each bug of benchmarks/mutants.py in a scratch copy and names the test that kills it
