@@ -10,16 +10,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from attnscope.app.inference_runner import InferenceRunner
 from attnscope.app.state import AppState
 from attnscope.core.config import DecodeConfig
+from attnscope.core.inference.inspection import Inspection
+from attnscope.core.inference.protocols import InspectionEngine
 
 
-def load_real_engine(bundle: str | Path | None) -> Any:
+def load_real_engine(bundle: str | Path | None) -> InspectionEngine:
     """``core.inference.engine.Engine.load`` imported lazily (the app starts without it)."""
     from attnscope.core.inference.engine import Engine  # noqa: PLC0415 - optional until core ships it
 
@@ -32,8 +33,8 @@ class Controller(QObject):
     timing = Signal(float, float)  # engine ms, request -> drawn ms
     error = Signal(str)
 
-    def __init__(self, state: AppState, engine: Any,
-                 loader: Callable[[str | Path | None], Any] = load_real_engine,
+    def __init__(self, state: AppState, engine: InspectionEngine | None,
+                 loader: Callable[[str | Path | None], InspectionEngine] = load_real_engine,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state = state
@@ -86,7 +87,7 @@ class Controller(QObject):
         self._asked_at[rid] = time.perf_counter()
         return rid
 
-    def _on_result(self, rid: int, ins: Any, engine_ms: float) -> None:
+    def _on_result(self, rid: int, ins: Inspection, engine_ms: float) -> None:
         self.state.set_inspection(ins)  # every visible view updates its items here
         asked = self._asked_at.pop(rid, None)
         for old in [k for k in self._asked_at if k < rid]:
@@ -101,7 +102,7 @@ class Controller(QObject):
         self.timing.emit(engine_ms, total)
 
     # -- bundles ----------------------------------------------------------------
-    def load_bundle(self, bundle: str | Path | None) -> Any:
+    def load_bundle(self, bundle: str | Path | None) -> InspectionEngine:
         """Load a bundle; on failure raise and keep the current engine untouched."""
         engine = self.loader(bundle)
         self.engine = engine

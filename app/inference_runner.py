@@ -8,16 +8,15 @@ request carries an id, and a result is delivered only if its id is still the new
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 from attnscope.core.config import DecodeConfig
-from attnscope.core.inference.inspection import Inspection
+from attnscope.core.inference.protocols import Inspector
 
 
-def run_inspection(engine: Any, text: str, config: DecodeConfig) -> tuple[Inspection, float]:
-    """The engine call itself, Qt-free: the Inspection and the wall time in ms."""
+def run_inspection(engine: Inspector, text: str, config: DecodeConfig) -> tuple[object, float]:
+    """The engine call itself, Qt-free: its result (an Inspection) and the wall time in ms."""
     t0 = time.perf_counter()
     ins = engine.inspect(text, config)
     return ins, (time.perf_counter() - t0) * 1e3
@@ -31,7 +30,7 @@ class _Signals(QObject):
 class _Job(QRunnable):
     """One engine call on a pool thread; reports through ``signals`` (queued to the GUI)."""
 
-    def __init__(self, signals: _Signals, request_id: int, engine: Any, text: str,
+    def __init__(self, signals: _Signals, request_id: int, engine: Inspector, text: str,
                  config: DecodeConfig) -> None:
         super().__init__()
         self.signals, self.request_id = signals, request_id
@@ -53,7 +52,7 @@ class InferenceRunner(QObject):
     error = Signal(str)
     busy_changed = Signal(bool)
 
-    def __init__(self, engine: Any = None, parent: QObject | None = None) -> None:
+    def __init__(self, engine: Inspector | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
         self.latest_id = 0
@@ -81,7 +80,7 @@ class InferenceRunner(QObject):
     def busy(self) -> bool:
         return self._running is not None
 
-    def set_engine(self, engine: Any) -> None:
+    def set_engine(self, engine: Inspector | None) -> None:
         self.engine = engine
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
@@ -106,7 +105,7 @@ class InferenceRunner(QObject):
             self.busy_changed.emit(False)
 
     @Slot(int, object, float)
-    def _on_done(self, request_id: int, ins: Inspection, ms: float) -> None:
+    def _on_done(self, request_id: int, ins: object, ms: float) -> None:
         self._finish()
         if request_id != self.latest_id or request_id < self.delivered_id:
             self.dropped += 1

@@ -91,7 +91,7 @@ class FakeTokenizer:
         return (["▁" + chars[0]] + chars[1:]) if chars else ["<unk>"]
 
     def encode(self, text: str) -> list[int]:
-        pieces = []
+        pieces: list[str] = []
         for word in re.findall(r"[A-Za-z]+|[^\sA-Za-z]", text.lower()):
             pieces.extend(self._word_pieces(word) if word.isalpha() else [word])
         return [self.ids.get(p, self.ids["<unk>"]) for p in pieces]

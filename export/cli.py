@@ -17,13 +17,16 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from attnscope.core.bundle import BundleError
 from attnscope.export.data import KINDS, TEMPERATURES, VIEWS
 from attnscope.export.figures import DATA_FORMATS, FIGURE_FORMATS, FigureError, render
 from attnscope.export.fonts import CJKFontNotFound
 from attnscope.export.style import WIDTHS, MissingGlyphs
+
+if TYPE_CHECKING:
+    from attnscope.core.inference.protocols import InspectionEngine
 
 PROG = "attnscope figure"
 FORMATS = tuple(s.lstrip(".") for s in FIGURE_FORMATS + DATA_FORMATS)
@@ -89,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def load_engine(bundle: str | None) -> Any:
+def load_engine(bundle: str | None) -> InspectionEngine:
     """The inference engine (tests replace this with a FakeEngine)."""
     from attnscope.core.inference.engine import Engine
 
@@ -136,7 +139,7 @@ class _Renderer:
     def __init__(self, a: argparse.Namespace) -> None:
         self.a = a
         self.opts = _options(a)
-        self.engine: Any = None
+        self.engine: InspectionEngine | None = None
 
     def __call__(self, subject: str | None, out: Path) -> None:
         a = self.a
