@@ -86,6 +86,8 @@ class AttentionDetail(LazyView, QWidget):
     def matrix(self) -> np.ndarray:
         """The [Q, K] matrix currently shown (also what the tests compare)."""
         ins, path = self.state.inspection, self.state.path
+        if ins is None or path is None:
+            return np.zeros((0, 0), np.float32)
         kind, mode, layer, head = self.state.attention
         stack = ad.grid(ins, path, kind, mode if head < 0 else "heads")
         if head >= 0:

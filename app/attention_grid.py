@@ -124,6 +124,8 @@ class AttentionGrid(LazyView, QWidget):
 
     def tile_image(self, row: int, col: int) -> np.ndarray:
         """The same tile as it sits in the drawn image (scaled to the colour levels)."""
+        if self._geom is None:
+            return np.zeros((0, 0), np.float32)
         _r, _c, q, k, gy, gx = self._geom
         y0, x0 = row * (q + gy), col * (k + gx)
         return self.image.image[y0:y0 + q, x0:x0 + k]

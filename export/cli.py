@@ -24,7 +24,7 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attnscope.core.bundle import BundleError
 from attnscope.core.cliargs import (
@@ -43,6 +43,9 @@ from attnscope.export.data import KINDS, REDUCTIONS, TEMPERATURES
 from attnscope.export.figures import DATA_FORMATS, FIGURE_FORMATS, REGISTRY, VIEWS, FigureError, render
 from attnscope.export.fonts import CJKFontNotFound
 from attnscope.export.style import BASE_PT, MIN_PT, SVG_FONTTYPES, WIDTHS, MissingGlyphs, Typography
+
+if TYPE_CHECKING:
+    from attnscope.core.inference.protocols import InspectionEngine
 
 PROG = "attnscope figure"
 FORMATS = tuple(s.lstrip(".") for s in FIGURE_FORMATS + DATA_FORMATS)
@@ -148,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def load_engine(bundle: str | None, snapshot: str | None = None) -> Any:
+def load_engine(bundle: str | None, snapshot: str | None = None) -> InspectionEngine:
     """The inference engine (tests replace this with a FakeEngine)."""
     from attnscope.core.inference.engine import Engine
 
@@ -219,10 +222,10 @@ class _Renderer:
     def __init__(self, a: argparse.Namespace) -> None:
         self.a = a
         self.opts = _options(a)
-        self.engine: Any = None
+        self.engine: InspectionEngine | None = None
         self.typo = Typography(font=a.font, size=a.font_size, title=not a.no_title, svg_fonttype=a.svg_fonttype)
 
-    def _engine(self) -> Any:
+    def _engine(self) -> InspectionEngine:
         if self.engine is None:
             self.engine = load_engine(self.a.bundle, self.a.snapshot)
         return self.engine
