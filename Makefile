@@ -12,7 +12,7 @@ TORCH ?= torch==2.13.0
 SOURCES := pyproject.toml $(shell find package core app export resources -type f \
              -not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
 
-.PHONY: setup setup-test install run test lint bench bench-train default-model figures wheel clean
+.PHONY: setup setup-test install run test lint bench bench-train mutants default-model figures wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,9 @@ $(VENV)/.deps-test: $(VENV)/.deps
 
 # The package itself, rebuilt from the working tree when any source file is newer.
 $(VENV)/.installed: $(VENV)/.deps $(SOURCES)
-	rm -rf build
+	rm -rf build ./*.egg-info
 	$(BIN)/pip install -q --no-deps --no-build-isolation --force-reinstall .
-	rm -rf build
+	rm -rf build ./*.egg-info
 	touch $@
 
 setup: $(VENV)/.installed
@@ -51,8 +51,15 @@ lint: setup-test
 test: setup-test lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -P -m pytest -q
 
+# The [bench] extra (CTranslate2) is optional: without it the comparison is left out.
 bench: setup-test
+	-$(BIN)/pip install -q --no-build-isolation ".[bench]"
 	$(BIN)/python -m benchmarks.run_all
+
+# Plants each bug of benchmarks/mutants.py in a scratch copy and names the test that kills it
+# (about 15 minutes on 2 cores); the table goes to benchmarks/results/mutants.md.
+mutants: setup-test
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m benchmarks.mutants
 
 # Trains the default preset from scratch (about 10-15 minutes on 2 CPU cores).
 bench-train: setup-test

@@ -12,7 +12,6 @@ difference is written to ``meta.json`` so nobody has to take it on trust.
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from attnscope.core.checkpoint import atomic_write_json
 from attnscope.core.config import DecodeConfig
 from attnscope.core.data import read_tsv
 from attnscope.core.inference.engine import Engine, OrtRunner
+from attnscope.core.inference.int8 import quantize_8bit
 from attnscope.core.inference.probe import encode_pair, head_report, teacher_force
 from attnscope.core.model import Transformer
 from attnscope.core.runlog import read_metrics
@@ -86,24 +86,6 @@ def _same_weights(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def _folder_bytes(d: Path) -> int:
     return sum(p.stat().st_size for p in d.rglob("*") if p.is_file())
-
-
-def quantize_8bit(src: Path, dst: Path) -> None:
-    """Dynamic 8-bit quantisation of one graph's MatMul and Gather (embedding) weights.
-
-    uint8 weights, not int8: with uint8 activations, int8 weights saturate the u8 x s8
-    products on CPUs without VNNI, which on the shipped model's early snapshots made the
-    attention differ ten times more (mean |Δ| 0.017 against 0.0016, measured)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantiser logs a pre-processing hint on every call
-    try:
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QUInt8,
-                         op_types_to_quantize=["MatMul", "Gather"])
-    finally:
-        root.setLevel(level)
 
 
 def attention_difference(float_b: Bundle, quant_b: Bundle, tok: Tokenizer,

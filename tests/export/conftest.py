@@ -16,7 +16,7 @@ SENTENCE = "I love you."  # in the generated grammar; the FakeEngine translates 
 
 @pytest.fixture(scope="session")
 def fake_engine():
-    from attnscope.app.fake_engine import FakeEngine
+    from attnscope.app.testing import FakeEngine
 
     return FakeEngine()
 
