@@ -41,18 +41,18 @@ def _file_digest(path: Path) -> str:
     return _HASHES[key]
 
 
-def bundle_identity(bundle: Any) -> dict[str, Any]:
+def bundle_identity(bundle: Any) -> dict[str, Any] | None:
     """``{"name", "snapshot", "sha256"}``: the folder's name and one SHA-256 over the files
     that decide every number (config, tokenizer, the graphs that ran), so two dumps with
-    the same hash came from the same model whatever the folder was called."""
+    the same hash came from the same model whatever the folder was called. None for a model
+    that is not a bundle folder on disk (a test double)."""
+    if not all(Path(bundle.file(name)).is_file() for name in IDENTITY_FILES):
+        return None
     h = hashlib.sha256()
-    try:
-        for name in IDENTITY_FILES:
-            h.update(name.encode() + b"\0" + _file_digest(Path(bundle.file(name))).encode() + b"\0")
-        digest: str | None = h.hexdigest()
-    except OSError:  # a model that is not on disk (a test double, a deleted folder)
-        digest = None
-    return {"name": Path(bundle.path).name, "snapshot": getattr(bundle, "snapshot_name", None), "sha256": digest}
+    for name in IDENTITY_FILES:
+        f = bundle.file(name)
+        h.update(name.encode() + b"\0" + _file_digest(f).encode() + b"\0")
+    return {"name": Path(bundle.path).name, "snapshot": bundle.snapshot_name, "sha256": h.hexdigest()}
 
 
 def decode_settings(ins: Inspection) -> dict[str, Any]:
@@ -73,12 +73,9 @@ def header_reasons(head: dict[str, Any]) -> dict[str, str]:
     """Why a header field is null."""
     reasons = {}
     if head["bundle"] is None:
-        reasons["bundle"] = "the caller did not say which bundle made this"
-    else:
-        if head["bundle"]["snapshot"] is None:
-            reasons["bundle.snapshot"] = "the final model ran, not a training snapshot"
-        if head["bundle"]["sha256"] is None:
-            reasons["bundle.sha256"] = "the bundle's files could not be read to hash them"
+        reasons["bundle"] = "the caller did not say which bundle made this, or it is not a folder on disk"
+    elif head["bundle"]["snapshot"] is None:
+        reasons["bundle.snapshot"] = "the final model ran, not a training snapshot"
     if head["decode"] is None:
         reasons["decode"] = "not drawn from a decode (training log or heads.json)"
     return reasons
