@@ -38,7 +38,8 @@ class AttentionGrid(LazyView, QWidget):
         self.kind, self.mode, self.cmap_name, self.shared = "encoder", "heads", "viridis", False
         self.stack = np.zeros((0, 0, 0, 0), np.float32)  # [rows, cols, Q, K] as drawn
         self.mosaic = np.zeros((1, 1), np.float32)
-        self._geom: tuple[int, ...] | None = None  # R, C, Q, K, gy, gx, first layer
+        self._geom: tuple[int, int, int, int, int, int] | None = None  # R, C, Q, K, gy, gx
+        self._titled_row0 = 0  # first layer the tile titles were written for
         self._labels: tuple = ((), ())
         self.kind_box = self._combo(ad.KINDS, self._on_kind_changed)
         self.mode_box = self._combo(ad.MODES, self._on_mode_changed)
@@ -168,7 +169,7 @@ class AttentionGrid(LazyView, QWidget):
 
     def tile_image(self, row: int, col: int) -> np.ndarray:
         """The same tile as it sits in the drawn image (scaled to the colour levels)."""
-        _r, _c, q, k, gy, gx, _row0 = self._geom
+        _r, _c, q, k, gy, gx = self._geom
         y0, x0 = row * (q + gy), col * (k + gx)
         return self.image.image[y0:y0 + q, x0:x0 + k]
 
@@ -190,10 +191,10 @@ class AttentionGrid(LazyView, QWidget):
             return
         q_draw, k_draw = max(q, 1), max(k, 1)
         gy, gx = max(1, int(np.ceil(q_draw * 0.22))), max(1, int(np.ceil(k_draw * 0.1)))
-        geom = (rows, cols, q_draw, k_draw, gy, gx, self.row0)
+        geom = (rows, cols, q_draw, k_draw, gy, gx)
         height, width = rows * (q_draw + gy) - gy, cols * (k_draw + gx) - gx
-        if geom != self._geom:
-            self._geom = geom
+        if geom != self._geom or self.row0 != self._titled_row0:
+            self._geom, self._titled_row0 = geom, self.row0
             self.mosaic = np.full((height, width), np.nan, np.float32)
             # half a cell of margin on the left so the first key label is not clipped
             set_range(self.plot, x=(-1.0, width - 0.5), y=(-gy - 0.5, height - 0.5))
@@ -243,7 +244,7 @@ class AttentionGrid(LazyView, QWidget):
         """(tile row, tile col, query, key) under an image position, None in a gap."""
         if self._geom is None or not self.stack.size:
             return None
-        rows, cols, q, k, gy, gx, _row0 = self._geom
+        rows, cols, q, k, gy, gx = self._geom
         x, y = int(np.floor(pos.x())), int(np.floor(pos.y()))
         r, i = divmod(y, q + gy)
         c, j = divmod(x, k + gx)
