@@ -39,11 +39,39 @@ SNAPSHOT_FILES_BYTES = 16_000  # meta.json + heads.json of one snapshot, for the
 
 
 def probe_pairs(run: Path) -> list[tuple[str, str, str | None]]:
-    """The run's validation pairs (with gold alignments when the corpus has them)."""
+    """The run's validation pairs, with gold alignments when the corpus has them: the
+    generated corpus's valid.tsv, else the split training held out of the user's own
+    corpus (rebuilt from the provenance in the run's config.json), so every export
+    measures its heads; AER only where a third TSV column gave Pharaoh links."""
     f = run / "data" / "valid.tsv"
-    if not f.is_file():
+    if f.is_file():
+        return [(p.en, p.ko, p.alignment) for p in read_tsv(f).pairs]
+    return _own_corpus_pairs(run)
+
+
+def _own_corpus_pairs(run: Path) -> list[tuple[str, str, str | None]]:
+    from attnscope.core.data.corpus import CorpusError, load_corpus
+
+    try:
+        prov = json.loads((run / "config.json").read_text(encoding="utf-8")).get("data") or {}
+    except (OSError, ValueError):
         return []
-    return [(p.en, p.ko, p.alignment) for p in read_tsv(f).pairs]
+    kind = str(prov.get("kind"))
+    arg = {"tsv": prov.get("file"), "folder": prov.get("folder"),
+           "parallel": f"{prov.get('source')},{prov.get('target')}"}.get(kind)
+    if not arg:
+        return []
+    try:
+        corpus = load_corpus(arg, run / "data")
+    except (CorpusError, OSError):
+        return []  # the corpus has moved since training: no probe, no heads.json
+    tsvs = [Path(arg)] if kind == "tsv" else [Path(arg) / "valid.tsv", Path(arg) / "train.tsv"] if kind == "folder" else []
+    links: dict[tuple[str, str], str | None] = {}
+    for tsv in tsvs:
+        if tsv.is_file():
+            for pr in read_tsv(tsv).pairs:
+                links.setdefault((pr.en, pr.ko), pr.alignment)
+    return [(en, ko, links.get((en, ko))) for en, ko in corpus.valid]
 
 
 def _nearest(records: list[dict[str, Any]], step: int) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ import numpy as np
 from attnscope.core.bundle import Bundle, BundleError, read_bundle
 from attnscope.core.config import DecodeConfig, ModelConfig
 from attnscope.core.inference.inspection import Inspection, StepRecord, build_path
+from attnscope.core.inference.protocols import PieceTokenizer
 from attnscope.core.inference.search import Search, SearchResult, make_search
 from attnscope.core.tokenizer import BOS, EOS, Tokenizer
 
@@ -122,7 +123,7 @@ class Engine:
     """Decode sentences with a bundle and capture everything the model saw."""
 
     bundle: Bundle
-    tokenizer: Tokenizer
+    tokenizer: PieceTokenizer
     runner: Runner
     provider: str
     precision: str = "float"  # "int8": the graphs were quantised at load (opt-in)
@@ -175,7 +176,7 @@ class Engine:
         return f"8-bit (attention |Δ| to float: mean {d['mean']:.4f}, max {d['max']:.3f})"
 
     @property
-    def model_config(self):  # noqa: ANN201 - ModelConfig
+    def model_config(self) -> ModelConfig:
         return self.bundle.model
 
     @property

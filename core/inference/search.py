@@ -333,22 +333,35 @@ class GreedySearch(BeamSearch):
         self.beam_size = self.capacity = self.runners_up = 1
 
 
-def _sampling_probs(
-    logits: np.ndarray, temperature: float, top_k: int, top_p: float, bos_id: int
-) -> np.ndarray:
-    """Sampling distribution over one row: logits / T, BOS masked, then top-k, then top-p."""
+def kept_set(logits: np.ndarray, temperature: float, top_k: int, top_p: float, bos_id: int) -> np.ndarray:
+    """The pieces sampling may draw from one logits row, most likely first, int64.
+
+    logits / T with BOS masked; the top-k of those (0 = off); then, renormalised over
+    them, the smallest most-likely-first prefix whose mass reaches top_p (1.0 = off).
+    The sampler and the probability bars both call this, so they never disagree.
+    """
     z = np.asarray(logits, dtype=np.float64) / temperature
     z[bos_id] = -np.inf
     if not np.isfinite(z).any():
         raise ValueError("no token other than BOS has a finite logit")
-    if 0 < top_k < z.size:
-        z[np.argsort(-z, kind="stable")[top_k:]] = -np.inf
-    p = np.exp(log_softmax(z))
+    order = np.argsort(-z, kind="stable")  # most likely first, ties by id
+    order = order[np.isfinite(z[order])]
+    if 0 < top_k < order.size:
+        order = order[:top_k]
     if top_p < 1.0:
-        order = np.argsort(-p, kind="stable")
-        keep = int(np.searchsorted(np.cumsum(p[order]), top_p)) + 1  # smallest set >= top_p
-        p[order[keep:]] = 0.0
-    out: np.ndarray = p / p.sum()
+        p = np.exp(z[order] - z[order[0]])
+        cum = np.cumsum(p / p.sum())
+        order = order[: int(np.searchsorted(cum, top_p)) + 1]  # smallest prefix with mass >= top_p
+    return order.astype(np.int64)
+
+
+def sampling_probs(logits: np.ndarray, temperature: float, top_k: int, top_p: float, bos_id: int) -> np.ndarray:
+    """Sampling distribution over one row: softmax(logits / T) renormalised over ``kept_set``."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    kept = kept_set(logits, temperature, top_k, top_p, bos_id)
+    out = np.zeros(z.shape, np.float64)
+    e = np.exp(z[kept] - z[kept].max())
+    out[kept] = e / e.sum()
     return out
 
 
@@ -361,7 +374,7 @@ class SamplingSearch(Search):
 
     def _advance(self, logits: np.ndarray, logp: np.ndarray) -> list[int]:
         c = self.cfg
-        p = _sampling_probs(logits[0], c.temperature, c.top_k, c.top_p, self.bos_id)
+        p = sampling_probs(logits[0], c.temperature, c.top_k, c.top_p, self.bos_id)
         token = int(self._rng.choice(self.vocab_size, p=p))
         return self._take(0, token, float(logp[0, token]))
 
