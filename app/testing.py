@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -248,10 +248,12 @@ class FakeEngine(Engine):
         super().__init__(bundle, tok, FakeRunner(tok, model, delay_s, step_delay_s), "CPU")
         self.calls: list[tuple[str, DecodeConfig]] = []
 
-    def inspect(self, text: str, config: DecodeConfig | None = None) -> Inspection:
+    def inspect(self, text: str, config: DecodeConfig | None = None,
+                progress: Callable[[Inspection], None] | None = None,
+                cancel: Callable[[], bool] | None = None) -> Inspection:
         cfg = config or DecodeConfig()
         self.calls.append((text, cfg))
-        return super().inspect(text, cfg)
+        return super().inspect(text, cfg, progress=progress, cancel=cancel)
 
 
 def load_fake_engine(bundle: str | Path | None = None, delay_s: float = 0.0) -> FakeEngine:

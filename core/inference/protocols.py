@@ -3,7 +3,7 @@ a tokenizer: structural types, so a test double is checked like the real thing."
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -36,4 +36,6 @@ class InspectionEngine(Protocol):
     def bundle_path(self) -> Path: ...
     def piece(self, i: int) -> str: ...
     def piece_id(self, piece: str) -> int: ...
-    def inspect(self, text: str, config: DecodeConfig | None = None) -> Inspection: ...
+    def inspect(self, text: str, config: DecodeConfig | None = None,
+                progress: Callable[[Inspection], None] | None = None,
+                cancel: Callable[[], bool] | None = None) -> Inspection: ...

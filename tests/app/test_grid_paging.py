@@ -6,8 +6,8 @@ import numpy as np
 from PySide6.QtCore import Qt
 
 from attnscope.app.attention_grid import PAGE_LAYERS, SHORT_VIEW_PX, AttentionGrid
-from attnscope.app.fake_engine import FakeEngine
 from attnscope.app.state import AppState
+from attnscope.app.testing import FakeEngine
 from attnscope.core.config import DecodeConfig, ModelConfig
 
 DEEP = ModelConfig(vocab_size=400, d_model=64, n_heads=16, n_encoder_layers=24, n_decoder_layers=24,
