@@ -132,6 +132,19 @@ def decoder_step_bytes(cfg: Any) -> int:
     return 4 * (layers * per_layer + cfg.vocab_size * d + cfg.vocab_size)
 
 
+def inspection_bytes(ins: Any) -> dict[str, float]:
+    """What one Inspection holds: the per-step logits dominate ([K, V] float32 per step)."""
+    logits = sum(r.logits.nbytes for r in ins.steps)
+    attention = ins.encoder_attention.nbytes + sum(r.self_attention.nbytes + r.cross_attention.nbytes
+                                                   for r in ins.steps)
+    path = ins.best.step_logits.nbytes + ins.best.cross_attention.nbytes + ins.best.decoder_self_attention.nbytes
+    rows = sum(len(r.node_ids) for r in ins.steps)
+    return {"logits_mb": round(logits / 1e6, 2), "attention_mb": round(attention / 1e6, 2),
+            "best_path_mb": round(path / 1e6, 2), "total_mb": round((logits + attention + path) / 1e6, 2),
+            "logit_rows": rows,
+            "logits_mb_at_256k_vocab": round(rows * 256_206 * 4 / 1e6, 1)}
+
+
 def window_latency(engine: Any, keys: int) -> dict[str, Any]:
     """Type the sentence key by key into the real window: keystroke -> first paint / complete."""
     from PySide6.QtCore import QSettings
@@ -228,6 +241,7 @@ def main() -> None:
         ins = eng.inspect(SENTENCE, dcfg)
         row["attnscope_full_inspection"] = {**summary(timeit(lambda e=eng: e.inspect(SENTENCE, dcfg), repeat)),
                                             "steps": len(ins.steps)}
+        res["memory_per_inspection"] = inspection_bytes(ins)
         eng8 = Engine(bundle8, tok, OrtRunner(bundle8, threads, want_cuda=False), "CPU")
         row["attnscope_8bit"] = summary(timeit(lambda e=eng8: e.inspect(SENTENCE, dcfg), repeat))
         for q, path in ct2.items():
