@@ -230,7 +230,7 @@ def main() -> None:
         "model": f"Marian-base shape: d{cfg.d_model}, {cfg.n_encoder_layers}+{cfg.n_decoder_layers} layers, "
                  f"{cfg.n_heads} heads, FFN {cfg.d_ff}, vocabulary {cfg.vocab_size}, random weights",
         "task": f"{len(SENTENCE.split())} words ({src_ids.shape[1]} source pieces with EOS), beam 4, {STEPS} steps",
-        "export_s": round(export_s, 2), "systems": {}}
+        "export_s": round(export_s, 2), "load_average_at_start": round(os.getloadavg()[0], 2), "systems": {}}
     engines = {}
     for threads in (1, 2):
         row: dict[str, Any] = {}
@@ -311,6 +311,7 @@ def main() -> None:
     res["goals"] = {"ratio_vs_transformers": 0.35, "ratio_vs_ctranslate2_fp32": 0.35, "fraction_of_floor": 0.6,
                     "ratio_8bit_vs_ctranslate2_int8_1_thread": 1.0, "first_paint_p50_ms": 60,
                     "complete_over_inspection": 1.2}
+    res["load_average_at_end"] = round(os.getloadavg()[0], 2)  # other work on the machine skews all of it
     res["nllb_600m_shape"] = "not measured: the Hugging Face import is not on main yet"
     path = write("real_size", res)
     print(path.read_text())
