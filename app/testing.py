@@ -23,7 +23,7 @@ import numpy as np
 
 from attnscope.core.bundle import Bundle, SnapshotInfo
 from attnscope.core.config import DecodeConfig, ModelConfig
-from attnscope.core.inference.engine import CancelFn, EncoderOutput, Engine, ProgressFn, StepOutput
+from attnscope.core.inference.engine import EncoderOutput, Engine, StepOutput
 from attnscope.core.inference.inspection import Inspection
 from attnscope.core.inference.protocols import CancelFn, ProgressFn
 from attnscope.core.inference.snapshots import SnapshotDecode

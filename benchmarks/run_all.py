@@ -67,6 +67,8 @@ def table() -> str:
         ("  … keystroke → first paint in the window (ms)", _get(rs, "window.first_paint.p50_ms"),
          _get(rs, "window.first_paint.p95_ms"), "p50 ≤ 60"),
         ("  … keystroke → complete / inspection time", _get(rs, "window.complete_over_inspection"), None, "≤ 1.2"),
+        ("  … memory per inspection (MB) / its logits at a 256k vocabulary (MB)",
+         _get(rs, "memory_per_inspection.total_mb"), _get(rs, "memory_per_inspection.logits_mb_at_256k_vocab"), ""),
         ("Keystroke → every visible view repainted (ms)", _get(app, "keystroke_to_repaint.p50_ms"),
          _get(app, "keystroke_to_repaint.p95_ms"), "p50 ≤ 33, p95 ≤ 66"),
         ("Start to first frame (ms)", _get(app, "start_to_first_frame.p50_ms"), None, "≤ 1500"),

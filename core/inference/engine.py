@@ -109,6 +109,15 @@ class OrtRunner:
         return StepOutput(*self.decoder.run(None, feeds))  # type: ignore[attr-defined]
 
 
+def _on_device(runner: OrtRunner) -> Runner:
+    """On CUDA, keep the key/value cache on the GPU between steps (IO binding)."""
+    if runner.provider != "CUDA":
+        return runner
+    from attnscope.core.inference.iobinding import IoBindingRunner
+
+    return IoBindingRunner(runner)
+
+
 @dataclass
 class Engine:
     """Decode sentences with a bundle and capture everything the model saw."""
@@ -146,13 +155,13 @@ class Engine:
             # One intra-op thread is fastest for small models on few cores (measured in benchmarks/).
             n = threads if threads is not None else (1 if b.model.d_model <= 256 else 2)
             ort_runner = OrtRunner(b, n, want_cuda=device != "cpu")
-            engine = cls(b, tok, ort_runner, ort_runner.provider)
+            engine = cls(b, tok, _on_device(ort_runner), ort_runner.provider)
             if precision == "int8":
                 from attnscope.core.inference.int8 import attention_difference, int8_bundle
 
                 q = int8_bundle(b)
                 q_runner = OrtRunner(q, n, want_cuda=device != "cpu")
-                q_engine = cls(b, tok, q_runner, q_runner.provider, "int8")
+                q_engine = cls(b, tok, _on_device(q_runner), q_runner.provider, "int8")
                 q_engine.int8_difference = attention_difference(engine, q_engine)
                 return q_engine
             return engine
