@@ -54,6 +54,7 @@ class StepScrubber(LazyView, QWidget):
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         self.plot.setTitle("cross-attention of this step (mean over heads)", size="9pt")
+        self.plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")], []])  # fits a short plot
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.plot.addItem(self.bars)
         self.table = QTableWidget(TOP, 3)
@@ -149,11 +150,14 @@ class StepScrubber(LazyView, QWidget):
             f"<span style='color:{t.accent}'><b>{chosen}</b></span> · looks most at "
             f"<b>{html.escape(ins.source_pieces[top_src]) if n else '—'}</b>")
         probs = softmax_with_temperature(path.step_logits[step], self.state.display_temperature)
-        logp = np.log(np.maximum(probs, 1e-30))
+        # log p straight from the logits: log(p) of an underflowed p would stop at a floor.
+        z = path.step_logits[step].astype(np.float64) / max(self.state.display_temperature, 1e-6)
+        logp = z - (z.max() + np.log(np.exp(z - z.max()).sum()))
         order = np.argsort(-probs, kind="stable")[:TOP]
         for r, pid in enumerate(order.tolist()):
             colour = t.accent if pid == path.target_ids[step] else t.text
-            for c, text in enumerate((self.state.piece(pid), f"{probs[pid]:.3f}",
+            p = probs[pid]  # as the bars print it: tiny values in scientific notation
+            for c, text in enumerate((self.state.piece(pid), f"{p:.3f}" if p >= 5e-4 else f"{p:.0e}",
                                       f"{logp[pid]:.2f}")):
                 self._set_cell(r, c, text, colour)
 
