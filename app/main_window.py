@@ -164,6 +164,7 @@ class MainWindow(QMainWindow):
 
         panel = AttentionDetail(self.state)
         panel.set_colormap(self.grid.cmap_name)
+        panel.detach_requested.connect(self.detach_detail)
         return panel
 
     def _make_flow(self) -> QWidget:
@@ -270,6 +271,7 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
         self._action(view, "Reset &layout", self._on_reset_layout)
+        self._action(view, "Head &detail in its own window", self.detach_detail, "Ctrl+D")
         view.addSeparator()
         self.raw_action = self._action(view, "&Raw byte pieces", self.sentence.raw.toggle)
         self.raw_action.setCheckable(True)
@@ -395,6 +397,15 @@ class MainWindow(QMainWindow):
         self.restoreState(self._default_state)
         self.right_share, self.bottom_share = 440 / 1280, 230 / 800
         self.fit_docks()
+
+    def detach_detail(self) -> None:
+        """The head detail as its own resizable window, large enough to label every row."""
+        dock = self.docks["Head detail"]
+        self.deferred["Head detail"].panel()
+        dock.setFloating(True)
+        dock.resize(max(dock.width(), 900), max(dock.height(), 650))
+        dock.show()
+        dock.raise_()
 
     def _on_hint_dismissed(self) -> None:
         self.store.s.setValue("hint_dismissed", True)

@@ -312,3 +312,41 @@ def test_first_run_hint_until_dismissed(qtbot, settings):
     action(w2, "Getting started").trigger()
     assert w2.hint.isVisible()
     w2.controller.shutdown()
+
+
+def test_clearing_the_input_clears_every_token_axis(window, decoded, qtbot):
+    window.sentence.set_text("I love you")
+    decoded(window, "I love you")
+    assert window.scrubber.plot.getAxis("bottom")._labels
+    window.sentence.source.selectAll()
+    qtbot.keyClick(window.sentence.source, Qt.Key.Key_Delete)
+    decoded(window, "")
+    axes = [window.scrubber.plot.getAxis("bottom"), window.bars.plot.getAxis("left"),
+            window.grid.plot.getAxis("left"), window.grid.plot.getAxis("bottom")]
+    assert all(ax._labels == [] for ax in axes)
+
+
+def test_pause_button_shows_an_icon_not_a_glyph(window, decoded, qtbot):
+    window.sentence.set_text("I love you")
+    decoded(window, "I love you")
+    play = window.scrubber.play_btn
+    assert not play.icon().isNull() and "⏸" not in play.text()
+    qtbot.mouseClick(play, Qt.MouseButton.LeftButton)
+    assert play.text() == "Pause" and play.icon().cacheKey() == window.scrubber.pause_icon.cacheKey()
+    qtbot.mouseClick(play, Qt.MouseButton.LeftButton)
+    assert play.text() == "Play"
+
+
+def test_head_detail_opens_in_its_own_window_with_every_row_labelled(real_window, decoded, qtbot):
+    w = real_window
+    text = "The student reads a new book at the library."
+    w.sentence.set_text(text)
+    ins = decoded(w, text)
+    action(w, "Head detail in its own window").trigger()
+    dock = w.docks["Head detail"]
+    qtbot.waitUntil(lambda: dock.isFloating() and dock.height() >= 600)
+    qtbot.wait(100)
+    w.detail.refresh()
+    axis = w.detail.heatmap.getAxis("left")
+    rows = [s for _v, s in axis._tickLevels[0]]
+    assert len(rows) == len(ins.source_pieces)  # every row has its label
