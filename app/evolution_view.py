@@ -147,7 +147,7 @@ class EvolutionView(LazyView, QWidget):
     def refresh(self) -> None:
         self._build_panels()
         ins = self.state.inspection
-        if self.snapshots is None or ins is None:
+        if self.snapshots is None or ins is None or not ins.complete:  # partials: wait for the end
             return
         key = (ins.text, ins.config.replace(forced_prefix=()))
         if key != self._asked:  # a what-if or a re-selection does not re-run every snapshot
@@ -228,7 +228,7 @@ if __name__ == "__main__":
     import sys
 
     from attnscope.app.demo import run_panel
-    from attnscope.app.fake_snapshots import FakeSnapshotSet
+    from attnscope.app.testing import FakeSnapshotSet
 
     def make(state: AppState) -> EvolutionView:
         v = EvolutionView(state)

@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QFileDialog
 
 from attnscope.app import theme
-from attnscope.app.fake_engine import FakeEngine
+from attnscope.app.testing import FakeEngine
 
 
 def action(window, text: str):
