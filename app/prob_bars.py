@@ -150,8 +150,8 @@ class ProbBars(LazyView, QWidget):
         cfg = ins.config
         # The sampler's own kept set at this temperature (BOS is the tree's root piece).
         self.kept = kept_set(path.step_logits[step], temp, cfg.top_k, cfg.top_p, ins.nodes[0].token)
-        sampling = cfg.strategy == "sample"  # the cut-offs act only when sampling
-        kept = set(self.kept.tolist()) if sampling else set(self.top_ids.tolist())
+        sampling = cfg.strategy == "sample"  # cut-off lines only where the controls act
+        kept = set(self.kept.tolist())
         n_k = min(cfg.top_k, len(probs)) if cfg.top_k > 0 else len(probs)
         chosen = int(path.target_ids[step])
         node = ins.nodes[self.state.node_at_step(step)]

@@ -63,7 +63,9 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
             p.setLabel("bottom", "step")
             p.addLegend(offset=(-4, 4), labelTextSize="8pt")
             p.setMenuEnabled(False)
-            p.getAxis("left").setWidth(52)  # room for "1e-03" without labels running together
+            p.getAxis("left").setWidth(52)  # room for "0.001" without labels running together
+            if log:  # decades only: labelled minor ticks of a short log axis run together
+                p.getAxis("left").setStyle(maxTextLevel=0)
             self._plots[key] = p
         t = theme.current()
         self._curve("loss", "train_loss", "train", t.bar)

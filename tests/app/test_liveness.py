@@ -24,7 +24,7 @@ def test_latest_wins_with_a_slow_engine(qtbot, settings, decoded):
         qtbot.wait(20)
     ins = decoded(w, texts[-1], timeout=10_000)
     qtbot.wait(800)  # give any stale result every chance to (wrongly) arrive
-    assert drawn == [texts[-1]]  # only the newest was drawn, never an older one
+    assert set(drawn) == {texts[-1]}  # only the newest was drawn (its partials too), never an older one
     assert w.state.inspection is ins
     assert w.controller.runner.dropped >= 1  # the first one finished and was thrown away
     assert len(slow.calls) == 2  # the middle request was superseded before it ever ran

@@ -150,6 +150,15 @@ def test_training_tab_shows_the_open_models_log(real_window, qtbot):
     names = {label.text for _s, label in loss.legend.items}
     assert "train" in names and ("valid" in names) == any("valid_loss" in r for r in records)
     assert all(p.height() >= 150 for p in dash.curves.plots.values())  # readable, the tab scrolls
+    from PySide6.QtGui import QImage, QPainter
+
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    for key in ("update", "grad", "ppl"):  # log axes: their labels never run together
+        rects = [r for r, _flags, _text in dash.curves.plots[key].getAxis("left").generateDrawSpecs(painter)[2]]
+        assert len(rects) >= 2
+        assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:]), key
+    painter.end()
 
 
 # -- 7, 8: temperature and modes ------------------------------------------------------
