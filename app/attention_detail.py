@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSignalBlocker
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import QSignalBlocker, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget
 
 from attnscope.app import attention_data as ad
 from attnscope.app.heatmap import HeatmapPlot
@@ -17,6 +17,8 @@ from attnscope.app.widgets import combo_box
 
 
 class AttentionDetail(LazyView, QWidget):
+    detach_requested = Signal()  # the user wants the detail in its own window
+
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
@@ -26,8 +28,11 @@ class AttentionDetail(LazyView, QWidget):
         self.head_spin.setPrefix("head ")
         self.value_label = QLabel(" ")
         self.value_label.setMinimumWidth(220)
+        self.window_btn = QPushButton("Open in a window")
+        self.window_btn.setToolTip("Show the head detail in its own resizable window (Ctrl+D)")
+        self.window_btn.clicked.connect(self.detach_requested)
         bar = QHBoxLayout()
-        for w in (self.kind_box, self.mode_box, self.layer_spin, self.head_spin):
+        for w in (self.kind_box, self.mode_box, self.layer_spin, self.head_spin, self.window_btn):
             bar.addWidget(w)
         bar.addStretch(1)
         bar.addWidget(self.value_label)

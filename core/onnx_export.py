@@ -22,6 +22,7 @@ from attnscope.core.bundle import FORMAT_VERSION, read_bundle
 from attnscope.core.checkpoint import atomic_write_json
 from attnscope.core.config import DecodeConfig, ModelConfig, to_dict
 from attnscope.core.inference.engine import EncoderOutput, Engine, StepOutput
+from attnscope.core.inference.familiarity import write_piece_counts
 from attnscope.core.model import NEG_INF, Transformer
 from attnscope.core.runlog import read_metrics
 from attnscope.core.snapshot_export import add_heads_and_snapshots
@@ -203,6 +204,7 @@ def export_bundle(run: Path, out: Path, verify: bool = False, snapshots: bool = 
     meta = {"attnscope_config": json.dumps({k: config[k] for k in ("format_version", "model", "tokenizer")})}
     export_graphs(model, staging, meta)
     tok.save(staging / "spm.model")
+    write_piece_counts(run, staging, tok)  # what the window marks as barely or never seen
     shutil.copyfile(run / "weights.safetensors", staging / "weights.safetensors") \
         if (run / "weights.safetensors").exists() else None
     if (run / "metrics.jsonl").exists():
