@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="snapshot graphs in 8 bits: when float would pass the 25 MB budget (auto; then also "
                    "leaves out intermediate snapshots if still over), always (int8), never (none)")
 
+    p = sub.add_parser("import", help="import a Hugging Face model folder (Marian/OPUS-MT) as a bundle")
+    p.add_argument("src", help="a local model folder, or a repo id already in the local Hugging Face cache")
+    p.add_argument("--out", required=True, help="the bundle folder to write")
+    p.add_argument("--verify", action="store_true", help="compare with transformers' generate() and forward")
+    p.add_argument("--name", help="the bundle's display name (default: the folder's name)")
+
     p = sub.add_parser("heads", help="per-head table of a bundle: AER of cross-attention heads, roles")
     p.add_argument("--bundle", help="model bundle folder or .zip (default: the shipped model)")
     p.add_argument("--snapshot", help="a snapshot of the bundle (step-NNNNNN) instead of the final model")
@@ -142,6 +148,14 @@ def cmd_export(a: argparse.Namespace) -> int:
 
     report = export_bundle(Path(a.run), Path(a.out), verify=a.verify, snapshots=not a.no_snapshots,
                            quantize=a.quantize)
+    print(json.dumps(report, indent=1))
+    return 0 if report.get("verified", True) else 1
+
+
+def cmd_import(a: argparse.Namespace) -> int:
+    from attnscope.core.convert.importer import import_hf
+
+    report = import_hf(a.src, Path(a.out), verify=a.verify, name=a.name)
     print(json.dumps(report, indent=1))
     return 0 if report.get("verified", True) else 1
 
@@ -286,7 +300,7 @@ def _main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     a = ap.parse_args(argv)
     handlers = {"corpus": cmd_corpus, "train": cmd_train, "export-onnx": cmd_export,
-                "translate": cmd_translate, "inspect": cmd_inspect, "heads": cmd_heads,
+                "translate": cmd_translate, "inspect": cmd_inspect, "heads": cmd_heads, "import": cmd_import,
                 "desktop": cmd_desktop}
     try:
         if a.command is None:
@@ -305,7 +319,7 @@ def _main(argv: list[str] | None = None) -> int:
         raise  # not a user's mistake: main() ends quietly
     except (ValueError, RuntimeError, OSError) as e:
         # User-fixable problems (bad corpus, bad bundle, unwritable folder) get one clear line.
-        if type(e).__name__ in {"CorpusError", "BundleError", "TrainingError", "DecodeError"} or isinstance(e, OSError):
+        if type(e).__name__ in {"CorpusError", "BundleError", "TrainingError", "DecodeError", "ConvertError"} or isinstance(e, OSError):
             print(f"attnscope {a.command}: {e}", file=sys.stderr)
             return 2
         raise
