@@ -56,6 +56,7 @@ class Inspection:
     best: PathView  # the chosen hypothesis, expanded
     timings_ms: dict[str, float] = field(default_factory=dict)
     provider: str = "CPUExecutionProvider"
+    complete: bool = True  # False: handed out while decoding, or a decode cancelled early
 
     # Convenience views of the chosen hypothesis, the names the CLI's JSON uses.
     @property
