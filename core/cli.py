@@ -24,23 +24,35 @@ EXTRAS = {"torch": "train", "sacrebleu": "train", "tqdm": "train", "transformers
 def _decode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bundle", help="model bundle folder or .zip (default: the shipped model)")
     p.add_argument("--strategy", choices=["greedy", "beam", "sample"], default=None)
-    p.add_argument("--beam", type=int, default=4, help="beam size (1 = greedy)")
-    p.add_argument("--length-penalty", type=float, default=0.6)
+    p.add_argument("--beam", type=int, default=None, help="beam size (1 = greedy; default: the bundle's, ours 4)")
+    p.add_argument("--length-penalty", type=float, default=None, help="alpha (default: the bundle's, ours 0.6)")
+    p.add_argument("--length-penalty-kind", choices=["gnmt", "hf"], default=None,
+                   help="gnmt: score / ((5+n)/6)^alpha; hf: score / n^alpha (default: the bundle's)")
     p.add_argument("--n-best", type=int, default=1)
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-k", type=int, default=0)
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-len", type=int, default=64)
+    p.add_argument("--max-len", type=int, default=None, help="most generated pieces (default: the bundle's)")
+    p.add_argument("--source-lang", help="source language code of a multilingual model (e.g. eng_Latn)")
+    p.add_argument("--target-lang", help="target language code, forced as the first piece (e.g. fra_Latn)")
 
 
-def _decode_config(a: argparse.Namespace) -> Any:
-    from attnscope.core.config import DecodeConfig, Strategy
-
-    strategy: Strategy = a.strategy or ("greedy" if a.beam <= 1 else "beam")
-    return DecodeConfig(strategy=strategy, beam_size=max(a.beam, 1), length_penalty=a.length_penalty,
-                        n_best=a.n_best, temperature=a.temperature, top_k=a.top_k, top_p=a.top_p,
-                        seed=a.seed, max_len=a.max_len)
+def _decode_config(a: argparse.Namespace, engine: Any) -> Any:
+    """The bundle's generation defaults, overridden by what the command line gives."""
+    base = engine.decode_defaults()
+    beam = base.beam_size if a.beam is None else max(a.beam, 1)
+    strategy = a.strategy or (base.strategy if a.beam is None else ("greedy" if a.beam <= 1 else "beam"))
+    changes = {"strategy": strategy, "beam_size": beam, "n_best": a.n_best, "temperature": a.temperature,
+               "top_k": a.top_k, "top_p": a.top_p, "seed": a.seed}
+    for key, value in (("length_penalty", a.length_penalty), ("length_penalty_kind", a.length_penalty_kind),
+                       ("max_len", a.max_len)):
+        if value is not None:
+            changes[key] = value
+    cfg = base.replace(**changes)
+    if a.source_lang:
+        engine.set_source_language(a.source_lang)
+    return engine.target_language(cfg, a.target_lang) if a.target_lang else cfg
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the bundle folder to write")
     p.add_argument("--verify", action="store_true", help="compare with transformers' generate() and forward")
     p.add_argument("--name", help="the bundle's display name (default: the folder's name)")
+    p.add_argument("--target-lang", help="default target language of a multilingual model (e.g. fra_Latn)")
 
     p = sub.add_parser("heads", help="per-head table of a bundle: AER of cross-attention heads, roles")
     p.add_argument("--bundle", help="model bundle folder or .zip (default: the shipped model)")
@@ -155,7 +168,7 @@ def cmd_export(a: argparse.Namespace) -> int:
 def cmd_import(a: argparse.Namespace) -> int:
     from attnscope.core.convert.importer import import_hf
 
-    report = import_hf(a.src, Path(a.out), verify=a.verify, name=a.name)
+    report = import_hf(a.src, Path(a.out), verify=a.verify, name=a.name, target_lang=a.target_lang)
     print(json.dumps(report, indent=1))
     return 0 if report.get("verified", True) else 1
 
@@ -164,7 +177,7 @@ def cmd_translate(a: argparse.Namespace) -> int:
     from attnscope.core.inference.engine import Engine
 
     engine = Engine.load(a.bundle)
-    cfg = _decode_config(a)
+    cfg = _decode_config(a, engine)
     for line in sys.stdin:
         print(engine.inspect(line.rstrip("\n"), cfg).translation, flush=True)
     return 0
@@ -175,7 +188,7 @@ def cmd_inspect(a: argparse.Namespace) -> int:
     from attnscope.core.inference.serialize import inspection_to_json
 
     engine = Engine.load(a.bundle)
-    ins = engine.inspect(a.text, _decode_config(a))
+    ins = engine.inspect(a.text, _decode_config(a, engine))
     if a.json:
         from attnscope.core.inference.alignment import inspection_aer
 

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import sentencepiece as spm
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3  # what Tokenizer.train assigns; everything else reads SpecialIds
+LANG = -1  # in a framing: the source-language code chosen at run time
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class SpecialIds:
     source_suffix: tuple[int, ...] = (EOS,)  # ids after them (mBART: eos + language code)
     banned: tuple[int, ...] = (BOS,)  # never generated (generate()'s bad words: pad, unk)
     languages: dict[str, int] = dataclasses.field(default_factory=dict)  # language code -> piece id
+    source_lang: int = -1  # the source-language code that replaces LANG in the framing (-1 = none)
 
     @classmethod
     def from_config(cls, tok: dict[str, Any]) -> SpecialIds:
@@ -52,13 +54,21 @@ class SpecialIds:
             source_suffix=tuple(int(i) for i in tok.get("source_suffix", (eos,))),
             banned=tuple(int(i) for i in tok.get("banned_ids", (start,))),
             languages={str(k): int(v) for k, v in tok.get("languages", {}).items()},
+            source_lang=int(tok.get("source_lang_id", -1)),
         )
 
     def to_config(self) -> dict[str, Any]:
         return {"pad_id": self.pad, "unk_id": self.unk, "bos_id": self.bos, "eos_id": self.eos,
                 "decoder_start_id": self.decoder_start, "source_prefix": list(self.source_prefix),
                 "source_suffix": list(self.source_suffix), "banned_ids": list(self.banned),
-                "languages": dict(self.languages)}
+                "languages": dict(self.languages), "source_lang_id": self.source_lang}
+
+    def frame(self, ids: list[int]) -> list[int]:
+        """The encoder input: prefix, pieces, suffix, with LANG replaced by the source language."""
+        def fill(part: tuple[int, ...]) -> list[int]:
+            return [self.source_lang if i == LANG else i for i in part if i != LANG or self.source_lang >= 0]
+
+        return fill(self.source_prefix) + ids + fill(self.source_suffix)
 
     def hidden(self) -> frozenset[int]:
         """Ids a decoded string leaves out."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from attnscope.core.convert.families import FAMILIES, Family, family, tensor_map
 from attnscope.core.convert.hf import ConvertError, Tensors, read_json, resolve_source
 from attnscope.core.model import Transformer, position_table
 from attnscope.core.onnx_export import OPSET, export_graphs
-from attnscope.core.tokenizer import SpecialIds
+from attnscope.core.tokenizer import LANG, SpecialIds
 
 Progress = Callable[[str], None]
 
@@ -108,11 +109,71 @@ def _marian_tokenizer(folder: Path, staging: Path, config: dict[str, Any], gen: 
             **special.to_config()}
 
 
-TOKENIZERS = {"marian": _marian_tokenizer}
+# Language codes as the multilingual families write them: NLLB "eng_Latn", M2M100 "__en__",
+# mBART-50 "en_XX".
+LANGUAGE_CODE = re.compile(r"^(?:[a-z]{3}_[A-Z][a-z]{3}|__[a-z]{2,3}(?:_[A-Za-z]+)?__|[a-z]{2}_[A-Z]{2})$")
+
+
+def _json_tokenizer(folder: Path, staging: Path, config: dict[str, Any], gen: dict[str, Any],
+                    cfg: ModelConfig) -> dict[str, Any]:
+    path = folder / "tokenizer.json"
+    if not path.is_file():
+        raise ConvertError(f"{path}: missing (this family's tokenizer is read from tokenizer.json)")
+    from tokenizers import Tokenizer as HFTokenizer
+
+    try:
+        tok = HFTokenizer.from_file(str(path))
+    except Exception as e:  # the tokenizers library raises its own Exception subclass
+        raise ConvertError(f"{path}: not a readable tokenizer.json ({e})") from e
+    size = tok.get_vocab_size(with_added_tokens=True)
+    if size > cfg.vocab_size:
+        raise ConvertError(f"{path}: {size} pieces, but config.json's vocab_size is {cfg.vocab_size} "
+                           f"(tokenizer and model do not match)")
+    shutil.copyfile(path, staging / "tokenizer.json")
+    tc = read_json(folder / "tokenizer_config.json", required=False)
+    vocab = tok.get_vocab(with_added_tokens=True)
+    languages = {p: int(i) for p, i in vocab.items() if LANGUAGE_CODE.match(p)}
+    kind = config.get("model_type")
+    start = int(gen.get("decoder_start_token_id", config.get("decoder_start_token_id", cfg.eos_id)))
+    eos, bos = cfg.eos_id, int(config.get("bos_token_id", 0) or 0)
+    unk = vocab.get(str(tc.get("unk_token", "<unk>")), vocab.get("<unk>", cfg.pad_id))
+    prefix: tuple[int, ...]
+    suffix: tuple[int, ...]
+    if kind == "bart":
+        prefix, suffix = (bos,), (eos,)
+    elif tc.get("legacy_behaviour"):
+        prefix, suffix = (), (eos, LANG)  # NLLB's legacy framing
+    else:
+        prefix, suffix = (LANG,), (eos,)  # NLLB, M2M100: language code first
+    if not languages:
+        prefix = tuple(i for i in prefix if i != LANG)
+        suffix = tuple(i for i in suffix if i != LANG)
+    src = languages.get(str(tc.get("src_lang", "")), -1)
+    special = SpecialIds(pad=cfg.pad_id, unk=int(unk), bos=bos, eos=eos, decoder_start=start,
+                         source_prefix=prefix, source_suffix=suffix, banned=_bad_words(gen, config),
+                         languages=languages, source_lang=src)
+    return {"type": "tokenizer.json", "files": ["tokenizer.json"], "vocab_size": size,
+            "target_lang": tc.get("tgt_lang"), **special.to_config()}
+
+
+TOKENIZERS = {"marian": _marian_tokenizer, "tokenizer.json": _json_tokenizer}
+
+
+def _with_target(gen: dict[str, Any], tok: dict[str, Any], target_lang: str | None) -> dict[str, Any]:
+    """A multilingual model's default target language becomes the forced first piece."""
+    code = target_lang or tok.get("target_lang")
+    langs = tok.get("languages", {})
+    if target_lang and target_lang not in langs:
+        raise ConvertError(f"--target-lang {target_lang!r}: not a language of this model "
+                           f"(known: {', '.join(sorted(langs)) or 'none'})")
+    if code in langs:
+        gen = {**gen, "forced_bos_id": int(langs[code])}
+    return gen
 
 
 def import_hf(src: str, out: Path, verify: bool = False, name: str | None = None,
-              progress: Progress | None = None, sentences: list[str] | None = None) -> dict[str, Any]:
+              progress: Progress | None = None, sentences: list[str] | None = None,
+              target_lang: str | None = None) -> dict[str, Any]:
     """Write a bundle from a local Hugging Face folder (or a repo id in the local cache)."""
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
@@ -135,7 +196,7 @@ def import_hf(src: str, out: Path, verify: bool = False, name: str | None = None
             "languages": {"source": "src", "target": "tgt"},
             "model": to_dict(cfg),
             "tokenizer": tok,
-            "generation": generation_defaults(gen, config, cfg),
+            "generation": _with_target(generation_defaults(gen, config, cfg), tok, target_lang),
             "onnx": {"opset": OPSET},
             "provenance": {"imported_from": str(folder), "family": config.get("model_type"),
                            "architectures": config.get("architectures"), "torch": torch.__version__,

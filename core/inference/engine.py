@@ -7,6 +7,7 @@ is model-agnostic: a runner encodes and steps, the search (pure numpy) picks sur
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -168,6 +169,26 @@ class Engine:
         """The bundle's generation defaults (ours: DecodeConfig())."""
         return self.bundle.decode_defaults()
 
+    def languages(self) -> dict[str, int]:
+        """A multilingual model's language codes and their piece ids ({} otherwise)."""
+        return dict(self.tokenizer.special.languages)
+
+    def set_source_language(self, code: str) -> None:
+        """Frame sources with this language's code (NLLB, M2M100, mBART-50)."""
+        langs = self.tokenizer.special.languages
+        if code not in langs:
+            raise BundleError(f"{self.bundle.file('config.json')}: no source language {code!r} "
+                              f"(known: {', '.join(sorted(langs)) or 'none'})")
+        self.tokenizer.special = dataclasses.replace(self.tokenizer.special, source_lang=langs[code])
+
+    def target_language(self, cfg: DecodeConfig, code: str) -> DecodeConfig:
+        """``cfg`` with the target language's code forced as the first piece."""
+        langs = self.tokenizer.special.languages
+        if code not in langs:
+            raise BundleError(f"{self.bundle.file('config.json')}: no target language {code!r} "
+                              f"(known: {', '.join(sorted(langs)) or 'none'})")
+        return cfg.replace(forced_bos_id=langs[code])
+
     def piece(self, i: int) -> str:
         return self.tokenizer.piece(i)
 
@@ -196,7 +217,7 @@ class Engine:
             return Inspection(text, cfg, np.zeros(0, np.int64), (), False,
                               np.zeros((m.n_encoder_layers, m.n_heads, 0, 0), np.float32), (), (), (), (),
                               False, "", empty, {"total": (time.perf_counter() - t0) * 1e3}, self.provider)
-        src = np.array([list(sp.source_prefix) + ids + list(sp.source_suffix)], dtype=np.int64)  # [1, S]
+        src = np.array([sp.frame(ids)], dtype=np.int64)  # [1, S]
         src_pieces = tuple(self.tokenizer.pieces(src[0]))
         node_pieces: list[str] = []  # grows with the tree; a node's piece never changes
 
