@@ -19,6 +19,7 @@ import numpy as np
 from attnscope.core.bundle import Bundle, BundleError, read_bundle
 from attnscope.core.config import DecodeConfig, ModelConfig
 from attnscope.core.inference.inspection import Inspection, StepRecord, build_path
+from attnscope.core.inference.protocols import PieceTokenizer
 from attnscope.core.inference.search import Search, SearchResult, make_search
 from attnscope.core.tokenizer import SpecialIds, TextTokenizer, load_tokenizer, tokenizer_files
 
@@ -114,18 +115,24 @@ class Engine:
     """Decode sentences with a bundle and capture everything the model saw."""
 
     bundle: Bundle
-    tokenizer: TextTokenizer
+    tokenizer: TextTokenizer  # a PieceTokenizer that also names the bundle's special ids
     runner: Runner
     provider: str
+    precision: str = "float"  # "int8": the graphs were quantised at load (opt-in)
+    int8_difference: dict[str, float] | None = None  # attention |Δ| to float, measured at load
 
     @classmethod
     def load(cls, bundle: str | Path | Bundle | None = None, runner: Runner | None = None,
-             threads: int | None = None, device: str = "auto", snapshot: str | None = None) -> Engine:
+             threads: int | None = None, device: str = "auto", snapshot: str | None = None,
+             precision: str = "float") -> Engine:
         """Open a bundle (None = the shipped default); raises BundleError naming the bad file.
 
         ``snapshot`` ("step-000120", one of ``bundle.snapshots()``) runs that earlier
-        training state's graphs with the bundle's tokenizer.
+        training state's graphs with the bundle's tokenizer. ``precision="int8"`` quantises
+        the graphs (cached) and measures the attention difference to float on probe sentences.
         """
+        if precision not in ("float", "int8"):
+            raise ValueError(f"precision must be 'float' or 'int8', got {precision!r}")
         b = bundle if isinstance(bundle, Bundle) else read_bundle(bundle)
         if snapshot is not None:
             b = b.snapshot(snapshot)
@@ -145,11 +152,28 @@ class Engine:
             # One intra-op thread is fastest for small models on few cores (measured in benchmarks/).
             n = threads if threads is not None else (1 if b.model.d_model <= 256 else 2)
             ort_runner = OrtRunner(b, n, want_cuda=device != "cpu")
-            return cls(b, tok, ort_runner, ort_runner.provider)
+            engine = cls(b, tok, ort_runner, ort_runner.provider)
+            if precision == "int8":
+                from attnscope.core.inference.int8 import attention_difference, int8_bundle
+
+                q = int8_bundle(b)
+                q_runner = OrtRunner(q, n, want_cuda=device != "cpu")
+                q_engine = cls(b, tok, q_runner, q_runner.provider, "int8")
+                q_engine.int8_difference = attention_difference(engine, q_engine)
+                return q_engine
+            return engine
         return cls(b, tok, runner, "torch")
 
     @property
-    def model_config(self):  # noqa: ANN201 - ModelConfig
+    def precision_text(self) -> str:
+        """What the status bar says about the weights: float, or 8-bit and its measured cost."""
+        d = self.int8_difference
+        if self.precision != "int8" or d is None:
+            return "float32"
+        return f"8-bit (attention |Δ| to float: mean {d['mean']:.4f}, max {d['max']:.3f})"
+
+    @property
+    def model_config(self) -> ModelConfig:
         return self.bundle.model
 
     @property
