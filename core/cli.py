@@ -64,9 +64,9 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", choices=["greedy", "beam", "sample"],
                    help="search (default: beam, or greedy with --beam 1)")
     p.add_argument("--beam", type=int_at_least(1, " (1 = greedy)"), default=None,
-                   help="beam size (default: the bundle's; ours 4)")
+                   help="beam size (default: 4; an imported model: its generation_config.json)")
     p.add_argument("--length-penalty", type=float, default=None,
-                   help="alpha (0 = none; default: the bundle's, ours 0.6 GNMT)")
+                   help="alpha, 0 = none (default: 0.6; an imported model: its generation_config.json)")
     p.add_argument("--length-penalty-kind", choices=["gnmt", "hf"], default=None,
                    help="gnmt: score / ((5+n)/6)^alpha; hf (transformers): score / n^alpha (default: the bundle's)")
     p.add_argument("--n-best", type=int_at_least(1), default=1, help="hypotheses returned (at most --beam)")
@@ -77,7 +77,7 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
                    help="nucleus mass in (0, 1] (1 = off)")
     p.add_argument("--seed", type=int_at_least(0), default=0, help="sampling seed")
     p.add_argument("--max-len", type=int_at_least(1), default=None,
-                   help="most generated pieces, EOS included (default: the bundle's; ours 64)")
+                   help="most generated pieces, EOS included (default: 64; an imported model: its max_length - 1)")
     p.add_argument("--source-lang", help="source language code of a multilingual model (e.g. eng_Latn)")
     p.add_argument("--target-lang", help="target language code, forced as the first piece (e.g. fra_Latn)")
 

@@ -19,7 +19,6 @@ import numpy as np
 from attnscope.core.bundle import Bundle, BundleError, read_bundle
 from attnscope.core.config import DecodeConfig, ModelConfig
 from attnscope.core.inference.inspection import Inspection, StepRecord, build_path
-from attnscope.core.inference.protocols import PieceTokenizer
 from attnscope.core.inference.search import Search, SearchResult, make_search
 from attnscope.core.tokenizer import SpecialIds, TextTokenizer, load_tokenizer, tokenizer_files
 
@@ -187,7 +186,9 @@ class Engine:
 
     @property
     def special(self) -> SpecialIds:
-        return self.tokenizer.special
+        """The bundle's special ids (a tokenizer that names none has ours)."""
+        sp = getattr(self.tokenizer, "special", None)
+        return sp if isinstance(sp, SpecialIds) else SpecialIds()
 
     def decode_defaults(self) -> DecodeConfig:
         """The bundle's generation defaults (ours: DecodeConfig())."""
@@ -195,19 +196,19 @@ class Engine:
 
     def languages(self) -> dict[str, int]:
         """A multilingual model's language codes and their piece ids ({} otherwise)."""
-        return dict(self.tokenizer.special.languages)
+        return dict(self.special.languages)
 
     def set_source_language(self, code: str) -> None:
         """Frame sources with this language's code (NLLB, M2M100, mBART-50)."""
-        langs = self.tokenizer.special.languages
+        langs = self.special.languages
         if code not in langs:
             raise BundleError(f"{self.bundle.file('config.json')}: no source language {code!r} "
                               f"(known: {', '.join(sorted(langs)) or 'none'})")
-        self.tokenizer.special = dataclasses.replace(self.tokenizer.special, source_lang=langs[code])
+        self.tokenizer.special = dataclasses.replace(self.special, source_lang=langs[code])
 
     def target_language(self, cfg: DecodeConfig, code: str) -> DecodeConfig:
         """``cfg`` with the target language's code forced as the first piece."""
-        langs = self.tokenizer.special.languages
+        langs = self.special.languages
         if code not in langs:
             raise BundleError(f"{self.bundle.file('config.json')}: no target language {code!r} "
                               f"(known: {', '.join(sorted(langs)) or 'none'})")
@@ -232,7 +233,7 @@ class Engine:
         t0 = time.perf_counter()
         m = self.bundle.model
         ids = self.tokenizer.encode(text) if text.strip() else []
-        sp = self.tokenizer.special
+        sp = self.special
         limit = m.max_len - len(sp.source_prefix) - len(sp.source_suffix)  # room for the framing
         truncated_in = len(ids) > limit
         ids = ids[:limit]
