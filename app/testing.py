@@ -23,7 +23,7 @@ import numpy as np
 
 from attnscope.core.bundle import Bundle, SnapshotInfo
 from attnscope.core.config import DecodeConfig, ModelConfig
-from attnscope.core.inference.engine import EncoderOutput, Engine, StepOutput
+from attnscope.core.inference.engine import CancelFn, EncoderOutput, Engine, ProgressFn, StepOutput
 from attnscope.core.inference.inspection import Inspection
 from attnscope.core.inference.snapshots import SnapshotDecode
 
@@ -248,10 +248,11 @@ class FakeEngine(Engine):
         super().__init__(bundle, tok, FakeRunner(tok, model, delay_s, step_delay_s), "CPU")
         self.calls: list[tuple[str, DecodeConfig]] = []
 
-    def inspect(self, text: str, config: DecodeConfig | None = None) -> Inspection:
+    def inspect(self, text: str, config: DecodeConfig | None = None, progress: ProgressFn | None = None,
+                cancel: CancelFn | None = None) -> Inspection:
         cfg = config or DecodeConfig()
         self.calls.append((text, cfg))
-        return super().inspect(text, cfg)
+        return super().inspect(text, cfg, progress=progress, cancel=cancel)
 
 
 def load_fake_engine(bundle: str | Path | None = None, delay_s: float = 0.0) -> FakeEngine:
