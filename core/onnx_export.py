@@ -26,7 +26,7 @@ from attnscope.core.inference.familiarity import write_piece_counts
 from attnscope.core.model import NEG_INF, Transformer
 from attnscope.core.runlog import read_metrics
 from attnscope.core.snapshot_export import add_heads_and_snapshots
-from attnscope.core.tokenizer import BOS, EOS, PAD, Tokenizer
+from attnscope.core.tokenizer import Tokenizer
 from attnscope.core.train import load_run_model
 
 OPSET = 17
@@ -64,7 +64,7 @@ class DecoderStepGraph(nn.Module):
     def forward(self, token: Tensor, position: Tensor, src_mask: Tensor, cross_k: Tensor,
                 cross_v: Tensor, past_k: Tensor, past_v: Tensor) -> tuple[Tensor, ...]:
         m = self.model
-        y = m.pos(m.embed_scaled(token), position)  # (B, 1, D)
+        y = m.embed_target(token, position)  # (B, 1, D)
         mask = additive_mask(src_mask)
         keys, values, selfs, crosses = [], [], [], []
         for i, layer in enumerate(m.decoder):
@@ -82,8 +82,8 @@ def _example_inputs(cfg: ModelConfig) -> tuple[tuple[Tensor, ...], tuple[Tensor,
     b, s, p = 2, 5, 3
     src = torch.randint(4, cfg.vocab_size, (b, s))
     src_mask = torch.ones(b, s, dtype=torch.long)
-    shape = (cfg.n_decoder_layers, b, cfg.n_heads, s, cfg.d_k)
-    past = (cfg.n_decoder_layers, b, cfg.n_heads, p, cfg.d_k)
+    shape = (cfg.n_decoder_layers, b, cfg.decoder_n_heads, s, cfg.decoder_d_k)
+    past = (cfg.n_decoder_layers, b, cfg.decoder_n_heads, p, cfg.decoder_d_k)
     dec = (torch.randint(4, cfg.vocab_size, (b, 1)), torch.tensor([p], dtype=torch.long), src_mask,
            torch.randn(shape), torch.randn(shape), torch.randn(past), torch.randn(past))
     return (src, src_mask), dec
@@ -190,7 +190,7 @@ def export_bundle(run: Path, out: Path, verify: bool = False, snapshots: bool = 
         else run_cfg.get("languages", {"source": "src", "target": "tgt"}),
         "model": to_dict(model.cfg),
         "tokenizer": {"type": "sentencepiece", "file": "spm.model", "vocab_size": len(tok),
-                      "pad_id": PAD, "bos_id": BOS, "eos_id": EOS, "shared": True, "byte_fallback": True},
+                      **tok.special.to_config(), "shared": True, "byte_fallback": True},
         "onnx": {"opset": OPSET, "encoder": {"inputs": ENCODER_INPUTS, "outputs": ENCODER_OUTPUTS},
                  "decoder": {"inputs": DECODER_INPUTS, "outputs": DECODER_OUTPUTS}},
         "provenance": {

@@ -7,6 +7,7 @@ is model-agnostic: a runner encodes and steps, the search (pure numpy) picks sur
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,9 +19,8 @@ import numpy as np
 from attnscope.core.bundle import Bundle, BundleError, read_bundle
 from attnscope.core.config import DecodeConfig, ModelConfig
 from attnscope.core.inference.inspection import Inspection, StepRecord, build_path
-from attnscope.core.inference.protocols import PieceTokenizer
 from attnscope.core.inference.search import Search, SearchResult, make_search
-from attnscope.core.tokenizer import BOS, EOS, Tokenizer
+from attnscope.core.tokenizer import SpecialIds, TextTokenizer, load_tokenizer, tokenizer_files
 
 
 class EncoderOutput(NamedTuple):
@@ -91,7 +91,7 @@ class OrtRunner:
         self.provider = "CUDA" if used and used[0] == "CUDAExecutionProvider" else "CPU"
         names = [o.name for o in self.decoder.get_outputs()]  # type: ignore[attr-defined]
         expected = ["logits", "present_k", "present_v", "self_attn", "cross_attn"]
-        if names != expected:
+        if names[:len(expected)] != expected:
             raise BundleError(f"{bundle.file('decoder.onnx')}: outputs {names}, expected {expected}")
         vocab = self.decoder.get_outputs()[0].shape[-1]  # type: ignore[attr-defined]
         if isinstance(vocab, int) and vocab != bundle.model.vocab_size:
@@ -123,7 +123,7 @@ class Engine:
     """Decode sentences with a bundle and capture everything the model saw."""
 
     bundle: Bundle
-    tokenizer: PieceTokenizer
+    tokenizer: TextTokenizer  # a PieceTokenizer that also names the bundle's special ids
     runner: Runner
     provider: str
     precision: str = "float"  # "int8": the graphs were quantised at load (opt-in)
@@ -144,12 +144,17 @@ class Engine:
         b = bundle if isinstance(bundle, Bundle) else read_bundle(bundle)
         if snapshot is not None:
             b = b.snapshot(snapshot)
+        section = b.tokenizer_section
+        first = b.file(tokenizer_files(section)[0])
         try:
-            tok = Tokenizer.load(b.file("spm.model"))
-        except (RuntimeError, OSError) as e:
-            raise BundleError(f"{b.file('spm.model')}: not a sentencepiece model ({e})") from e
-        if len(tok) != b.model.vocab_size:
-            raise BundleError(f"{b.file('spm.model')}: {len(tok)} pieces, but the model was trained "
+            tok = load_tokenizer(b.path, section)
+        except (RuntimeError, OSError, ValueError, KeyError) as e:
+            raise BundleError(f"{first}: not a readable tokenizer ({e})") from e
+        # Imported vocabularies may be padded beyond the tokenizer (never the other way round).
+        ok = len(tok) == b.model.vocab_size if section.get("type", "sentencepiece") == "sentencepiece" \
+            else len(tok) <= b.model.vocab_size
+        if not ok:
+            raise BundleError(f"{first}: {len(tok)} pieces, but the model was trained "
                               f"with {b.model.vocab_size} (config.json)")
         if runner is None:
             # One intra-op thread is fastest for small models on few cores (measured in benchmarks/).
@@ -188,6 +193,36 @@ class Engine:
         """The snapshot whose graphs run here (None: the final model)."""
         return self.bundle.snapshot_name
 
+    @property
+    def special(self) -> SpecialIds:
+        """The bundle's special ids (a tokenizer that names none has ours)."""
+        sp = getattr(self.tokenizer, "special", None)
+        return sp if isinstance(sp, SpecialIds) else SpecialIds()
+
+    def decode_defaults(self) -> DecodeConfig:
+        """The bundle's generation defaults (ours: DecodeConfig())."""
+        return self.bundle.decode_defaults()
+
+    def languages(self) -> dict[str, int]:
+        """A multilingual model's language codes and their piece ids ({} otherwise)."""
+        return dict(self.special.languages)
+
+    def set_source_language(self, code: str) -> None:
+        """Frame sources with this language's code (NLLB, M2M100, mBART-50)."""
+        langs = self.special.languages
+        if code not in langs:
+            raise BundleError(f"{self.bundle.file('config.json')}: no source language {code!r} "
+                              f"(known: {', '.join(sorted(langs)) or 'none'})")
+        self.tokenizer.special = dataclasses.replace(self.special, source_lang=langs[code])
+
+    def target_language(self, cfg: DecodeConfig, code: str) -> DecodeConfig:
+        """``cfg`` with the target language's code forced as the first piece."""
+        langs = self.special.languages
+        if code not in langs:
+            raise BundleError(f"{self.bundle.file('config.json')}: no target language {code!r} "
+                              f"(known: {', '.join(sorted(langs)) or 'none'})")
+        return cfg.replace(forced_bos_id=langs[code])
+
     def piece(self, i: int) -> str:
         return self.tokenizer.piece(i)
 
@@ -207,7 +242,8 @@ class Engine:
         t0 = time.perf_counter()
         m = self.bundle.model
         ids = self.tokenizer.encode(text) if text.strip() else []
-        limit = m.max_len - 1  # room for EOS
+        sp = self.special
+        limit = m.max_len - len(sp.source_prefix) - len(sp.source_suffix)  # room for the framing
         truncated_in = len(ids) > limit
         ids = ids[:limit]
         if not ids:  # nothing to translate: an empty inspection, not an error
@@ -215,7 +251,7 @@ class Engine:
             return Inspection(text, cfg, np.zeros(0, np.int64), (), False,
                               np.zeros((m.n_encoder_layers, m.n_heads, 0, 0), np.float32), (), (), (), (),
                               False, "", empty, {"total": (time.perf_counter() - t0) * 1e3}, self.provider)
-        src = np.array([ids + [EOS]], dtype=np.int64)  # [1, S]
+        src = np.array([sp.frame(ids)], dtype=np.int64)  # [1, S]
         src_pieces = tuple(self.tokenizer.pieces(src[0]))
         node_pieces: list[str] = []  # grows with the tree; a node's piece never changes
 
@@ -241,7 +277,7 @@ class Engine:
                 progress(assemble(enc, steps, search.result(), {"total": ms, "steps": float(len(steps))}, False))
 
         t_tok = time.perf_counter()
-        dec = decode(self.runner, src, cfg, m, on_step=on_step, cancel=cancel)
+        dec = decode(self.runner, src, cfg, m, on_step=on_step, cancel=cancel, special=sp)
         t_dec = time.perf_counter()
         timings = {"tokenize": (t_tok - t0) * 1e3, "encode": dec.encode_ms,
                    "decode": (t_dec - t_tok) * 1e3 - dec.encode_ms, "steps": float(len(dec.steps))}
@@ -262,20 +298,23 @@ class Decoded:
 
 
 def decode(runner: Runner, src: np.ndarray, cfg: DecodeConfig, m: ModelConfig, on_step: StepFn | None = None,
-           cancel: CancelFn | None = None) -> Decoded:
+           cancel: CancelFn | None = None, special: SpecialIds | None = None) -> Decoded:
     """Encode ``src`` [1, S] once, then step the decoder while the search wants more pieces.
 
     ``on_step`` is called after the encoder (no steps yet) and after every step with the
     records so far and the search; ``cancel`` is asked before every model call and stops
     the decode within one step (latest wins: a newer keystroke supersedes this one).
+    ``special`` names the decoder start, EOS and the pieces never generated (the bundle's).
     """
+    sp = special or SpecialIds()
     t0 = time.perf_counter()
     src_mask = np.ones_like(src)
     enc = runner.encode(src, src_mask)
     encode_ms = (time.perf_counter() - t0) * 1e3
     max_steps = max(1, min(cfg.max_len, m.max_len - 1))  # positions must stay inside the table
-    search = make_search(cfg.replace(max_len=max_steps), bos_id=BOS, eos_id=EOS, vocab_size=m.vocab_size)
-    past_k = np.zeros((m.n_decoder_layers, 1, m.n_heads, 0, m.d_k), np.float32)
+    search = make_search(cfg.replace(max_len=max_steps), bos_id=sp.decoder_start, eos_id=sp.eos,
+                         vocab_size=m.vocab_size, banned=sp.banned)
+    past_k = np.zeros((m.n_decoder_layers, 1, m.decoder_n_heads, 0, m.decoder_d_k), np.float32)
     past_v = past_k
     cross_k, cross_v, mask_k = enc.cross_k, enc.cross_v, src_mask
     steps: list[StepRecord] = []
