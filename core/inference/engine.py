@@ -16,6 +16,7 @@ import numpy as np
 
 from attnscope.core.bundle import Bundle, BundleError, read_bundle
 from attnscope.core.config import DecodeConfig, ModelConfig
+from attnscope.core.inference.contributions import ContributionRunner, Contributions, load_runner
 from attnscope.core.inference.inspection import Inspection, StepRecord, build_path
 from attnscope.core.inference.search import SearchResult, make_search
 from attnscope.core.tokenizer import BOS, EOS, Tokenizer
@@ -26,6 +27,8 @@ class EncoderOutput(NamedTuple):
     enc_attn: np.ndarray  # [L, B, H, S, S]
     cross_k: np.ndarray  # [L, B, H, S, d_k]
     cross_v: np.ndarray
+    enc_vnorm: np.ndarray | None = None  # [L, B, H, S] value norms (None: graphs without them)
+    cross_vnorm: np.ndarray | None = None  # [L, B, H, S]
 
 
 class StepOutput(NamedTuple):
@@ -34,6 +37,7 @@ class StepOutput(NamedTuple):
     present_v: np.ndarray
     self_attn: np.ndarray  # [L, K, H, 1, P+1]
     cross_attn: np.ndarray  # [L, K, H, 1, S]
+    self_vnorm: np.ndarray | None = None  # [L, K, H, 1] value norm of each row's new piece
 
 
 class Runner(Protocol):
@@ -84,7 +88,8 @@ class OrtRunner:
         self.provider = "CUDA" if used and used[0] == "CUDAExecutionProvider" else "CPU"
         names = [o.name for o in self.decoder.get_outputs()]  # type: ignore[attr-defined]
         expected = ["logits", "present_k", "present_v", "self_attn", "cross_attn"]
-        if names != expected:
+        # Value norms (norm-based attention) are optional extras: older bundles lack them.
+        if names not in (expected, [*expected, "self_vnorm"]):
             raise BundleError(f"{bundle.file('decoder.onnx')}: outputs {names}, expected {expected}")
         vocab = self.decoder.get_outputs()[0].shape[-1]  # type: ignore[attr-defined]
         if isinstance(vocab, int) and vocab != bundle.model.vocab_size:
@@ -110,6 +115,8 @@ class Engine:
     tokenizer: Tokenizer
     runner: Runner
     provider: str
+    alti: ContributionRunner | None = None  # ALTI+ graph of the final model (None: not exported)
+    with_contributions: bool = True  # compute ALTI+ of the best hypothesis in every inspect()
 
     @classmethod
     def load(cls, bundle: str | Path | Bundle | None = None, runner: Runner | None = None,
@@ -133,8 +140,8 @@ class Engine:
             # One intra-op thread is fastest for small models on few cores (measured in benchmarks/).
             n = threads if threads is not None else (1 if b.model.d_model <= 256 else 2)
             ort_runner = OrtRunner(b, n, want_cuda=device != "cpu")
-            return cls(b, tok, ort_runner, ort_runner.provider)
-        return cls(b, tok, runner, "torch")
+            return cls(b, tok, ort_runner, ort_runner.provider, load_runner(b, n))
+        return cls(b, tok, runner, "torch", load_runner(b))
 
     @property
     def model_config(self):  # noqa: ANN201 - ModelConfig
@@ -179,17 +186,30 @@ class Engine:
         best_id = result.hypotheses[0].node_id if result.hypotheses else 0
         best = build_path(nodes, pieces, steps, best_id)
         translation = self.tokenizer.decode(best.target_ids.tolist())
+        t_alti = time.perf_counter()
+        contrib = self.contributions(src[0], best.target_ids) if self.with_contributions else None
         t_end = time.perf_counter()
         timings = {"tokenize": (t_tok - t0) * 1e3, "encode": dec.encode_ms,
-                   "decode": (t_dec - t_tok) * 1e3 - dec.encode_ms, "assemble": (t_end - t_dec) * 1e3,
-                   "total": (t_end - t0) * 1e3, "steps": float(len(steps))}
+                   "decode": (t_dec - t_tok) * 1e3 - dec.encode_ms, "assemble": (t_alti - t_dec) * 1e3,
+                   "contributions": (t_end - t_alti) * 1e3, "total": (t_end - t0) * 1e3,
+                   "steps": float(len(steps))}
+        vnorms = [None if a is None else a[:, 0] for a in (enc.enc_vnorm, enc.cross_vnorm)]  # [L, H, S]
         return Inspection(
             text=text, config=cfg, source_ids=src[0], source_pieces=tuple(self.tokenizer.pieces(src[0])),
             truncated_input=truncated_in, encoder_attention=enc.enc_attn[:, 0], steps=steps,
             nodes=nodes, node_pieces=pieces, hypotheses=result.hypotheses,
             truncated_output=result.truncated, translation=translation, best=best, timings_ms=timings,
-            provider=self.provider,
+            provider=self.provider, encoder_value_norms=vnorms[0], cross_value_norms=vnorms[1],
+            contributions=contrib,
         )
+
+    def contributions(self, source_ids: np.ndarray, target_ids: np.ndarray) -> Contributions | None:
+        """ALTI+ of ``target_ids`` (generated pieces, no start piece) given ``source_ids`` [S];
+        None when the bundle has no ALTI+ graph or nothing was generated."""
+        if self.alti is None or len(target_ids) == 0:
+            return None
+        tgt_in = np.concatenate([[BOS], np.asarray(target_ids, np.int64)[:-1]])  # teacher forcing
+        return self.alti.contributions(np.asarray(source_ids, np.int64), tgt_in)
 
 
 @dataclass(frozen=True)
@@ -212,7 +232,7 @@ def decode(runner: Runner, src: np.ndarray, cfg: DecodeConfig, m: ModelConfig) -
     past_k = np.zeros((m.n_decoder_layers, 1, m.n_heads, 0, m.d_k), np.float32)
     past_v = past_k
     cross_k, cross_v, mask_k = enc.cross_k, enc.cross_v, src_mask
-    raw: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    raw: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
     step_ms: list[float] = []
     position = 0
     while not search.done:
@@ -226,7 +246,7 @@ def decode(runner: Runner, src: np.ndarray, cfg: DecodeConfig, m: ModelConfig) -
         out = runner.step(tokens.reshape(k, 1).astype(np.int64), np.array([position], np.int64),
                           mask_k, cross_k, cross_v, past_k, past_v)
         step_ms.append((time.perf_counter() - ts) * 1e3)
-        raw.append((out.logits, out.self_attn, out.cross_attn))
+        raw.append((out.logits, out.self_attn, out.cross_attn, out.self_vnorm))
         rows = search.advance(out.logits)
         past_k, past_v = out.present_k[:, rows], out.present_v[:, rows]
         position += 1
@@ -237,7 +257,8 @@ def decode(runner: Runner, src: np.ndarray, cfg: DecodeConfig, m: ModelConfig) -
             logits=logits,
             self_attention=sa[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,t+1] -> [L,H,K,t+1]
             cross_attention=ca[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,S] -> [L,H,K,S]
+            self_value_norms=None if vn is None else vn[..., 0].transpose(0, 2, 1),  # [L,K,H,1] -> [L,H,K]
         )
-        for alive, (logits, sa, ca) in zip(result.alive_per_step, raw, strict=True)
+        for alive, (logits, sa, ca, vn) in zip(result.alive_per_step, raw, strict=True)
     )
     return Decoded(enc, steps, result, encode_ms, tuple(step_ms))
