@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QSignalBlocker, Qt
 from PySide6.QtGui import QTransform
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -40,10 +40,13 @@ class AttentionGrid(LazyView, QWidget):
         self.cmap_box = self._combo({c: c for c in theme.COLORMAPS}, self._on_cmap_changed)
         self.scale_box = self._combo({"head": "Scale per head", "shared": "Shared scale"},
                                      self._on_scale_changed)
+        self.measure_box = self._combo(ad.MEASURES, self._on_measure_changed)
+        self.measure_box.setToolTip("Attention weights α, or norm-based attention ‖α f(x)‖ "
+                                    "(Kobayashi et al. 2020): how much each token really adds")
         self.hover_label = QLabel(" ")
         self.hover_label.setMinimumWidth(220)
         bar = QHBoxLayout()
-        for w in (self.kind_box, self.mode_box, self.cmap_box, self.scale_box):
+        for w in (self.kind_box, self.mode_box, self.measure_box, self.cmap_box, self.scale_box):
             bar.addWidget(w)
         bar.addStretch(1)
         bar.addWidget(self.hover_label)
@@ -76,6 +79,7 @@ class AttentionGrid(LazyView, QWidget):
         lay.addWidget(self.view, 1)
         state.inspection_changed.connect(self._on_data_changed)
         state.selection_changed.connect(self._on_data_changed)
+        state.measure_changed.connect(self._on_state_measure_changed)
         self.apply_theme()
 
     def _combo(self, items: dict[str, str], slot) -> QComboBox:
@@ -114,6 +118,14 @@ class AttentionGrid(LazyView, QWidget):
         self.shared = self.scale_box.currentData() == "shared"
         self.schedule()
 
+    def _on_measure_changed(self, _i: int) -> None:
+        self.state.set_measure(self.measure_box.currentData())
+
+    def _on_state_measure_changed(self, measure: str) -> None:
+        with QSignalBlocker(self.measure_box):
+            self.measure_box.setCurrentIndex(self.measure_box.findData(measure))
+        self.schedule()
+
     def _on_data_changed(self, *_args) -> None:
         self.schedule()
 
@@ -133,7 +145,8 @@ class AttentionGrid(LazyView, QWidget):
         ins, path = self.state.inspection, self.state.path
         if ins is None or path is None:
             return
-        stack = ad.grid(ins, path, self.kind, self.mode)
+        self.measure_box.setEnabled(ad.has_norms(ins))
+        stack = ad.grid(ins, path, self.kind, self.mode, self.state.measure)
         self.stack = stack
         rows, cols, q, k = stack.shape
         if rows == 0 or cols == 0:  # an empty decode: no decoder attention at all

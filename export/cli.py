@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, help="candidates shown (default: 8 for probs, 3 for trace)")
     p.add_argument("--vmax", help="top of the attention colour scale: a number in (0, 1] or 'auto' "
                    "(the data's maximum; default 1)")
+    p.add_argument("--measure", choices=["weights", "norm"], default="weights",
+                   help="head, grid, cross: attention weights or norm-based attention ||alpha f(x)||")
     p.add_argument("--runner-ups", action="store_true", help="beam: also draw candidates never kept")
     p.add_argument("--width", type=_width, default="double",
                    help="single (3.5 in), double (7 in) or inches (default double)")
@@ -108,7 +110,8 @@ def _options(a: argparse.Namespace) -> dict[str, Any]:
         raise UsageError(f"--top {a.top}: must be at least 1")
     opts: dict[str, Any] = {"kind": "cross" if a.view == "cross" else a.kind, "runner_ups": a.runner_ups,
                             "step": a.step - 1, "temperatures": tuple(a.temperatures),
-                            "temperature": a.temperature, "top": a.top, "vmax": a.vmax}
+                            "temperature": a.temperature, "top": a.top, "vmax": a.vmax,
+                            "measure": a.measure}
     if a.layer is not None:
         opts["layer"] = a.layer - 1
     if a.head is not None or a.view in ("cross", "trace"):

@@ -20,7 +20,8 @@ import numpy as np
 from attnscope.core.inference.inspection import Inspection, PathView, node_rows, softmax_with_temperature
 from attnscope.export.alignment import gold_alignment
 
-VIEWS = ("head", "grid", "cross", "beam", "probs", "trace", "curves")
+VIEWS = ("head", "grid", "cross", "beam", "probs", "trace", "curves", "contributions")
+MEASURES = {"weights": "attention weight", "norm": "||alpha f(x)||"}  # norm: Kobayashi et al. 2020
 KINDS = {"enc": "encoder self-attention", "dec": "decoder self-attention", "cross": "cross-attention"}
 TEMPERATURES = (0.1, 0.5, 1.0, 2.0)  # the reference analysis's temperature table
 
@@ -42,10 +43,13 @@ def _path(ins: Inspection, node: int | None) -> PathView:
     return ins.path(node)
 
 
-def attention(ins: Inspection, kind: str, node: int | None = None) -> dict[str, Any]:
-    """All layers and heads of one attention kind with its axis labels and causal mask."""
+def attention(ins: Inspection, kind: str, node: int | None = None, measure: str = "weights") -> dict[str, Any]:
+    """All layers and heads of one attention kind with its axis labels and causal mask;
+    ``measure`` "norm" gives norm-based attention ||alpha_ij f_h(x_j)|| instead of alpha."""
     if kind not in KINDS:
         raise FigureError(f"kind {kind!r}: use one of {', '.join(KINDS)}")
+    if measure not in MEASURES:
+        raise FigureError(f"measure {measure!r}: use one of {', '.join(MEASURES)}")
     if ins.is_empty:
         raise FigureError("nothing to draw: the inspection is empty (no source text?)")
     path = _path(ins, node)
@@ -58,10 +62,16 @@ def attention(ins: Inspection, kind: str, node: int | None = None) -> dict[str, 
     else:
         stack, xs, ys = path.cross_attention, ins.source_pieces, path.target_pieces
         axes = ("source piece", "generated piece")
+    if measure == "norm":
+        weighted = ins.norm_weighted({"enc": "encoder", "dec": "decoder", "cross": "cross"}[kind], path)
+        if weighted is None:
+            raise FigureError("this bundle's graphs have no value norms: re-export it for norm-based attention")
+        stack = weighted
     q, k = stack.shape[-2:]
     mask = np.triu(np.ones((q, k), bool), 1) if kind == "dec" else None  # the future
     return {"kind": kind, "stack": np.asarray(stack), "x_labels": list(xs), "y_labels": list(ys),
-            "x_axis": axes[0], "y_axis": axes[1], "mask": mask}
+            "x_axis": axes[0], "y_axis": axes[1], "mask": mask, "measure": measure,
+            "value_label": MEASURES[measure]}
 
 
 def _check_index(value: int | None, n: int, what: str, kind: str) -> None:
@@ -95,8 +105,14 @@ def _vmax(vmax: float | str | None, values: np.ndarray) -> float:
     return v
 
 
-def _title(kind: str, layer: int, head: int | None) -> str:
-    return f"{KINDS[kind]} · layer {layer + 1} · " + ("mean of heads" if head is None else f"head {head + 1}")
+def _title(kind: str, layer: int, head: int | None, measure: str = "weights") -> str:
+    what = "norm-weighted " if measure == "norm" else ""
+    return f"{what}{KINDS[kind]} · layer {layer + 1} · " + ("mean of heads" if head is None else f"head {head + 1}")
+
+
+def _measure_vmax(vmax: float | str | None, values: np.ndarray, measure: str) -> float:
+    """Norms are not bounded by 1: their scale is always the data's maximum."""
+    return _vmax("auto" if measure == "norm" else vmax, values)
 
 
 def _base(ins: Inspection, view: str) -> dict[str, Any]:
@@ -104,28 +120,50 @@ def _base(ins: Inspection, view: str) -> dict[str, Any]:
 
 
 def head_data(ins: Inspection, kind: str = "enc", layer: int | None = None, head: int | None = 0,
-              node: int | None = None, vmax: float | str | None = None) -> dict[str, Any]:
-    att = attention(ins, kind, node)
+              node: int | None = None, vmax: float | str | None = None, measure: str = "weights") -> dict[str, Any]:
+    att = attention(ins, kind, node, measure)
     matrix, layer, head = _select(att, layer, head)
-    return {**_base(ins, "head"), "kind": kind, "layer": layer, "head": head,
-            "title": _title(kind, layer, head), "matrix": matrix, "mask": att["mask"],
-            "x_labels": att["x_labels"], "y_labels": att["y_labels"],
-            "x_axis": att["x_axis"], "y_axis": att["y_axis"], "vmin": 0.0, "vmax": _vmax(vmax, matrix)}
+    return {**_base(ins, "head"), "kind": kind, "layer": layer, "head": head, "measure": measure,
+            "title": _title(kind, layer, head, measure), "matrix": matrix, "mask": att["mask"],
+            "x_labels": att["x_labels"], "y_labels": att["y_labels"], "value_label": att["value_label"],
+            "x_axis": att["x_axis"], "y_axis": att["y_axis"], "vmin": 0.0,
+            "vmax": _measure_vmax(vmax, matrix, measure)}
 
 
 def grid_data(ins: Inspection, kind: str = "enc", node: int | None = None,
-              vmax: float | str | None = None) -> dict[str, Any]:
-    att = attention(ins, kind, node)
-    return {**_base(ins, "grid"), "kind": kind, "title": KINDS[kind], "matrices": att["stack"],
+              vmax: float | str | None = None, measure: str = "weights") -> dict[str, Any]:
+    att = attention(ins, kind, node, measure)
+    title = ("norm-weighted " if measure == "norm" else "") + KINDS[kind]
+    return {**_base(ins, "grid"), "kind": kind, "title": title, "matrices": att["stack"], "measure": measure,
             "mask": att["mask"], "x_labels": att["x_labels"], "y_labels": att["y_labels"],
-            "x_axis": att["x_axis"], "y_axis": att["y_axis"], "vmin": 0.0,
-            "vmax": _vmax(vmax, att["stack"])}
+            "x_axis": att["x_axis"], "y_axis": att["y_axis"], "vmin": 0.0, "value_label": att["value_label"],
+            "vmax": _measure_vmax(vmax, att["stack"], measure)}
+
+
+def contributions_data(ins: Inspection) -> dict[str, Any]:
+    """ALTI+ (Ferrando et al. 2022) of the best hypothesis: each prediction's contributions
+    from the source pieces and the target prefix, and the source share per step."""
+    if ins.is_empty:
+        raise FigureError("nothing to draw: the inspection is empty (no source text?)")
+    c = ins.contributions
+    if c is None:
+        raise FigureError("no ALTI+ contributions: the bundle has no contributions.onnx "
+                          "(re-export it) or they were switched off")
+    return {**_base(ins, "contributions"), "title": "ALTI+ source and target contributions",
+            "matrix": c.total, "source": c.source, "target": c.target, "source_share": c.source_share,
+            "x_labels": list(ins.source_pieces) + list(ins.best.decoder_input_pieces),
+            "y_labels": list(ins.best.target_pieces), "n_source": c.source_len,
+            "source_pieces": list(ins.source_pieces), "decoder_input_pieces": list(ins.best.decoder_input_pieces),
+            "target_pieces": list(ins.best.target_pieces), "encoder_rollout": c.encoder_rollout,
+            "x_axis": "source pieces | target prefix (decoder inputs)", "y_axis": "predicted piece",
+            "vmin": 0.0, "vmax": float(max(np.max(c.total), 1e-6))}
 
 
 def cross_data(ins: Inspection, layer: int | None = None, head: int | None = None,
-               node: int | None = None, vmax: float | str | None = None) -> dict[str, Any]:
+               node: int | None = None, vmax: float | str | None = None,
+               measure: str = "weights") -> dict[str, Any]:
     """Cross-attention of one layer (mean of heads by default) and the gold alignment."""
-    att = attention(ins, "cross", node)
+    att = attention(ins, "cross", node, measure)
     matrix, layer, head = _select(att, layer, head)
     gold = gold_alignment(ins, _path(ins, node))
     agreement = None
@@ -134,10 +172,11 @@ def cross_data(ins: Inspection, layer: int | None = None, head: int | None = Non
         rows = sorted({int(t) for t, _ in gold.links})
         hits = [int(np.argmax(matrix[t])) in {int(s) for tt, s in gold.links if tt == t} for t in rows]
         agreement = float(np.mean(hits))
-    return {**_base(ins, "cross"), "kind": "cross", "layer": layer, "head": head,
-            "title": _title("cross", layer, head), "matrix": matrix, "mask": None,
-            "x_labels": att["x_labels"], "y_labels": att["y_labels"],
-            "x_axis": att["x_axis"], "y_axis": att["y_axis"], "vmin": 0.0, "vmax": _vmax(vmax, matrix),
+    return {**_base(ins, "cross"), "kind": "cross", "layer": layer, "head": head, "measure": measure,
+            "title": _title("cross", layer, head, measure), "matrix": matrix, "mask": None,
+            "x_labels": att["x_labels"], "y_labels": att["y_labels"], "value_label": att["value_label"],
+            "x_axis": att["x_axis"], "y_axis": att["y_axis"], "vmin": 0.0,
+            "vmax": _measure_vmax(vmax, matrix, measure),
             "alignment": gold.links, "gold_translation": gold.reference,
             "gold_alignment": gold.pharaoh, "alignment_note": gold.note,
             "argmax_agreement": agreement}

@@ -121,7 +121,7 @@ def _matrix_figure(data: dict[str, Any], width: str | float) -> tuple[Figure, Ax
     ax.set_xlabel(data["x_axis"])
     ax.set_ylabel(data["y_axis"])
     ax.set_title(data["title"])
-    _colorbar(fig, im, ax, "attention weight", ax_width=cols * cell)
+    _colorbar(fig, im, ax, data.get("value_label", "attention weight"), ax_width=cols * cell)
     return fig, ax, im
 
 
@@ -169,7 +169,7 @@ def draw_grid(data: dict[str, Any], width: str | float) -> Figure:
     assert im is not None
     fig.suptitle(data["title"], fontsize=BASE_PT)
     fig.supxlabel(f"rows: {data['y_axis']} · columns: {data['x_axis']}", fontsize=BASE_PT - 1)
-    _colorbar(fig, im, list(axes.ravel()), "attention weight")
+    _colorbar(fig, im, list(axes.ravel()), data.get("value_label", "attention weight"))
     return fig
 
 
@@ -416,6 +416,41 @@ def draw_curves(data: dict[str, Any], width: str | float) -> Figure:
     return fig
 
 
+def draw_contributions(data: dict[str, Any], width: str | float) -> Figure:
+    """ALTI+: contributions of [source | target prefix] to each prediction, and the source share."""
+    w = width_inches(width)
+    m = np.asarray(data["matrix"])
+    rows, cols = m.shape
+    n_src = int(data["n_source"])
+    pt = BASE_PT - 2
+    side = _labels_width(data["y_labels"], pt) + 0.3
+    cell = min((w - side - 1.0) / max(cols, 1), _max_cell(w))
+    pt = _clamp(cell * 72 * 0.8, 0.0, BASE_PT - 2)
+    bottom = _x_labels_height(data["x_labels"], pt, cell) + 0.3 if pt >= MIN_TICK_PT else 0.3
+    h = _clamp(rows * cell + bottom + 0.6 + 1.3, 2.2, MAX_HEIGHT)
+    fig = Figure(figsize=(w, h), layout="constrained")
+    ax, ax2 = fig.subplots(2, 1, height_ratios=[max(rows * cell + bottom, 0.8), 1.0])
+    mask = np.zeros_like(m, dtype=bool)
+    mask[:, n_src:] = np.triu(np.ones((rows, cols - n_src), bool), 1)  # later pieces: never seen
+    im = _heatmap(ax, m, mask, data["x_labels"], data["y_labels"], pt, data["vmin"], data["vmax"], cell)
+    ax.axvline(n_src - 0.5, color=HIGHLIGHT, linewidth=1.0)
+    ax.set_xlabel(data["x_axis"])
+    ax.set_ylabel(data["y_axis"])
+    ax.set_title(data["title"])
+    _colorbar(fig, im, ax, "contribution", ax_width=cols * cell)
+    share = np.asarray(data["source_share"])
+    steps = np.arange(1, len(share) + 1)
+    ax2.plot(steps, share, marker="o", markersize=3, color=HIGHLIGHT, label="source")
+    ax2.plot(steps, 1 - share, marker="o", markersize=3, color="0.45", label="target prefix")
+    ax2.set_ylim(0, 1)
+    ax2.set_xlim(0.5, len(share) + 0.5)
+    ax2.set_xlabel("step")
+    ax2.set_ylabel("share")
+    ax2.legend(loc="lower left", fontsize=BASE_PT - 2, frameon=False, ncols=2)
+    return fig
+
+
 DRAW = {"head": draw_head, "grid": draw_grid, "cross": draw_cross, "beam": draw_beam,
-        "probs": draw_probs, "trace": draw_trace, "curves": draw_curves}
+        "probs": draw_probs, "trace": draw_trace, "curves": draw_curves,
+        "contributions": draw_contributions}
 

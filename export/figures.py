@@ -7,8 +7,9 @@
 Views: ``head`` (one head, ``kind`` enc/dec/cross), ``grid`` (layer × head), ``cross``
 (one layer's cross-attention with the gold alignment), ``beam`` (search tree), ``probs``
 (next-piece bars under several temperatures), ``trace`` (the step-by-step generation
-trace) and ``curves`` (training curves; ``source`` is a run folder, bundle or
-metrics.jsonl). Options, all keyword, each used by the views that need it:
+trace), ``curves`` (training curves; ``source`` is a run folder, bundle or
+metrics.jsonl) and ``contributions`` (ALTI+ source/target contributions per step and the
+source-share curve). Options, all keyword, each used by the views that need it:
 
     kind='enc'|'dec'|'cross'  head, grid      layer (0-based; default the last)
     head (0-based; None = mean of heads; default 0 for head, None for cross/trace)
@@ -16,6 +17,7 @@ metrics.jsonl). Options, all keyword, each used by the views that need it:
     step (0-based, probs)     temperatures (probs)   temperature (trace)
     top (pieces shown, probs/trace)   runner_ups (beam)   piece (id -> text, e.g. engine.piece)
     vmax (top of the attention colour scale: 1 by default, 'auto' = the data's maximum)
+    measure='weights'|'norm' (head, grid, cross: attention weights or norm-based attention)
 
 Paths ending in .pdf/.svg/.png give a figure (``dpi`` applies to PNG), .json/.npz the
 data behind it. ``width`` is 'single' (3.5 in), 'double' (7 in) or inches. Raises
@@ -42,18 +44,19 @@ FIGURE_FORMATS = (".pdf", ".svg", ".png")
 DATA_FORMATS = (".json", ".npz")
 
 _OPTIONS: dict[str, tuple[str, ...]] = {
-    "head": ("kind", "layer", "head", "node", "vmax"),
-    "grid": ("kind", "node", "vmax"),
-    "cross": ("layer", "head", "node", "vmax"),
+    "head": ("kind", "layer", "head", "node", "vmax", "measure"),
+    "grid": ("kind", "node", "vmax", "measure"),
+    "cross": ("layer", "head", "node", "vmax", "measure"),
     "beam": ("runner_ups",),
     "probs": ("step", "temperatures", "top", "node", "piece"),
     "trace": ("layer", "head", "top", "temperature", "node", "piece", "vmax"),
     "curves": (),
+    "contributions": (),
 }
 _ALL_OPTIONS = {o for opts in _OPTIONS.values() for o in opts}
 _BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
     "head": d.head_data, "grid": d.grid_data, "cross": d.cross_data, "beam": d.beam_data,
-    "probs": d.probs_data, "trace": d.trace_data,
+    "probs": d.probs_data, "trace": d.trace_data, "contributions": d.contributions_data,
 }
 
 

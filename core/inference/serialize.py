@@ -45,6 +45,8 @@ def inspection_to_json(ins: Inspection, top_logits: int = 10) -> dict[str, Any]:
         "encoder_self_attention": _arr(ins.encoder_attention),
         "decoder_self_attention": _arr(ins.decoder_attention),
         "cross_attention": _arr(ins.cross_attention),
+        "norm_weighted_attention": _norm_weighted(ins),
+        "contributions": _contributions(ins),
         "beam_tree": tree,
         "hypotheses": [{"pieces": _path_pieces(ins, h.node_id), "score": h.score,
                         "cum_logprob": h.cum_logprob, "finished": h.finished} for h in ins.hypotheses],
@@ -64,3 +66,23 @@ def _path_pieces(ins: Inspection, node_id: int) -> list[str]:
         out.append(ins.node_pieces[node_id])
         node_id = ins.nodes[node_id].parent
     return out[::-1]
+
+
+def _norm_weighted(ins: Inspection) -> dict[str, Any] | None:
+    """||alpha_ij f_h(x_j)|| of each attention kind (Kobayashi et al. 2020); None: graphs without norms."""
+    kinds = {"encoder_self_attention": "encoder", "decoder_self_attention": "decoder",
+             "cross_attention": "cross"}
+    out = {key: ins.norm_weighted(kind) for key, kind in kinds.items()}
+    if any(v is None for v in out.values()):
+        return None
+    return {key: _arr(v) for key, v in out.items() if v is not None}
+
+
+def _contributions(ins: Inspection) -> dict[str, Any] | None:
+    """ALTI+ of the best hypothesis: row t = the prediction of target piece t."""
+    c = ins.contributions
+    if c is None:
+        return None
+    return {"source": _arr(c.source), "target_prefix": _arr(c.target), "source_share": _arr(c.source_share),
+            "encoder_rollout": _arr(c.encoder_rollout), "encoder_layers": _arr(c.encoder_layers),
+            "decoder_self_layers": _arr(c.decoder_self_layers), "cross_layers": _arr(c.cross_layers)}
