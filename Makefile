@@ -30,9 +30,9 @@ $(VENV)/.deps-test: $(VENV)/.deps
 
 # The package itself, rebuilt from the working tree when any source file is newer.
 $(VENV)/.installed: $(VENV)/.deps $(SOURCES)
-	rm -rf build
+	rm -rf build ./*.egg-info
 	$(BIN)/pip install -q --no-deps --no-build-isolation --force-reinstall .
-	rm -rf build
+	rm -rf build ./*.egg-info
 	touch $@
 
 setup: $(VENV)/.installed

@@ -42,11 +42,14 @@ class Controller(QObject):
         self.text = ""
         self.config = DecodeConfig()
         self.forced: tuple[int, ...] = ()
-        self.runner = InferenceRunner(engine, self)
+        self.runner = InferenceRunner(engine, self, streaming=True)
         self.runner.result.connect(self._on_result)
+        self.runner.partial.connect(self._on_partial)
         self.runner.error.connect(self.error)
         self._asked_at: dict[int, float] = {}
-        self.latencies_ms: list[float] = []  # request -> every visible view repainted
+        self._first_painted: set[int] = set()
+        self.latencies_ms: list[float] = []  # request -> every visible view repainted (complete)
+        self.first_paint_ms: list[float] = []  # request -> its first partial result on screen
         state.piece_fn = engine.piece if engine is not None else None
 
     # -- requests ---------------------------------------------------------------
@@ -86,11 +89,20 @@ class Controller(QObject):
         self._asked_at[rid] = time.perf_counter()
         return rid
 
+    def _on_partial(self, rid: int, ins: Any, _ms: float) -> None:
+        """The decode so far (encoder, then each step): painted while the search runs."""
+        self.state.set_inspection(ins)
+        if rid not in self._first_painted and rid in self._asked_at:
+            self._first_painted.add(rid)
+            asked = self._asked_at[rid]
+            QTimer.singleShot(0, lambda: self.first_paint_ms.append((time.perf_counter() - asked) * 1e3))
+
     def _on_result(self, rid: int, ins: Any, engine_ms: float) -> None:
         self.state.set_inspection(ins)  # every visible view updates its items here
         asked = self._asked_at.pop(rid, None)
         for old in [k for k in self._asked_at if k < rid]:
             del self._asked_at[old]
+        self._first_painted = {k for k in self._first_painted if k > rid}
         # The paint events those updates posted run before a zero-delay timer fires, so
         # this measures request -> pixels on screen, not just -> data handed to the views.
         QTimer.singleShot(0, lambda: self._on_drawn(asked, engine_ms))

@@ -147,7 +147,7 @@ class EvolutionView(LazyView, QWidget):
     def refresh(self) -> None:
         self._build_panels()
         ins = self.state.inspection
-        if self.snapshots is None or ins is None:
+        if self.snapshots is None or ins is None or not ins.complete:  # partials: wait for the end
             return
         key = (ins.text, ins.config.replace(forced_prefix=()))
         if key != self._asked:  # a what-if or a re-selection does not re-run every snapshot

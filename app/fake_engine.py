@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -147,7 +148,9 @@ class FakeEngine:
                 out[layer, h] = z
         return out
 
-    def inspect(self, text: str, config: DecodeConfig) -> Inspection:
+    def inspect(self, text: str, config: DecodeConfig, progress: Callable[[Inspection], None] | None = None,
+                cancel: Callable[[], bool] | None = None) -> Inspection:
+        """As ``Engine.inspect``; ``cancel`` stops the decode loop, ``progress`` is not called."""
         t0 = time.perf_counter()
         self.calls.append((text, config))
         if self.delay_s:
@@ -176,7 +179,11 @@ class FakeEngine:
         search = make_search(config, cfg.bos_id, cfg.eos_id, cfg.vocab_size)
         raw: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         t = 0
+        cancelled = False
         while not search.done:
+            if cancel is not None and cancel():
+                cancelled = True
+                break
             tokens = np.asarray(search.input_tokens()).reshape(-1)
             logits, self_att, cross = self._decode_step(seed, t, tokens, ref, align, alts, s_len)
             raw.append((logits, self_att, cross))
@@ -200,7 +207,7 @@ class FakeEngine:
             translation="".join(out_pieces).replace("▁", " ").strip(), best=best,
             timings_ms={"encoder": (t1 - t0) * 1e3, "decoder": (t2 - t1) * 1e3,
                         "total": (t2 - t0) * 1e3},
-            provider="CPUExecutionProvider")
+            provider="CPUExecutionProvider", complete=not cancelled)
 
     def _decode_step(self, seed: int, t: int, tokens: np.ndarray, ref: list[int],
                      align: list[int], alts: dict[int, int], s_len: int):

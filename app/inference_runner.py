@@ -1,12 +1,18 @@
 """Runs the engine off the GUI thread; the newest request wins, stale results are dropped.
 
 At most one inference runs at a time and at most one waits: a request made while the
-worker is busy replaces the waiting one, so fast typing never builds a queue. Every
-request carries an id, and a result is delivered only if its id is still the newest.
+worker is busy replaces the waiting one and cancels the running one, which stops within
+one decoder step, so fast typing never builds a queue. Every request carries an id, and
+a result is delivered only if its id is still the newest.
+
+With ``streaming`` the engine's partial Inspections (encoder, then every step) come out
+as ``partial`` while the decode runs. They are coalesced: the worker keeps only the
+newest one in a one-slot mailbox, so a slow paint never queues up stale steps.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -16,30 +22,62 @@ from attnscope.core.config import DecodeConfig
 from attnscope.core.inference.inspection import Inspection
 
 
-def run_inspection(engine: Any, text: str, config: DecodeConfig) -> tuple[Inspection, float]:
+def run_inspection(engine: Any, text: str, config: DecodeConfig, **streaming: Any) -> tuple[Inspection, float]:
     """The engine call itself, Qt-free: the Inspection and the wall time in ms."""
     t0 = time.perf_counter()
-    ins = engine.inspect(text, config)
+    ins = engine.inspect(text, config, **streaming)
     return ins, (time.perf_counter() - t0) * 1e3
 
 
 class _Signals(QObject):
     done = Signal(int, object, float)  # request id, Inspection, ms
     failed = Signal(int, str)
+    partial = Signal()  # the mailbox holds a new partial Inspection
+
+
+class _Mailbox:
+    """One slot shared by the worker (put) and the GUI thread (take); newest wins."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._item: tuple[int, Inspection, float] | None = None
+
+    def put(self, item: tuple[int, Inspection, float]) -> bool:
+        """Store ``item``; True when the slot was empty (the GUI needs a nudge)."""
+        with self._lock:
+            was_empty = self._item is None
+            self._item = item
+        return was_empty
+
+    def take(self) -> tuple[int, Inspection, float] | None:
+        with self._lock:
+            item, self._item = self._item, None
+        return item
 
 
 class _Job(QRunnable):
     """One engine call on a pool thread; reports through ``signals`` (queued to the GUI)."""
 
     def __init__(self, signals: _Signals, request_id: int, engine: Any, text: str,
-                 config: DecodeConfig) -> None:
+                 config: DecodeConfig, mailbox: _Mailbox | None) -> None:
         super().__init__()
         self.signals, self.request_id = signals, request_id
         self.engine, self.text, self.config = engine, text, config
+        self.mailbox = mailbox
+        self.cancelled = threading.Event()
+
+    def _progress(self, ins: Inspection, t0: float) -> None:
+        assert self.mailbox is not None
+        if self.mailbox.put((self.request_id, ins, (time.perf_counter() - t0) * 1e3)):
+            self.signals.partial.emit()
 
     def run(self) -> None:
+        t0 = time.perf_counter()
+        kw: dict[str, Any] = {}
+        if self.mailbox is not None:
+            kw = {"progress": lambda ins: self._progress(ins, t0), "cancel": self.cancelled.is_set}
         try:
-            ins, ms = run_inspection(self.engine, self.text, self.config)
+            ins, ms = run_inspection(self.engine, self.text, self.config, **kw)
         except Exception as exc:  # noqa: BLE001 - any engine error becomes a status message
             self.signals.failed.emit(self.request_id, f"{type(exc).__name__}: {exc}")
             return
@@ -47,20 +85,28 @@ class _Job(QRunnable):
 
 
 class InferenceRunner(QObject):
-    """``request()`` from the GUI thread; ``result`` fires only for the newest request."""
+    """``request()`` from the GUI thread; ``result`` fires only for the newest request.
+
+    ``streaming``: the engine's ``inspect`` takes ``progress`` and ``cancel`` (the real
+    Engine does); ``partial`` then fires with the newest request's Inspection so far.
+    """
 
     result = Signal(int, object, float)  # request id, Inspection, engine ms
+    partial = Signal(int, object, float)  # request id, partial Inspection, ms since the job started
     error = Signal(str)
     busy_changed = Signal(bool)
 
-    def __init__(self, engine: Any = None, parent: QObject | None = None) -> None:
+    def __init__(self, engine: Any = None, parent: QObject | None = None, streaming: bool = False) -> None:
         super().__init__(parent)
         self.engine = engine
+        self.streaming = streaming
         self.latest_id = 0
         self.delivered_id = 0
         self.dropped = 0  # stale results thrown away (for tests and the curious)
-        self._running: int | None = None
+        self.cancelled = 0  # running decodes told to stop by a newer request
+        self._running: _Job | None = None
         self._pending: tuple[int, str, DecodeConfig] | None = None
+        self._mailbox = _Mailbox()
         # A private one-thread pool: Qt owns the thread, and the pool's destructor waits
         # for a running job instead of aborting the way a destroyed running QThread does.
         self._pool = QThreadPool(self)
@@ -68,13 +114,17 @@ class InferenceRunner(QObject):
         self._signals = _Signals(self)
         self._signals.done.connect(self._on_done)
         self._signals.failed.connect(self._on_failed)
+        self._signals.partial.connect(self._on_partial)
 
     def request(self, text: str, config: DecodeConfig) -> int:
-        """Ask for a decode; returns its id. Supersedes every earlier request."""
+        """Ask for a decode; returns its id. Supersedes (and cancels) every earlier request."""
         self.latest_id += 1
         self._pending = (self.latest_id, text, config)
         if self._running is None:
             self._launch()
+        elif not self._running.cancelled.is_set():
+            self._running.cancelled.set()
+            self.cancelled += 1
         return self.latest_id
 
     @property
@@ -85,8 +135,10 @@ class InferenceRunner(QObject):
         self.engine = engine
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
-        """Drop the waiting request and wait for the running one (call before exit)."""
+        """Drop the waiting request, stop the running one and wait for it (call before exit)."""
         self._pending = None
+        if self._running is not None:
+            self._running.cancelled.set()
         self._pool.waitForDone(timeout_ms)
 
     def _launch(self) -> None:
@@ -94,9 +146,10 @@ class InferenceRunner(QObject):
             return
         rid, text, config = self._pending
         self._pending = None
-        self._running = rid
+        self._running = _Job(self._signals, rid, self.engine, text, config,
+                             self._mailbox if self.streaming else None)
         self.busy_changed.emit(True)
-        self._pool.start(_Job(self._signals, rid, self.engine, text, config))
+        self._pool.start(self._running)
 
     def _finish(self) -> None:
         self._running = None
@@ -105,12 +158,22 @@ class InferenceRunner(QObject):
         else:
             self.busy_changed.emit(False)
 
+    @Slot()
+    def _on_partial(self) -> None:
+        item = self._mailbox.take()
+        if item is None:
+            return
+        request_id, ins, ms = item
+        if request_id == self.latest_id and request_id > self.delivered_id:
+            self.partial.emit(request_id, ins, ms)
+
     @Slot(int, object, float)
     def _on_done(self, request_id: int, ins: Inspection, ms: float) -> None:
         self._finish()
         if request_id != self.latest_id or request_id < self.delivered_id:
             self.dropped += 1
             return
+        self._mailbox.take()  # a partial still waiting is older than this result
         self.delivered_id = request_id
         self.result.emit(request_id, ins, ms)
 

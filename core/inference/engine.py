@@ -7,7 +7,9 @@ is model-agnostic: a runner encodes and steps, the search (pure numpy) picks sur
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Protocol
@@ -18,7 +20,7 @@ from attnscope.core.bundle import Bundle, BundleError, read_bundle
 from attnscope.core.config import DecodeConfig, ModelConfig
 from attnscope.core.inference.contributions import ContributionRunner, Contributions, load_runner
 from attnscope.core.inference.inspection import Inspection, StepRecord, build_path
-from attnscope.core.inference.search import SearchResult, make_search
+from attnscope.core.inference.search import Search, SearchResult, make_search
 from attnscope.core.tokenizer import BOS, EOS, Tokenizer
 
 
@@ -45,6 +47,11 @@ class Runner(Protocol):
 
     def step(self, token: np.ndarray, position: np.ndarray, src_mask: np.ndarray, cross_k: np.ndarray,
              cross_v: np.ndarray, past_k: np.ndarray, past_v: np.ndarray) -> StepOutput: ...
+
+
+ProgressFn = Callable[[Inspection], None]  # receives partial Inspections during a decode
+CancelFn = Callable[[], bool]  # True: stop before the next decoder step
+StepFn = Callable[[EncoderOutput, tuple[StepRecord, ...], Search], None]
 
 
 _CUDA_WORKS: bool | None = None  # learnt once per process: does the CUDA provider really load?
@@ -162,8 +169,15 @@ class Engine:
     def piece_id(self, piece: str) -> int:
         return self.tokenizer.piece_id(piece)
 
-    def inspect(self, text: str, config: DecodeConfig | None = None) -> Inspection:
-        """Decode ``text``; the Inspection holds the tree, attention and logits of every step."""
+    def inspect(self, text: str, config: DecodeConfig | None = None, progress: ProgressFn | None = None,
+                cancel: CancelFn | None = None) -> Inspection:
+        """Decode ``text``; the Inspection holds the tree, attention and logits of every step.
+
+        ``progress`` receives partial Inspections as the decode goes (``complete`` False):
+        the encoder's alone, then one after every decoder step, so a window can paint a
+        base-size model before its search ends. ``cancel`` is asked before every step; when
+        it answers True the decode stops there and the partial result so far is returned.
+        """
         cfg = config or DecodeConfig()
         t0 = time.perf_counter()
         m = self.bundle.model
@@ -177,31 +191,45 @@ class Engine:
                               np.zeros((m.n_encoder_layers, m.n_heads, 0, 0), np.float32), (), (), (), (),
                               False, "", empty, {"total": (time.perf_counter() - t0) * 1e3}, self.provider)
         src = np.array([ids + [EOS]], dtype=np.int64)  # [1, S]
+        src_pieces = tuple(self.tokenizer.pieces(src[0]))
+        node_pieces: list[str] = []  # grows with the tree; a node's piece never changes
+
+        def assemble(enc: EncoderOutput, steps: tuple[StepRecord, ...], result: SearchResult,
+                     timings: dict[str, float], complete: bool) -> Inspection:
+            nodes = result.nodes
+            node_pieces.extend(self.tokenizer.piece(n.token) for n in nodes[len(node_pieces):])
+            pieces = tuple(node_pieces[: len(nodes)])
+            best_id = result.hypotheses[0].node_id if result.hypotheses else 0
+            best = build_path(nodes, pieces, steps, best_id)
+            vnorms = [None if a is None else a[:, 0] for a in (enc.enc_vnorm, enc.cross_vnorm)]  # [L, H, S]
+            return Inspection(
+                text=text, config=cfg, source_ids=src[0], source_pieces=src_pieces,
+                truncated_input=truncated_in, encoder_attention=enc.enc_attn[:, 0], steps=steps,
+                nodes=nodes, node_pieces=pieces, hypotheses=result.hypotheses,
+                truncated_output=result.truncated and complete, translation=self.tokenizer.decode(best.target_ids.tolist()),
+                best=best, timings_ms=timings, provider=self.provider, complete=complete,
+                encoder_value_norms=vnorms[0], cross_value_norms=vnorms[1],
+            )
+
+        on_step: StepFn | None = None
+        if progress is not None:
+            def on_step(enc: EncoderOutput, steps: tuple[StepRecord, ...], search: Search) -> None:
+                ms = (time.perf_counter() - t0) * 1e3
+                progress(assemble(enc, steps, search.result(), {"total": ms, "steps": float(len(steps))}, False))
+
         t_tok = time.perf_counter()
-        dec = decode(self.runner, src, cfg, m)
+        dec = decode(self.runner, src, cfg, m, on_step=on_step, cancel=cancel)
         t_dec = time.perf_counter()
-        enc, steps, result = dec.encoder, dec.steps, dec.result
-        nodes = result.nodes
-        pieces = tuple(self.tokenizer.piece(n.token) for n in nodes)
-        best_id = result.hypotheses[0].node_id if result.hypotheses else 0
-        best = build_path(nodes, pieces, steps, best_id)
-        translation = self.tokenizer.decode(best.target_ids.tolist())
-        t_alti = time.perf_counter()
-        contrib = self.contributions(src[0], best.target_ids) if self.with_contributions else None
-        t_end = time.perf_counter()
         timings = {"tokenize": (t_tok - t0) * 1e3, "encode": dec.encode_ms,
-                   "decode": (t_dec - t_tok) * 1e3 - dec.encode_ms, "assemble": (t_alti - t_dec) * 1e3,
-                   "contributions": (t_end - t_alti) * 1e3, "total": (t_end - t0) * 1e3,
-                   "steps": float(len(steps))}
-        vnorms = [None if a is None else a[:, 0] for a in (enc.enc_vnorm, enc.cross_vnorm)]  # [L, H, S]
-        return Inspection(
-            text=text, config=cfg, source_ids=src[0], source_pieces=tuple(self.tokenizer.pieces(src[0])),
-            truncated_input=truncated_in, encoder_attention=enc.enc_attn[:, 0], steps=steps,
-            nodes=nodes, node_pieces=pieces, hypotheses=result.hypotheses,
-            truncated_output=result.truncated, translation=translation, best=best, timings_ms=timings,
-            provider=self.provider, encoder_value_norms=vnorms[0], cross_value_norms=vnorms[1],
-            contributions=contrib,
-        )
+                   "decode": (t_dec - t_tok) * 1e3 - dec.encode_ms, "steps": float(len(dec.steps))}
+        ins = assemble(dec.encoder, dec.steps, dec.result, timings, not dec.cancelled)
+        t_alti = time.perf_counter()
+        if self.with_contributions and ins.complete:  # ALTI+ of the best hypothesis: one graph call
+            ins = dataclasses.replace(ins, contributions=self.contributions(src[0], ins.best.target_ids))
+        t_end = time.perf_counter()
+        timings.update(assemble=(t_alti - t_dec) * 1e3, contributions=(t_end - t_alti) * 1e3,
+                       total=(t_end - t0) * 1e3)
+        return ins
 
     def contributions(self, source_ids: np.ndarray, target_ids: np.ndarray) -> Contributions | None:
         """ALTI+ of ``target_ids`` (generated pieces, no start piece) given ``source_ids`` [S];
@@ -219,10 +247,17 @@ class Decoded:
     result: SearchResult
     encode_ms: float
     step_ms: tuple[float, ...]  # wall time of each model step (runner only)
+    cancelled: bool = False  # stopped by ``cancel`` before the search was done
 
 
-def decode(runner: Runner, src: np.ndarray, cfg: DecodeConfig, m: ModelConfig) -> Decoded:
-    """Encode ``src`` [1, S] once, then step the decoder while the search wants more pieces."""
+def decode(runner: Runner, src: np.ndarray, cfg: DecodeConfig, m: ModelConfig, on_step: StepFn | None = None,
+           cancel: CancelFn | None = None) -> Decoded:
+    """Encode ``src`` [1, S] once, then step the decoder while the search wants more pieces.
+
+    ``on_step`` is called after the encoder (no steps yet) and after every step with the
+    records so far and the search; ``cancel`` is asked before every model call and stops
+    the decode within one step (latest wins: a newer keystroke supersedes this one).
+    """
     t0 = time.perf_counter()
     src_mask = np.ones_like(src)
     enc = runner.encode(src, src_mask)
@@ -232,11 +267,18 @@ def decode(runner: Runner, src: np.ndarray, cfg: DecodeConfig, m: ModelConfig) -
     past_k = np.zeros((m.n_decoder_layers, 1, m.n_heads, 0, m.d_k), np.float32)
     past_v = past_k
     cross_k, cross_v, mask_k = enc.cross_k, enc.cross_v, src_mask
-    raw: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
+    steps: list[StepRecord] = []
     step_ms: list[float] = []
     position = 0
+    cancelled = False
+    if on_step is not None:
+        on_step(enc, (), search)
     while not search.done:
+        if cancel is not None and cancel():
+            cancelled = True
+            break
         tokens = search.input_tokens()
+        alive = search.alive_nodes()  # the tree nodes that feed each row
         k = len(tokens)
         if cross_k.shape[1] != k:  # the beam widened or narrowed: tile the sentence's keys/values
             cross_k = np.repeat(enc.cross_k, k, axis=1)
@@ -246,19 +288,17 @@ def decode(runner: Runner, src: np.ndarray, cfg: DecodeConfig, m: ModelConfig) -
         out = runner.step(tokens.reshape(k, 1).astype(np.int64), np.array([position], np.int64),
                           mask_k, cross_k, cross_v, past_k, past_v)
         step_ms.append((time.perf_counter() - ts) * 1e3)
-        raw.append((out.logits, out.self_attn, out.cross_attn, out.self_vnorm))
+        vn = out.self_vnorm
+        steps.append(StepRecord(
+            node_ids=alive,
+            logits=out.logits,
+            self_attention=out.self_attn[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,t+1] -> [L,H,K,t+1]
+            cross_attention=out.cross_attn[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,S] -> [L,H,K,S]
+            self_value_norms=None if vn is None else vn[..., 0].transpose(0, 2, 1),  # [L,K,H,1] -> [L,H,K]
+        ))
         rows = search.advance(out.logits)
         past_k, past_v = out.present_k[:, rows], out.present_v[:, rows]
         position += 1
-    result = search.result()
-    steps = tuple(
-        StepRecord(
-            node_ids=np.asarray(alive, np.int64),  # the tree nodes that fed each row
-            logits=logits,
-            self_attention=sa[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,t+1] -> [L,H,K,t+1]
-            cross_attention=ca[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,S] -> [L,H,K,S]
-            self_value_norms=None if vn is None else vn[..., 0].transpose(0, 2, 1),  # [L,K,H,1] -> [L,H,K]
-        )
-        for alive, (logits, sa, ca, vn) in zip(result.alive_per_step, raw, strict=True)
-    )
-    return Decoded(enc, steps, result, encode_ms, tuple(step_ms))
+        if on_step is not None and not search.done:  # the last step is the complete result
+            on_step(enc, tuple(steps), search)
+    return Decoded(enc, tuple(steps), search.result(), encode_ms, tuple(step_ms), cancelled)

@@ -59,6 +59,7 @@ class Inspection:
     best: PathView  # the chosen hypothesis, expanded
     timings_ms: dict[str, float] = field(default_factory=dict)
     provider: str = "CPUExecutionProvider"
+    complete: bool = True  # False: handed out while decoding, or a decode cancelled early
     # Norm-based attention (Kobayashi et al. 2020): ||f_h(x_j)|| of every value; None when
     # the bundle's graphs predate them. Cross-attention values are the encoder output's.
     encoder_value_norms: np.ndarray | None = None  # [L, H, S]

@@ -166,6 +166,10 @@ class Search(ABC):
         """True once nothing is alive, enough hypotheses finished, or max_len is hit."""
         return not self._alive or len(self._finished) >= self.capacity or self._step >= self.cfg.max_len
 
+    def alive_nodes(self) -> np.ndarray:
+        """The tree node each alive row extends, int64 [K] (the rows the next step feeds)."""
+        return np.array(self._alive, dtype=np.int64)
+
     def input_tokens(self) -> np.ndarray:
         """The token each alive row feeds to the model at this step, int64 [K]."""
         return np.array([self._nodes[i].token for i in self._alive], dtype=np.int64)

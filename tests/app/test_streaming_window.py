@@ -1,0 +1,105 @@
+"""Progressive painting and cancellation in the window, with a slow runner under the real engine.
+
+The shipped model's onnxruntime runner is wrapped so that every decoder step takes 80 ms,
+about what a base-size model costs: the window must paint the encoder and the first step
+long before the search ends, and a new keystroke must stop the old decode within one step.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from attnscope.core.config import DecodeConfig
+from attnscope.core.inference.engine import EncoderOutput, Engine, OrtRunner, StepOutput
+
+STEP_S = 0.08
+
+
+class SlowRunner:
+    """The real runner, sleeping before every step; logs (decode index, time) of every step."""
+
+    def __init__(self, inner: OrtRunner, step_s: float) -> None:
+        self.inner, self.step_s = inner, step_s
+        self.lock = threading.Lock()
+        self.decodes: list[list[float]] = []  # per decode: the end time of every step
+
+    def encode(self, src_ids: np.ndarray, src_mask: np.ndarray) -> EncoderOutput:
+        with self.lock:
+            self.decodes.append([])
+        return self.inner.encode(src_ids, src_mask)
+
+    def step(self, *args: np.ndarray) -> StepOutput:
+        time.sleep(self.step_s)
+        out = self.inner.step(*args)
+        with self.lock:
+            self.decodes[-1].append(time.perf_counter())
+        return out
+
+
+@pytest.fixture
+def slow_window(qtbot, settings):
+    from attnscope.app.main_window import MainWindow
+
+    real = Engine.load(None, threads=1)
+    runner = SlowRunner(real.runner, STEP_S)  # type: ignore[arg-type]
+    engine = Engine(real.bundle, real.tokenizer, runner, real.provider)
+    w = MainWindow(engine, settings)
+    qtbot.addWidget(w)
+    w.resize(1000, 650)
+    w.show()
+    qtbot.waitExposed(w)
+    w.controller.set_config(DecodeConfig(strategy="beam", beam_size=4))
+    painted: list[tuple[str, int, bool, float]] = []  # text, steps, complete, when
+    w.state.inspection_changed.connect(
+        lambda ins: painted.append((ins.text, len(ins.steps), ins.complete, time.perf_counter())))
+    yield w, runner, painted
+    w.controller.shutdown()
+
+
+def test_window_paints_progressively(slow_window, qtbot):
+    w, runner, painted = slow_window
+    text = "The teacher reads a new book."
+    w.sentence.set_text(text)
+    qtbot.waitUntil(lambda: bool(painted) and painted[-1][0] == text and painted[-1][2], timeout=20_000)
+    mine = [p for p in painted if p[0] == text]
+    n_steps = mine[-1][1]
+    assert n_steps >= 4
+    # Partials came first, their steps growing, the complete result last and only once.
+    assert [p[2] for p in mine] == [False] * (len(mine) - 1) + [True]
+    steps = [p[1] for p in mine]
+    assert steps == sorted(steps) and steps[0] <= 1 and len(mine) >= n_steps // 2
+    # The first paint (encoder, maybe step 1) came while most of the decode was still to run.
+    assert mine[-1][3] - mine[0][3] > (n_steps - 2) * STEP_S
+    # The screen shows what a plain decode gives: the grid's encoder attention and the text.
+    ins = w.state.inspection
+    ref = Engine.load(None, threads=1).inspect(text, DecodeConfig(strategy="beam", beam_size=4))
+    assert ins.translation == ref.translation
+    assert ref.translation.split()[0] in w.sentence.translation.text()
+    assert w.controller.first_paint_ms and w.controller.latencies_ms
+    assert w.controller.first_paint_ms[-1] < w.controller.latencies_ms[-1]
+
+
+def test_new_keystroke_cancels_the_running_decode(slow_window, qtbot):
+    w, runner, painted = slow_window
+    first, second = "The teacher reads a new book and the child drinks the milk.", "She eats an apple."
+    w.sentence.set_text(first)
+    # Wait until the first decode is visibly under way (a partial with two steps is painted).
+    qtbot.waitUntil(lambda: any(p[0] == first and p[1] >= 2 for p in painted), timeout=20_000)
+    asked = time.perf_counter()
+    w.sentence.set_text(second)
+    qtbot.waitUntil(lambda: bool(painted) and painted[-1][0] == second and painted[-1][2], timeout=20_000)
+    qtbot.wait(300)  # any stale result would have had time to (wrongly) arrive
+    stale_steps = [t for t in runner.decodes[0] if t > asked]
+    assert len(stale_steps) <= 1  # the step in flight finished, no further one ran
+    assert len(runner.decodes) == 2  # the superseded decode stopped; the new one ran once
+    full = Engine.load(None, threads=1).inspect(first, DecodeConfig(strategy="beam", beam_size=4))
+    assert len(runner.decodes[0]) < len(full.steps)  # it really was cut short
+    after = [p for p in painted if p[3] > asked]
+    assert after and all(p[0] == second for p in after)  # nothing of the first drawn after the keystroke
+    assert not any(p[0] == first and p[2] for p in painted)  # the first never completed on screen
+    assert w.state.inspection.complete and w.state.inspection.text == second
+    assert w.controller.runner.cancelled == 1
