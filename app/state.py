@@ -10,6 +10,9 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
+import numpy as np
+
+from attnscope.core.inference.contributions import Contributions
 from attnscope.core.inference.inspection import Inspection, PathView
 
 
@@ -32,6 +35,8 @@ class AppState(QObject):
         self.measure = "weights"  # attention weights, or norm-based attention ||alpha f(x)||
         self._paths: dict[int, PathView] = {}
         self.piece_fn: Callable[[int], str] | None = None  # the engine's id -> piece
+        # the engine's ALTI+ of (source ids, target ids), for a hypothesis other than the best
+        self.contributions_fn: Callable[[np.ndarray, np.ndarray], Contributions | None] | None = None
         self._known: dict[int, str] = {}
 
     # -- model -> views ---------------------------------------------------------

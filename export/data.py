@@ -155,6 +155,8 @@ def contributions_data(ins: Inspection) -> dict[str, Any]:
             "y_labels": list(ins.best.target_pieces), "n_source": c.source_len,
             "source_pieces": list(ins.source_pieces), "decoder_input_pieces": list(ins.best.decoder_input_pieces),
             "target_pieces": list(ins.best.target_pieces), "encoder_rollout": c.encoder_rollout,
+            "encoder_layers": c.encoder_layers, "decoder_self_layers": c.decoder_self_layers,
+            "cross_layers": c.cross_layers,
             "x_axis": "source pieces | target prefix (decoder inputs)", "y_axis": "predicted piece",
             "vmin": 0.0, "vmax": float(max(np.max(c.total), 1e-6))}
 

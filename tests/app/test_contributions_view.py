@@ -56,9 +56,33 @@ def test_contributions_view_draws_the_best_hypothesis(qtbot, real_inspection) ->
     c = real_inspection.contributions
     np.testing.assert_array_equal(view.matrix(), c.total)
     x, y = view.share_curve.getData()
-    np.testing.assert_allclose(y, c.source_share)
-    assert view.caption.text().startswith("Step 2 ")
+    np.testing.assert_allclose(x, c.source_share)  # one point per heatmap row
+    np.testing.assert_array_equal(y, np.arange(len(c.source_share)))
+    assert "best hypothesis · step 2 " in view.caption.text()
     assert f"source {c.source_share[1]:.0%}" in view.caption.text()
+
+
+def test_contributions_follow_the_selected_hypothesis(qtbot, real_inspection) -> None:  # noqa: ANN001
+    from attnscope.app.contributions_view import ContributionsView
+    from attnscope.app.state import AppState
+    from attnscope.core.inference.engine import Engine
+
+    engine = Engine.load(None)
+    state = AppState()
+    state.contributions_fn = engine.contributions
+    view = ContributionsView(state)
+    qtbot.addWidget(view)
+    view.show()
+    state.set_inspection(real_inspection)
+    other = next(h.node_id for h in real_inspection.hypotheses[1:]) if len(real_inspection.hypotheses) > 1 \
+        else next(n.id for n in real_inspection.nodes if n.status == "pruned" and n.step > 1)
+    state.select_node(other)
+    view.refresh()
+    path = real_inspection.path(other)
+    want = engine.contributions(real_inspection.source_ids, path.target_ids)  # teacher-forced on that path
+    assert view.matrix().shape == (len(path.target_ids), len(real_inspection.source_ids) + len(path.target_ids))
+    np.testing.assert_allclose(view.matrix(), want.total, atol=1e-6)
+    assert "selected hypothesis" in view.caption.text()
 
 
 def test_window_has_the_contributions_tab(qtbot, tmp_path) -> None:  # noqa: ANN001

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -15,13 +16,22 @@ SVG_NS = "{http://www.w3.org/2000/svg}"
 # (view, options): every view, and the attention kinds whose labels hold Hangul
 CASES = [("head", {"kind": "enc"}), ("head", {"kind": "dec"}), ("grid", {"kind": "enc"}),
          ("grid", {"kind": "cross"}), ("cross", {}), ("beam", {}), ("probs", {}), ("trace", {}),
-         ("curves", {})]
+         ("curves", {}), ("contributions", {})]
 IDS = [v + ("-" + o["kind"] if o else "") for v, o in CASES]
 ENGLISH_ONLY = {"head-enc", "grid-enc", "curves"}
 
 
+@functools.cache
+def _real():
+    """The shipped model's inspection: ALTI+ needs a bundle with contributions.onnx."""
+    from attnscope.core.config import DecodeConfig
+    from attnscope.core.inference.engine import Engine
+
+    return Engine.load(None).inspect("I love you.", DecodeConfig(strategy="beam", beam_size=4))
+
+
 def _source(view: str, ins, metrics_run: Path):
-    return metrics_run if view == "curves" else ins
+    return metrics_run if view == "curves" else _real() if view == "contributions" else ins
 
 
 def _svg_texts(path: Path) -> list[str]:
@@ -36,7 +46,8 @@ def _expected_tokens(case: str, ins) -> set[str]:
     dec = set(ins.best.decoder_input_pieces)
     return {"head-enc": src, "head-dec": dec, "grid-enc": src, "grid-cross": src | tgt,
             "cross": src | tgt, "beam": tgt, "probs": {ins.target_pieces[0]}, "trace": src | dec,
-            "curves": {"training loss", "learning rate", "BLEU"}}[case]
+            "curves": {"training loss", "learning rate", "BLEU"},
+            "contributions": set(_real().source_pieces) | set(_real().target_pieces)}[case]
 
 
 def test_cases_cover_every_view():
