@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Signal
-
 import numpy as np
+from PySide6.QtCore import QObject, Signal
 
 from attnscope.core.inference.contributions import Contributions
 from attnscope.core.inference.inspection import Inspection, PathView
