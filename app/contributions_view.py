@@ -40,10 +40,11 @@ class ContributionsView(LazyView, QWidget):
         self.share_plot.setMouseEnabled(False, False)
         self.share_plot.hideButtons()
         self.share_plot.setMenuEnabled(False)
-        self.share_plot.setXRange(0.0, 1.0, padding=0.02)
+        self.share_plot.setXRange(-0.06, 1.06, padding=0)
         self.share_plot.setLabel("bottom", "source share")
         self.share_plot.getAxis("bottom").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
         self.share_plot.hideAxis("left")
+        self.share_plot.invertY(True)  # as the heatmap: step 1 on top
         self.share_plot.setYLink(self.heatmap)  # row t of the heatmap is step t here
         self.share_plot.setPreferredWidth(150)
         self.share_plot.setMaximumWidth(170)

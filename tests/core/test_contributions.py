@@ -110,6 +110,11 @@ def test_alti_matrix_by_hand() -> None:
     terms = torch.tensor([[[[1.0, 0.0], [0.0, 1.0]]]])
     dec = BlockDecomposition(terms, torch.ones(1, 1, 2), torch.tensor([[[2.0, 2.0]]]))
     assert alti_matrix(dec).tolist() == [[[0.5, 0.5]]]
+    # Manhattan, not Euclidean: t1 = (2, 1), t2 = (1, -1), y = (3, 0), ||y||_1 = 3
+    # ||y - t1||_1 = 2 -> 1;  ||y - t2||_1 = 3 -> 0   (L2 would give 1.59 and 0.76)
+    terms = torch.tensor([[[[2.0, 1.0], [1.0, -1.0]]]])
+    dec = BlockDecomposition(terms, torch.zeros(1, 1, 2), torch.tensor([[[3.0, 0.0]]]))
+    assert alti_matrix(dec).tolist() == [[[1.0, 0.0]]]
 
 
 def test_rollout_by_hand() -> None:
