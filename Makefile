@@ -12,7 +12,7 @@ TORCH ?= torch==2.13.0
 SOURCES := pyproject.toml $(shell find package core app export resources -type f \
              -not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
 
-.PHONY: setup setup-test install run test lint bench bench-train default-model wheel clean
+.PHONY: setup setup-test install run test lint bench bench-train mutants default-model figures wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,8 +51,15 @@ lint: setup-test
 test: setup-test lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -P -m pytest -q
 
+# The [bench] extra (CTranslate2) is optional: without it the comparison is left out.
 bench: setup-test
+	-$(BIN)/pip install -q --no-build-isolation ".[bench]"
 	$(BIN)/python -m benchmarks.run_all
+
+# Plants each bug of benchmarks/mutants.py in a scratch copy and names the test that kills it
+# (about 15 minutes on 2 cores); the table goes to benchmarks/results/mutants.md.
+mutants: setup-test
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m benchmarks.mutants
 
 # Trains the default preset from scratch (about 10-15 minutes on 2 CPU cores).
 bench-train: setup-test
@@ -62,6 +69,21 @@ bench-train: setup-test
 default-model: setup
 	$(BIN)/attnscope train --preset default --out runs/default --seed 0
 	$(BIN)/attnscope export-onnx runs/default --out resources/models/default --verify
+
+# Every figure the README shows, from the shipped model (deterministic: same files each time).
+FIG := $(BIN)/attnscope figure --width single --dpi 150
+FIGURES := docs/figures
+figures: setup
+	mkdir -p $(FIGURES)
+	$(FIG) "She eats an apple." --view cross -o $(FIGURES)/cross.png
+	$(FIG) "She eats an apple." --view head --kind dec --layer 3 --head 2 --words -o $(FIGURES)/head-words.png
+	$(FIG) "I love you" --view probs --step 2 --top 6 -o $(FIGURES)/probs.png
+	$(FIG) "I love you" --view trace -o $(FIGURES)/trace.png
+	$(FIG) "She eats an apple." --view beam -o $(FIGURES)/beam.png
+	$(FIG) --view curves -o $(FIGURES)/curves.png
+	$(FIG) --view aer -o $(FIGURES)/aer.png
+	$(FIG) --view roles -o $(FIGURES)/roles.png
+	$(FIG) "She eats an apple." --view snapshots --kind cross --layer 3 --head mean -o $(FIGURES)/snapshots.png
 
 # The wheel and sdist under dist/.
 wheel: setup-test

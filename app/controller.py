@@ -19,11 +19,11 @@ from attnscope.app.state import AppState
 from attnscope.core.config import DecodeConfig
 
 
-def load_real_engine(bundle: str | Path | None) -> Any:
+def load_real_engine(bundle: str | Path | None, precision: str = "float") -> Any:
     """``core.inference.engine.Engine.load`` imported lazily (the app starts without it)."""
     from attnscope.core.inference.engine import Engine  # noqa: PLC0415 - optional until core ships it
 
-    return Engine.load(bundle)
+    return Engine.load(bundle, precision=precision)
 
 
 class Controller(QObject):
@@ -48,6 +48,7 @@ class Controller(QObject):
         self.runner.error.connect(self.error)
         self._asked_at: dict[int, float] = {}
         self._first_painted: set[int] = set()
+        self._next_partial_at = 0.0  # perf_counter time before which partials are not painted
         self.latencies_ms: list[float] = []  # request -> every visible view repainted (complete)
         self.first_paint_ms: list[float] = []  # request -> its first partial result on screen
         state.piece_fn = engine.piece if engine is not None else None
@@ -91,12 +92,28 @@ class Controller(QObject):
         return rid
 
     def _on_partial(self, rid: int, ins: Any, _ms: float) -> None:
-        """The decode so far (encoder, then each step): painted while the search runs."""
+        """The decode so far (encoder and step 1, then later steps): painted while the search runs.
+
+        After the first, a partial is painted only once the GUI has been idle for as long
+        as the previous paint took, so painting never takes more than half the time the
+        decode could use (they share the interpreter, and on small machines the cores).
+        """
+        if not ins.steps:  # the views draw a decode from its first step on; this would blank them
+            return
+        first = rid not in self._first_painted
+        if not first and time.perf_counter() < self._next_partial_at:
+            return
+        self._first_painted.add(rid)
+        t0 = time.perf_counter()
         self.state.set_inspection(ins)
-        if rid not in self._first_painted and rid in self._asked_at:
-            self._first_painted.add(rid)
-            asked = self._asked_at[rid]
-            QTimer.singleShot(0, lambda: self.first_paint_ms.append((time.perf_counter() - asked) * 1e3))
+        QTimer.singleShot(0, lambda: self._on_partial_drawn(rid, t0, first))
+
+    def _on_partial_drawn(self, rid: int, t0: float, first: bool) -> None:
+        now = time.perf_counter()
+        self._next_partial_at = now + (now - t0)
+        asked = self._asked_at.get(rid)
+        if first and asked is not None:
+            self.first_paint_ms.append((now - asked) * 1e3)
 
     def _on_result(self, rid: int, ins: Any, engine_ms: float) -> None:
         self.state.set_inspection(ins)  # every visible view updates its items here
@@ -114,9 +131,12 @@ class Controller(QObject):
         self.timing.emit(engine_ms, total)
 
     # -- bundles ----------------------------------------------------------------
-    def load_bundle(self, bundle: str | Path | None) -> Any:
-        """Load a bundle; on failure raise and keep the current engine untouched."""
-        engine = self.loader(bundle)
+    def load_bundle(self, bundle: str | Path | None, precision: str = "float") -> Any:
+        """Load a bundle; on failure raise and keep the current engine untouched.
+
+        ``precision="int8"`` (opt-in only) quantises the graphs and measures what that
+        changes in the attention; the status bar shows both."""
+        engine = self.loader(bundle) if precision == "float" else self.loader(bundle, precision=precision)
         self.engine = engine
         self.runner.set_engine(engine)
         self.state.piece_fn = engine.piece

@@ -9,8 +9,8 @@ from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
 from attnscope.app import theme
-from attnscope.app.fake_engine import FakeEngine
 from attnscope.app.state import AppState
+from attnscope.app.testing import FakeEngine
 from attnscope.core.config import DecodeConfig
 
 

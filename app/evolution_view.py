@@ -228,7 +228,7 @@ if __name__ == "__main__":
     import sys
 
     from attnscope.app.demo import run_panel
-    from attnscope.app.fake_snapshots import FakeSnapshotSet
+    from attnscope.app.testing import FakeSnapshotSet
 
     def make(state: AppState) -> EvolutionView:
         v = EvolutionView(state)

@@ -50,9 +50,9 @@ def display_problem(argv: list[str] | None = None) -> str | None:
 def make_engine(args: argparse.Namespace) -> Any:
     """The fake engine with --fake, else the real one (imported lazily)."""
     if args.fake:
-        from attnscope.app.fake_engine import FakeEngine
+        from attnscope.app.testing import load_fake_engine
 
-        return FakeEngine.load(args.bundle)
+        return load_fake_engine(args.bundle)
     from attnscope.app.controller import load_real_engine
 
     return load_real_engine(args.bundle)

@@ -5,9 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from attnscope.app import theme
 from attnscope.app.attention_grid import AttentionGrid
@@ -204,6 +213,9 @@ class MainWindow(QMainWindow):
         self._action(decode, "&Next step", lambda: self.state.set_step(self.state.step + 1),
                      "Alt+Right")
         self._action(decode, "Re-&run", self.controller.refresh, "F5")
+        self.int8_action = self._action(decode, "&8-bit weights (faster, approximate)",
+                                        self._on_int8_toggled)
+        self.int8_action.setCheckable(True)
         self._action(decode, "Focus the &input", self._on_focus_input, "Ctrl+L")
         view = self.menuBar().addMenu("&View")
         for i, (kind, label) in enumerate((("encoder", "&Encoder"), ("decoder", "&Decoder"),
@@ -266,7 +278,8 @@ class MainWindow(QMainWindow):
 
     # -- slots ---------------------------------------------------------------------
     def _on_engine_changed(self, engine: Any) -> None:
-        self.provider_label.setText(f"Provider: {getattr(engine, 'provider', '?')}")
+        self.provider_label.setText(f"Provider: {getattr(engine, 'provider', '?')} · "
+                                    f"{getattr(engine, 'precision_text', 'float32')}")
         path = Path(str(getattr(engine, "bundle_path", "")))
         self.bundle_label.setText(f"Model: {path.name or path}")
         self.bundle_label.setToolTip(str(path))
@@ -290,6 +303,24 @@ class MainWindow(QMainWindow):
             problems.append(f"Snapshots not shown: {problem}")
         if problems:
             self.statusBar().showMessage(" · ".join(problems), 20_000)
+
+    def _on_int8_toggled(self, checked: bool) -> None:
+        """Reload the same bundle quantised to 8 bits, or back to float (never silently)."""
+        precision = "int8" if checked else "float"
+        if getattr(self.controller.engine, "precision", "float") == precision:
+            return
+        self.statusBar().showMessage("Quantising to 8 bits and measuring the attention difference…"
+                                     if checked else "Loading the float graphs…")
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            self.controller.load_bundle(self.controller.engine.bundle_path, precision=precision)
+            self.statusBar().clearMessage()
+        except Exception as exc:  # noqa: BLE001 - any failure keeps the loaded model
+            self.statusBar().showMessage(f"8-bit mode not available: {type(exc).__name__}: {exc}", 10_000)
+        finally:
+            QApplication.restoreOverrideCursor()
+        with QSignalBlocker(self.int8_action):
+            self.int8_action.setChecked(getattr(self.controller.engine, "precision", "float") == "int8")
 
     def _on_training_records(self, _records: list) -> None:
         series = self.training.series

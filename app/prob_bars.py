@@ -23,6 +23,7 @@ from attnscope.app.state import AppState
 from attnscope.app.view_range import set_range
 from attnscope.app.widgets import fixed_label
 from attnscope.core.inference.inspection import softmax_with_temperature
+from attnscope.core.inference.search import kept_set
 
 TOP_N = 20
 
@@ -43,6 +44,7 @@ class ProbBars(LazyView, QWidget):
         self.state = state
         self.top_ids = np.zeros(0, np.int64)
         self.probs = np.zeros(0)
+        self.kept = np.zeros(0, np.int64)  # piece ids sampling may draw at this step, likeliest first
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(-100, 100)
         self.slider.setValue(temperature_to_slider(state.display_temperature))
@@ -106,6 +108,7 @@ class ProbBars(LazyView, QWidget):
             self.values.set_labels(np.zeros((0, 2)), [], "#000")
             self.plot.getAxis("left").set_labels([])
             self.top_ids, self.probs = np.zeros(0, np.int64), np.zeros(0)
+            self.kept = np.zeros(0, np.int64)
             self.k_line.setVisible(False)
             self.p_line.setVisible(False)
             self.caption.setText("nothing decoded")
@@ -116,18 +119,19 @@ class ProbBars(LazyView, QWidget):
         top_n = self.rows_that_fit()
         self.top_ids, self.probs = order[:top_n], probs[order[:top_n]]
         cfg = ins.config
-        k = cfg.top_k if cfg.top_k > 0 else len(probs)
-        n_p = int(np.searchsorted(np.cumsum(probs[order]), cfg.top_p)) + 1
-        keep = min(k, n_p) if cfg.top_p < 1.0 else k
+        # The sampler's own kept set at this temperature (BOS is the tree's root piece).
+        self.kept = kept_set(path.step_logits[step], temp, cfg.top_k, cfg.top_p, ins.nodes[0].token)
+        kept = set(self.kept.tolist())
+        n_k = min(cfg.top_k, len(probs)) if cfg.top_k > 0 else len(probs)
         chosen = int(path.target_ids[step])
         node = ins.nodes[self.state.node_at_step(step)]
         brushes = []
-        for i, pid in enumerate(self.top_ids.tolist()):
+        for pid in self.top_ids.tolist():
             colour = t.bar
             if pid == chosen:
                 colour = t.forced if node.forced else t.accent
             c = pg.mkColor(colour)
-            if i >= keep:
+            if pid not in kept:
                 c.setAlpha(70)
             brushes.append(pg.mkBrush(c))
         n = len(self.top_ids)
@@ -142,7 +146,8 @@ class ProbBars(LazyView, QWidget):
             set_range(self.plot, y=(-0.6, n - 0.4))
         self.k_line.setVisible(cfg.top_k > 0 and cfg.top_k < n)
         self.k_line.setPos(cfg.top_k - 0.5)
-        self.p_line.setVisible(cfg.top_p < 1.0 and n_p < n)
+        n_p = len(self.kept)  # the nucleus cut, where it is tighter than top-k
+        self.p_line.setVisible(cfg.top_p < 1.0 and n_p < min(n_k, n))
         self.p_line.setPos(n_p - 0.5)
         fed = path.decoder_input_pieces[step] if step < len(path.decoder_input_pieces) else ""
         self.caption.setText(

@@ -19,6 +19,7 @@ BENCHES = [
     ["benchmarks.bench_train", "--throughput", "80"],
     ["benchmarks.bench_inference"],
     ["benchmarks.bench_contributions"],
+    ["benchmarks.bench_real_size"],
     ["benchmarks.bench_app"],
     ["benchmarks.stress_inspect"],
 ]
@@ -41,6 +42,8 @@ def table() -> str:
 
     inf, app, tr, st = load("inference"), load("app"), load("train_default"), load("stress")
     co = load("contributions")
+    rs = load("real_size")
+    t1, t2 = "systems.threads_1", "systems.threads_2"
     d12 = "default_model_beam4_full_inspection.threads_1.12_words"
     rows += [
         ("Full inspection, default model, 12 words, beam 4 (1 thread)", _get(inf, f"{d12}.p50_ms"),
@@ -57,6 +60,18 @@ def table() -> str:
         ("Base decode step @60 / @5 (beam 4)", _get(inf, "base_size.step_scaling.ratio_60_over_5"), None, "≤ 1.5"),
         ("Base decode step: bandwidth floor / step time", _get(inf, "base_size.bandwidth.fraction_of_floor"),
          None, "≥ 0.6"),
+        ("Marian-base shape, 12 words, beam 4, every attention (ms, 1 / 2 threads)",
+         _get(rs, f"{t1}.attnscope_full_inspection.p50_ms"), _get(rs, f"{t2}.attnscope_full_inspection.p50_ms"), ""),
+        ("  … over transformers eager generate with attentions (1 / 2 threads)",
+         _get(rs, f"{t1}.ratio_vs_transformers"), _get(rs, f"{t2}.ratio_vs_transformers"), "≤ 0.35"),
+        ("  … over CTranslate2 fp32 (1 / 2 threads)", _get(rs, f"{t1}.ratio_vs_ctranslate2_fp32"),
+         _get(rs, f"{t2}.ratio_vs_ctranslate2_fp32"), "≤ 0.35"),
+        ("  … 8-bit mode over CTranslate2 int8 (1 thread)", _get(rs, f"{t1}.ratio_8bit_vs_ctranslate2_int8"),
+         None, "≤ 1.0"),
+        ("  … decode step: bandwidth floor / step time", _get(rs, "decode_step.fraction_of_floor"), None, "≥ 0.6"),
+        ("  … keystroke → first paint in the window (ms)", _get(rs, "window.first_paint.p50_ms"),
+         _get(rs, "window.first_paint.p95_ms"), "p50 ≤ 60"),
+        ("  … keystroke → complete / inspection time", _get(rs, "window.complete_over_inspection"), None, "≤ 1.2"),
         ("Keystroke → every visible view repainted (ms)", _get(app, "keystroke_to_repaint.p50_ms"),
          _get(app, "keystroke_to_repaint.p95_ms"), "p50 ≤ 33, p95 ≤ 66"),
         ("Start to first frame (ms)", _get(app, "start_to_first_frame.p50_ms"), None, "≤ 1500"),

@@ -1,4 +1,4 @@
-"""The `attnscope` command: corpus, train, export-onnx, translate, inspect, heads, figure, gui.
+"""The `attnscope` command: gui, corpus, train, export-onnx, heads, translate, inspect, figure, desktop.
 
 This is the composition root. Each subcommand loads only what it needs, so `translate`
 and `inspect` start without torch and `train` without Qt. The GUI and figure packages are
@@ -16,101 +16,177 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from attnscope.core.cliargs import (
+    Parser,
+    UsageError,
+    float_in,
+    forced_config,
+    int_at_least,
+    read_utf8_lines,
+    report,
+    require,
+    warn,
+)
+
 EXAMPLE = "I love you"
 # Modules that only an extra brings, and the extra that brings them.
 EXTRAS = {"torch": "train", "sacrebleu": "train", "tqdm": "train", "transformers": "hf", "tokenizers": "hf"}
+COMMANDS = {  # every subcommand and its one-line help, in the order the top-level help lists them
+    "gui": "open the inspector window (the default without a command)",
+    "corpus": "write the generated EN→KO corpus (train/valid/test.tsv)",
+    "train": "train a Transformer preset",
+    "export-onnx": "export a run to a model bundle (graphs, snapshots, heads.json)",
+    "heads": "per-head table of a bundle: head roles, and AER when the corpus had alignments",
+    "translate": "translate lines from stdin",
+    "inspect": "decode one sentence and print what the model saw",
+    "figure": "render a figure (PDF/SVG/PNG) or its data (JSON/NPZ); see `attnscope figure --help`",
+    "desktop": "install the desktop entry and icon for this user",
+}
+GUI_HELP = """usage: attnscope gui [--bundle B] [--text T] [--theme dark|light] [--screenshot PNG]
+
+Open the inspector window on a model bundle and translate as you type.
+
+options:
+  --bundle B        model bundle folder or .zip (default: the shipped model)
+  --text T          first sentence to translate (default: I love you)
+  --theme THEME     colour theme: dark or light (default: the saved one)
+  --screenshot PNG  render the window once, save it as PNG and exit (works headless with
+                    QT_QPA_PLATFORM=offscreen)
+"""
 
 
 def _decode_args(p: argparse.ArgumentParser) -> None:
+    """The decoding options of translate, inspect (and the window): checked while parsing."""
     p.add_argument("--bundle", help="model bundle folder or .zip (default: the shipped model)")
-    p.add_argument("--strategy", choices=["greedy", "beam", "sample"], default=None)
-    p.add_argument("--beam", type=int, default=4, help="beam size (1 = greedy)")
-    p.add_argument("--length-penalty", type=float, default=0.6)
-    p.add_argument("--n-best", type=int, default=1)
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-k", type=int, default=0)
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-len", type=int, default=64)
+    p.add_argument("--snapshot", help="run a training snapshot of the bundle (step-NNNNNN) instead "
+                   "of the final model")
+    p.add_argument("--strategy", choices=["greedy", "beam", "sample"],
+                   help="search (default: beam, or greedy with --beam 1)")
+    p.add_argument("--beam", type=int_at_least(1, " (1 = greedy)"), default=4, help="beam size")
+    p.add_argument("--length-penalty", type=float_in(0.0), default=0.6, help="GNMT alpha (0 = none)")
+    p.add_argument("--n-best", type=int_at_least(1), default=1, help="hypotheses returned (at most --beam)")
+    p.add_argument("--temperature", type=float_in(0.0, low_open=True), default=1.0,
+                   help="sampling temperature, > 0")
+    p.add_argument("--top-k", type=int_at_least(0, " (0 = off)"), default=0, help="sample among the k likeliest")
+    p.add_argument("--top-p", type=float_in(0.0, 1.0, low_open=True), default=1.0,
+                   help="nucleus mass in (0, 1] (1 = off)")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="sampling seed")
+    p.add_argument("--max-len", type=int_at_least(1), default=64, help="most generated pieces, EOS included")
 
 
 def _decode_config(a: argparse.Namespace) -> Any:
+    """The DecodeConfig of the parsed options; options that contradict each other are refused."""
     from attnscope.core.config import DecodeConfig, Strategy
 
-    strategy: Strategy = a.strategy or ("greedy" if a.beam <= 1 else "beam")
-    return DecodeConfig(strategy=strategy, beam_size=max(a.beam, 1), length_penalty=a.length_penalty,
+    strategy: Strategy = a.strategy or ("greedy" if a.beam == 1 else "beam")
+    beam = a.beam if strategy == "beam" else 1
+    require(a.n_best <= beam, f"--n-best {a.n_best} is more than the {strategy} search keeps "
+            f"({beam}); raise --beam or lower --n-best")
+    if strategy != "sample":
+        for name, value, off in (("temperature", a.temperature, 1.0), ("top-k", a.top_k, 0),
+                                 ("top-p", a.top_p, 1.0)):
+            if value != off:  # kept in the inspection's settings, but it changes no choice
+                warn(f"attnscope {a.command}", f"--{name} changes only --strategy sample; the {strategy} "
+                     f"search ranks by the model's own probabilities")
+    return DecodeConfig(strategy=strategy, beam_size=beam, length_penalty=a.length_penalty,
                         n_best=a.n_best, temperature=a.temperature, top_k=a.top_k, top_p=a.top_p,
                         seed=a.seed, max_len=a.max_len)
 
 
+def _load_engine(a: argparse.Namespace) -> Any:
+    from attnscope.core.inference.engine import Engine
+
+    return Engine.load(a.bundle, snapshot=a.snapshot)
+
+
+def _warn_truncated(command: str, ins: Any, engine: Any, where: str = "the input") -> None:
+    if ins.truncated_input:
+        warn(f"attnscope {command}", f"{where} is longer than the model's {engine.model_config.max_len - 1} "
+             f"pieces and was cut to its first {len(ins.source_pieces) - 1}")
+    if ins.truncated_output:
+        warn(f"attnscope {command}", f"the translation of {where} reached --max-len without ending")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="attnscope", description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="command")
+    ap = Parser(prog="attnscope", description=__doc__.splitlines()[0],
+                epilog="`attnscope COMMAND --help` shows a command's options and defaults.")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
-    p = sub.add_parser("corpus", help="write the generated EN→KO corpus (train/valid/test.tsv)")
-    p.add_argument("--out", required=True)
-    p.add_argument("--pairs", type=int, default=60_000)
-    p.add_argument("--seed", type=int, default=0)
+    def add(name: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=COMMANDS[name], description=COMMANDS[name])
 
-    p = sub.add_parser("train", help="train a Transformer preset")
-    p.add_argument("--preset", default="default", help="tiny | default | base")
-    p.add_argument("--data", help="TSV file, folder with train.tsv/valid.tsv, or SRC,TGT Moses files")
-    p.add_argument("--out", default="runs/default")
-    p.add_argument("--max-steps", type=int)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--pairs", type=int, help="size of the generated corpus")
+    add("gui").add_argument("rest", nargs=argparse.REMAINDER, help="the window's options")
+
+    p = add("corpus")
+    p.add_argument("--out", required=True, help="folder for train.tsv, valid.tsv and test.tsv")
+    p.add_argument("--pairs", type=int_at_least(1), default=60_000, help="lines in all three files")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="sampling seed")
+
+    p = add("train")
+    p.add_argument("--preset", default="default", choices=["tiny", "default", "base"], help="model size")
+    p.add_argument("--data", help="TSV file, folder with train.tsv/valid.tsv, or SRC,TGT Moses files "
+                   "(default: the generated corpus)")
+    p.add_argument("--out", default="runs/default", help="run folder")
+    p.add_argument("--max-steps", type=int_at_least(1), help="optimiser steps (default: the preset's)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to train")
+    p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    p.add_argument("--seed", type=int_at_least(0), help="random seed (default: the preset's)")
+    p.add_argument("--pairs", type=int_at_least(1), help="size of the generated corpus")
     p.add_argument("--norm", choices=["post", "pre"], help="post-LN (paper) or pre-LN")
-    p.add_argument("--optimizer", choices=["adam", "adamw"])
-    p.add_argument("--lr-factor", type=float)
-    p.add_argument("--warmup", type=int)
-    p.add_argument("--batch-tokens", type=int)
-    p.add_argument("--valid-every", type=int, help="steps between validations")
-    p.add_argument("--log-every", type=int, help="steps between training log lines")
-    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
+    p.add_argument("--optimizer", choices=["adam", "adamw"], help="optimiser (default: adam)")
+    p.add_argument("--lr-factor", type=float_in(0.0, low_open=True), help="Noam factor")
+    p.add_argument("--warmup", type=int_at_least(1), help="Noam warm-up steps")
+    p.add_argument("--batch-tokens", type=int_at_least(1), help="target tokens per batch")
+    p.add_argument("--valid-every", type=int_at_least(1), help="steps between validations")
+    p.add_argument("--log-every", type=int_at_least(1), help="steps between training log lines")
+    p.add_argument("--checkpoint-every", type=int_at_least(1), help="steps between checkpoints")
     p.add_argument("--snapshots", help="fractions of training to keep runnable snapshots at, "
                    "comma-separated (default 0,0.01,0.03,0.1,0.3,1)")
 
-    p = sub.add_parser("export-onnx", help="export a run to a model bundle")
-    p.add_argument("run")
-    p.add_argument("--out", required=True)
+    p = add("export-onnx")
+    p.add_argument("run", help="training run folder")
+    p.add_argument("--out", required=True, help="bundle folder to write")
     p.add_argument("--verify", action="store_true", help="compare with torch on held-out sentences")
     p.add_argument("--no-snapshots", action="store_true", help="leave the training snapshots out")
     p.add_argument("--quantize", choices=["auto", "int8", "none"], default="auto",
                    help="snapshot graphs in 8 bits: when float would pass the 25 MB budget (auto; then also "
                    "leaves out intermediate snapshots if still over), always (int8), never (none)")
 
-    p = sub.add_parser("heads", help="per-head table of a bundle: AER of cross-attention heads, roles")
+    p = add("heads")
     p.add_argument("--bundle", help="model bundle folder or .zip (default: the shipped model)")
     p.add_argument("--snapshot", help="a snapshot of the bundle (step-NNNNNN) instead of the final model")
     p.add_argument("--json", action="store_true", help="print heads.json")
 
-    p = sub.add_parser("translate", help="translate lines from stdin")
+    p = add("translate")
     _decode_args(p)
 
-    p = sub.add_parser("inspect", help="decode one sentence and print what the model saw")
-    p.add_argument("text")
+    p = add("inspect")
+    p.add_argument("text", help="English source sentence")
     _decode_args(p)
-    p.add_argument("--json", action="store_true", help="print the whole Inspection as JSON")
-    p.add_argument("--top-logits", type=int, default=10, help="top-k step logits in JSON (0 = all)")
+    p.add_argument("--force-target", metavar="TEXT",
+                   help="teacher-force this reference translation instead of searching")
+    p.add_argument("--json", action="store_true", help="print the whole Inspection as JSON (schema: docs/dumps.md)")
+    p.add_argument("--top-logits", type=int_at_least(0, " (0 = all)"), default=10,
+                   help="top-k step logits in JSON (0 = all)")
+    p.add_argument("--node-attention", action="store_true",
+                   help="JSON: the attention of every beam-tree node, not only the best hypothesis")
 
-    p = sub.add_parser("figure", help="render a figure (PDF/SVG/PNG) of an inspection")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    add("figure").add_argument("rest", nargs=argparse.REMAINDER, help="the figure's options")
 
-    p = sub.add_parser("gui", help="open the inspector window")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-
-    p = sub.add_parser("desktop", help="install the desktop entry and icon for this user")
+    p = add("desktop")
     p.add_argument("--prefix", help="data folder (default: $XDG_DATA_HOME or ~/.local/share)")
     p.add_argument("--print", action="store_true", help="only print where the shipped files are")
     return ap
 
 
 def cmd_corpus(a: argparse.Namespace) -> int:
-    from attnscope.core.data.generate import write_splits
+    from attnscope.core.data.generate import required_variants, write_splits
 
-    info = write_splits(Path(a.out), n_pairs=a.pairs, seed=a.seed)
+    held = min(1000, max(a.pairs // 20, 10))  # validation and test each, as training's own corpus
+    least = len(required_variants()) + 2 * held + 1
+    require(a.pairs >= least, f"--pairs {a.pairs} is too small: the grammar's {len(required_variants())} "
+            f"required pairs, {held} validation and {held} test pairs need at least {least}")
+    info = write_splits(Path(a.out), n_pairs=a.pairs, seed=a.seed, valid=held, test=held)
     print(json.dumps(info, ensure_ascii=False, default=str))
     return 0
 
@@ -125,10 +201,12 @@ def cmd_train(a: argparse.Namespace) -> int:
                                    }.items() if v is not None}
     if a.snapshots:
         try:
-            overrides["snapshot_fractions"] = tuple(float(x) for x in a.snapshots.split(",") if x.strip())
+            fractions = tuple(float(x) for x in a.snapshots.split(",") if x.strip())
         except ValueError:
-            print(f"attnscope train: --snapshots {a.snapshots!r} is not a list of fractions", file=sys.stderr)
-            return 2
+            raise UsageError(f"--snapshots {a.snapshots!r} is not a comma-separated list of fractions") from None
+        require(bool(fractions) and all(0 <= f <= 1 for f in fractions),
+                f"--snapshots {a.snapshots!r}: fractions of training lie in [0, 1]")
+        overrides["snapshot_fractions"] = fractions
     model_overrides = {"norm": a.norm} if a.norm else {}
     result = train(a.preset, a.out, a.data, a.max_steps, a.device, a.resume, overrides, model_overrides)
     print(json.dumps(result))
@@ -140,6 +218,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_export(a: argparse.Namespace) -> int:
     from attnscope.core.onnx_export import export_bundle
 
+    require(Path(a.run).is_dir(), f"{a.run}: no such run folder")
     report = export_bundle(Path(a.run), Path(a.out), verify=a.verify, snapshots=not a.no_snapshots,
                            quantize=a.quantize)
     print(json.dumps(report, indent=1))
@@ -147,29 +226,29 @@ def cmd_export(a: argparse.Namespace) -> int:
 
 
 def cmd_translate(a: argparse.Namespace) -> int:
-    from attnscope.core.inference.engine import Engine
-
-    engine = Engine.load(a.bundle)
-    cfg = _decode_config(a)
-    for line in sys.stdin:
-        print(engine.inspect(line.rstrip("\n"), cfg).translation, flush=True)
+    cfg = _decode_config(a)  # options first: a bad one is reported before the model loads
+    engine = _load_engine(a)
+    for number, line in enumerate(read_utf8_lines(sys.stdin.buffer), 1):
+        ins = engine.inspect(line, cfg)
+        _warn_truncated("translate", ins, engine, f"stdin line {number}")
+        print(ins.translation, flush=True)
     return 0
 
 
 def cmd_inspect(a: argparse.Namespace) -> int:
-    from attnscope.core.inference.engine import Engine
     from attnscope.core.inference.serialize import inspection_to_json
 
-    engine = Engine.load(a.bundle)
-    ins = engine.inspect(a.text, _decode_config(a))
+    require(bool(a.text.strip()), "TEXT is empty: give an English sentence to inspect")
+    cfg = _decode_config(a)
+    engine = _load_engine(a)
+    if a.force_target is not None:
+        cfg = forced_config(engine, a.force_target, cfg)
+    ins = engine.inspect(a.text, cfg)
+    _warn_truncated("inspect", ins, engine)
     if a.json:
-        from attnscope.core.inference.alignment import inspection_aer
-
-        data = inspection_to_json(ins, top_logits=a.top_logits)
-        gold = inspection_aer(ins)  # None outside the generated grammar
-        data["gold_alignment"] = None if gold is None else {k: gold[k] for k in ("reference", "pharaoh", "links", "note")}
-        data["aer"] = None if gold is None else gold["aer"]
-        print(json.dumps(data, ensure_ascii=False))
+        data = inspection_to_json(ins, top_logits=a.top_logits, piece=engine.piece,
+                                  node_attention=a.node_attention, bundle=engine.bundle)
+        print(json.dumps(data, ensure_ascii=False, allow_nan=False))
     else:
         print(ins.translation)
         print("source:", " ".join(ins.source_pieces))
@@ -180,14 +259,15 @@ def cmd_inspect(a: argparse.Namespace) -> int:
 
 
 def cmd_heads(a: argparse.Namespace) -> int:
-    from attnscope.core.bundle import BundleError, read_bundle
+    from attnscope.core.bundle import read_bundle
 
     b = read_bundle(a.bundle)
     if a.snapshot:
         b = b.snapshot(a.snapshot)
     heads = b.heads()
     if heads is None:
-        raise BundleError(f"{b.file('heads.json')}: missing (export the run again to measure the heads)")
+        raise UsageError(f"{b.file('heads.json')}: missing; bundles exported before heads.json was written "
+                         f"for every corpus lack it: export the run again with `attnscope export-onnx`")
     if a.json:
         print(json.dumps(heads, ensure_ascii=False, indent=1))
         return 0
@@ -196,11 +276,16 @@ def cmd_heads(a: argparse.Namespace) -> int:
 
 
 def format_heads(heads: dict[str, Any]) -> str:
-    """The per-head table: AER of every cross-attention head and the role of every head."""
+    """The per-head table: every head's role and, with gold alignments, each cross head's AER."""
     aer = heads.get("cross_aer")
     roles = heads["roles"]
-    lines = [f"{heads.get('sentences', 0)} validation sentences, "
-             f"{heads.get('aligned_sentences', 0)} with gold alignments; teacher-forced loss {heads.get('nll')}"]
+    n, aligned = heads.get("sentences", 0), heads.get("aligned_sentences", 0)
+    if aer is not None:
+        source = f"roles and AER: {aligned} of {n} validation sentences carry gold alignments"
+    else:
+        source = (f"roles only (no AER): the {n} validation sentences carry no gold alignment; a third "
+                  f"TSV column of Pharaoh links (0-0 1-2 …) adds AER")
+    lines = [f"{source}; teacher-forced loss {heads.get('nll')}"]
     if heads.get("best_head"):
         layer, head = heads["best_head"]
         lines.append(f"best alignment head: L{layer + 1} H{head + 1}, AER {heads['best_aer']:.3f}")
@@ -273,6 +358,9 @@ def _main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         argv = ["gui"]
+    if argv[0] == "gui" and ("-h" in argv[1:] or "--help" in argv[1:]):
+        print(GUI_HELP, end="")  # the user's options, without loading Qt
+        return 0
     # The window and the figure renderer parse their own options.
     delegates = {"gui": "attnscope.app.main", "figure": "attnscope.export.cli"}
     if argv[0] in delegates:
@@ -284,20 +372,26 @@ def _main(argv: list[str] | None = None) -> int:
                 print(f"attnscope {argv[0]}: this installation lacks {e.name}", file=sys.stderr)
             return 2
     ap = build_parser()
-    a = ap.parse_args(argv)
     handlers = {"corpus": cmd_corpus, "train": cmd_train, "export-onnx": cmd_export,
                 "translate": cmd_translate, "inspect": cmd_inspect, "heads": cmd_heads,
                 "desktop": cmd_desktop}
+    command = argv[0] if argv[0] in handlers else None
+    prog = f"attnscope {command}" if command else "attnscope"
     try:
+        a = ap.parse_args(argv)
         if a.command is None:
             ap.print_help()
             return 2
         return handlers[a.command](a)
+    except SystemExit as e:  # --help
+        return int(e.code or 0)
+    except UsageError as e:
+        return report(prog, e)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except ModuleNotFoundError as e:
-        code = _missing_extra(a.command, e)
+        code = _missing_extra(command or "", e)
         if code is None:
             raise
         return code
@@ -306,8 +400,7 @@ def _main(argv: list[str] | None = None) -> int:
     except (ValueError, RuntimeError, OSError) as e:
         # User-fixable problems (bad corpus, bad bundle, unwritable folder) get one clear line.
         if type(e).__name__ in {"CorpusError", "BundleError", "TrainingError", "DecodeError"} or isinstance(e, OSError):
-            print(f"attnscope {a.command}: {e}", file=sys.stderr)
-            return 2
+            return report(prog, e)
         raise
 
 

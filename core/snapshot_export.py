@@ -12,7 +12,6 @@ difference is written to ``meta.json`` so nobody has to take it on trust.
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from attnscope.core.checkpoint import atomic_write_json
 from attnscope.core.config import DecodeConfig
 from attnscope.core.data import read_tsv
 from attnscope.core.inference.engine import Engine, OrtRunner
+from attnscope.core.inference.int8 import quantize_8bit
 from attnscope.core.inference.probe import encode_pair, head_report, teacher_force
 from attnscope.core.model import Transformer
 from attnscope.core.runlog import read_metrics
@@ -39,11 +39,39 @@ SNAPSHOT_FILES_BYTES = 16_000  # meta.json + heads.json of one snapshot, for the
 
 
 def probe_pairs(run: Path) -> list[tuple[str, str, str | None]]:
-    """The run's validation pairs (with gold alignments when the corpus has them)."""
+    """The run's validation pairs, with gold alignments when the corpus has them: the
+    generated corpus's valid.tsv, else the split training held out of the user's own
+    corpus (rebuilt from the provenance in the run's config.json), so every export
+    measures its heads; AER only where a third TSV column gave Pharaoh links."""
     f = run / "data" / "valid.tsv"
-    if not f.is_file():
+    if f.is_file():
+        return [(p.en, p.ko, p.alignment) for p in read_tsv(f).pairs]
+    return _own_corpus_pairs(run)
+
+
+def _own_corpus_pairs(run: Path) -> list[tuple[str, str, str | None]]:
+    from attnscope.core.data.corpus import CorpusError, load_corpus
+
+    try:
+        prov = json.loads((run / "config.json").read_text(encoding="utf-8")).get("data") or {}
+    except (OSError, ValueError):
         return []
-    return [(p.en, p.ko, p.alignment) for p in read_tsv(f).pairs]
+    kind = str(prov.get("kind"))
+    arg = {"tsv": prov.get("file"), "folder": prov.get("folder"),
+           "parallel": f"{prov.get('source')},{prov.get('target')}"}.get(kind)
+    if not arg:
+        return []
+    try:
+        corpus = load_corpus(arg, run / "data")
+    except (CorpusError, OSError):
+        return []  # the corpus has moved since training: no probe, no heads.json
+    tsvs = [Path(arg)] if kind == "tsv" else [Path(arg) / "valid.tsv", Path(arg) / "train.tsv"] if kind == "folder" else []
+    links: dict[tuple[str, str], str | None] = {}
+    for tsv in tsvs:
+        if tsv.is_file():
+            for pr in read_tsv(tsv).pairs:
+                links.setdefault((pr.en, pr.ko), pr.alignment)
+    return [(en, ko, links.get((en, ko))) for en, ko in corpus.valid]
 
 
 def _nearest(records: list[dict[str, Any]], step: int) -> dict[str, Any] | None:
@@ -58,24 +86,6 @@ def _same_weights(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def _folder_bytes(d: Path) -> int:
     return sum(p.stat().st_size for p in d.rglob("*") if p.is_file())
-
-
-def quantize_8bit(src: Path, dst: Path) -> None:
-    """Dynamic 8-bit quantisation of one graph's MatMul and Gather (embedding) weights.
-
-    uint8 weights, not int8: with uint8 activations, int8 weights saturate the u8 x s8
-    products on CPUs without VNNI, which on the shipped model's early snapshots made the
-    attention differ ten times more (mean |Δ| 0.017 against 0.0016, measured)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantiser logs a pre-processing hint on every call
-    try:
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QUInt8,
-                         op_types_to_quantize=["MatMul", "Gather"])
-    finally:
-        root.setLevel(level)
 
 
 def attention_difference(float_b: Bundle, quant_b: Bundle, tok: Tokenizer,

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
@@ -39,8 +40,42 @@ CMAP = "viridis"  # perceptually uniform and colour-blind safe; attention maps
 CANDIDATE_CMAP = "Blues"  # probabilities in the step trace: one hue, light, distinct from attention
 MASKED = "#dcdcdc"  # cells a query cannot attend to (the decoder's future)
 HIGHLIGHT = OKABE_ITO["vermillion"]  # chosen piece, gold alignment, best path
-BASE_PT = 7.0  # body text at print size
+BASE_PT = 8.0  # body text at print size (ACL and NeurIPS captions are 9-10 pt; figures 7-9)
+MIN_PT = 7.0  # no text of any figure is smaller at print size
 LATIN_FAMILY = "DejaVu Sans"  # matplotlib's own font: Latin, ▁ (U+2581), arrows
+SVG_FONTTYPES = ("path", "text")
+
+
+@dataclass(frozen=True)
+class Typography:
+    """How a figure's text is set; the defaults suit ACL and NeurIPS at print size."""
+
+    font: str = LATIN_FAMILY  # Latin family; Hangul always falls back to the CJK font
+    size: float = BASE_PT  # body text in points; tick labels and legends are 1 pt smaller, never < 7
+    title: bool = True  # False: no titles (the caption says it)
+    words: bool = False  # token axes show words (pieces merged) instead of pieces
+    svg_fonttype: str = "path"  # "path": glyphs as outlines, Hangul shows in every viewer; "text": editable
+
+    def __post_init__(self) -> None:
+        if not (MIN_PT <= self.size <= 24):
+            raise ValueError(f"font size {self.size:g} pt: use {MIN_PT:g}-24 pt (smaller is unreadable in print)")
+        if self.svg_fonttype not in SVG_FONTTYPES:
+            raise ValueError(f"svg font type {self.svg_fonttype!r}: use 'path' or 'text'")
+
+    @property
+    def small(self) -> float:
+        """Tick labels, legends, colour bars: one point under the body, never under 7 pt."""
+        return max(MIN_PT, self.size - 1)
+
+
+def check_font(family: str) -> None:
+    """Raise ValueError unless matplotlib can find ``family`` (no silent fallback)."""
+    if family == LATIN_FAMILY:
+        return
+    try:
+        font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+    except ValueError:
+        raise ValueError(f"font {family!r} is not installed (matplotlib cannot find it)") from None
 
 
 _LOCK = threading.RLock()  # rcParams are process-global: one figure at a time
@@ -95,18 +130,22 @@ def check_glyphs(fig: Figure) -> None:
     raise MissingGlyphs(f"no installed font can draw {chars!r} (DejaVu Sans and {family} lack them)")
 
 
-def rc(dpi: float = 300) -> dict[str, Any]:
+def rc(dpi: float = 300, typo: Typography | None = None) -> dict[str, Any]:
     """The rcParams every figure is drawn and saved with."""
+    t = typo or Typography()
     family, _ = cjk_family()
-    families = [LATIN_FAMILY] + ([family] if family else [])
+    families = [t.font] + ([LATIN_FAMILY] if t.font != LATIN_FAMILY else []) + ([family] if family else [])
     return {
         "font.family": families,
-        "font.size": BASE_PT,
-        "axes.titlesize": BASE_PT,
-        "axes.labelsize": BASE_PT,
-        "xtick.labelsize": BASE_PT - 1,
-        "ytick.labelsize": BASE_PT - 1,
-        "legend.fontsize": BASE_PT - 1,
+        "font.size": t.size,
+        "axes.titlesize": t.size,
+        "axes.labelsize": t.size,
+        "figure.titlesize": t.size,
+        "figure.labelsize": t.size,
+        "xtick.labelsize": t.small,
+        "ytick.labelsize": t.small,
+        "legend.fontsize": t.small,
+        "legend.title_fontsize": t.small,
         "legend.frameon": False,
         "axes.linewidth": 0.6,
         "axes.titlepad": 3.0,
@@ -126,7 +165,9 @@ def rc(dpi: float = 300) -> dict[str, Any]:
         "text.parse_math": False,  # pieces may hold "$"; never mathtext
         "pdf.fonttype": 42,  # TrueType (Type 42), embedded, text stays selectable
         "ps.fonttype": 42,
-        "svg.fonttype": "none",  # text stays <text>, editable in Inkscape/Illustrator
+        # "path" draws glyphs as outlines: Hangul shows even where no Korean font is installed;
+        # "none" keeps <text> (editable in Inkscape/Illustrator) but needs the font to show.
+        "svg.fonttype": "path" if t.svg_fonttype == "path" else "none",
         "svg.hashsalt": "attnscope",  # stable ids: identical input gives identical SVG
         "savefig.dpi": dpi,
         "figure.dpi": 100,
@@ -136,7 +177,7 @@ def rc(dpi: float = 300) -> dict[str, Any]:
 
 
 @contextmanager
-def figure_style(dpi: float = 300) -> Iterator[None]:
+def figure_style(dpi: float = 300, typo: Typography | None = None) -> Iterator[None]:
     """Draw and save inside this; rcParams are restored on exit. Thread-safe (serialised),
     so the app may export from a worker thread."""
     subset_log = logging.getLogger("fontTools")
@@ -144,7 +185,7 @@ def figure_style(dpi: float = 300) -> Iterator[None]:
         level = subset_log.level
         subset_log.setLevel(logging.ERROR)  # "TSI0 NOT subset" chatter while embedding NanumGothic
         try:
-            with rc_context(cast(Any, rc(dpi))):
+            with rc_context(cast(Any, rc(dpi, typo))):
                 yield
         finally:
             subset_log.setLevel(level)
@@ -164,7 +205,7 @@ def width_inches(width: str | float) -> float:
 
 def text_width_in(label: str, pt: float) -> float:
     """Rough printed width of a label in inches (Hangul and CJK glyphs are about 1 em)."""
-    ems = sum(1.0 if ord(c) >= 0x1100 and c != "▁" else 0.35 if c == " " else 0.58 for c in label)
+    ems = sum(1.0 if ord(c) >= 0x1100 and c != "▁" else 0.35 if c == " " else 0.62 for c in label)
     return ems * pt / 72.0
 
 

@@ -16,9 +16,16 @@ os.environ["XDG_CONFIG_HOME"] = _SETTINGS_DIR  # QSettings() on Linux lives here
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny model trained for a few seconds (shared by every test package)."""
+    """A tiny model trained for a few seconds (shared by every test package).
+
+    ``ATTNSCOPE_TINY_RUN`` names a tiny run trained earlier to reuse instead (the mutation
+    check, benchmarks/mutants.py, trains one once for all its runs; the bundle is still
+    exported afresh by the code under test)."""
     from attnscope.core.train import train
 
+    reuse = os.environ.get("ATTNSCOPE_TINY_RUN")
+    if reuse:
+        return Path(reuse)
     run = tmp_path_factory.mktemp("tiny") / "run"
     train("tiny", run, max_steps=60, progress=False, overrides={"pairs": 3000})
     return run

@@ -20,6 +20,7 @@ from attnscope.core.bundle import Bundle, BundleError, read_bundle
 from attnscope.core.config import DecodeConfig, ModelConfig
 from attnscope.core.inference.contributions import ContributionRunner, Contributions, load_runner
 from attnscope.core.inference.inspection import Inspection, StepRecord, build_path
+from attnscope.core.inference.protocols import PieceTokenizer
 from attnscope.core.inference.search import Search, SearchResult, make_search
 from attnscope.core.tokenizer import BOS, EOS, Tokenizer
 
@@ -119,20 +120,26 @@ class Engine:
     """Decode sentences with a bundle and capture everything the model saw."""
 
     bundle: Bundle
-    tokenizer: Tokenizer
+    tokenizer: PieceTokenizer
     runner: Runner
     provider: str
+    precision: str = "float"  # "int8": the graphs were quantised at load (opt-in)
+    int8_difference: dict[str, float] | None = None  # attention |Δ| to float, measured at load
     alti: ContributionRunner | None = None  # ALTI+ graph of the final model (None: not exported)
     with_contributions: bool = True  # compute ALTI+ of the best hypothesis in every inspect()
 
     @classmethod
     def load(cls, bundle: str | Path | Bundle | None = None, runner: Runner | None = None,
-             threads: int | None = None, device: str = "auto", snapshot: str | None = None) -> Engine:
+             threads: int | None = None, device: str = "auto", snapshot: str | None = None,
+             precision: str = "float") -> Engine:
         """Open a bundle (None = the shipped default); raises BundleError naming the bad file.
 
         ``snapshot`` ("step-000120", one of ``bundle.snapshots()``) runs that earlier
-        training state's graphs with the bundle's tokenizer.
+        training state's graphs with the bundle's tokenizer. ``precision="int8"`` quantises
+        the graphs (cached) and measures the attention difference to float on probe sentences.
         """
+        if precision not in ("float", "int8"):
+            raise ValueError(f"precision must be 'float' or 'int8', got {precision!r}")
         b = bundle if isinstance(bundle, Bundle) else read_bundle(bundle)
         if snapshot is not None:
             b = b.snapshot(snapshot)
@@ -147,11 +154,29 @@ class Engine:
             # One intra-op thread is fastest for small models on few cores (measured in benchmarks/).
             n = threads if threads is not None else (1 if b.model.d_model <= 256 else 2)
             ort_runner = OrtRunner(b, n, want_cuda=device != "cpu")
-            return cls(b, tok, ort_runner, ort_runner.provider, load_runner(b, n))
-        return cls(b, tok, runner, "torch", load_runner(b))
+            alti = load_runner(b, n)  # float weights: an int8 engine's ALTI+ is its float model's
+            engine = cls(b, tok, ort_runner, ort_runner.provider, alti=alti)
+            if precision == "int8":
+                from attnscope.core.inference.int8 import attention_difference, int8_bundle
+
+                q = int8_bundle(b)
+                q_runner = OrtRunner(q, n, want_cuda=device != "cpu")
+                q_engine = cls(b, tok, q_runner, q_runner.provider, "int8", alti=alti)
+                q_engine.int8_difference = attention_difference(engine, q_engine)
+                return q_engine
+            return engine
+        return cls(b, tok, runner, "torch", alti=load_runner(b))
 
     @property
-    def model_config(self):  # noqa: ANN201 - ModelConfig
+    def precision_text(self) -> str:
+        """What the status bar says about the weights: float, or 8-bit and its measured cost."""
+        d = self.int8_difference
+        if self.precision != "int8" or d is None:
+            return "float32"
+        return f"8-bit (attention |Δ| to float: mean {d['mean']:.4f}, max {d['max']:.3f})"
+
+    @property
+    def model_config(self) -> ModelConfig:
         return self.bundle.model
 
     @property

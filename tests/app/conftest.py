@@ -6,8 +6,8 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from attnscope.app import theme
-from attnscope.app.fake_engine import FakeEngine
 from attnscope.app.fonts import install_cjk_font
+from attnscope.app.testing import FakeEngine, load_fake_engine
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +31,7 @@ def settings(tmp_path):
 def window(qtbot, engine, settings):
     from attnscope.app.main_window import MainWindow
 
-    w = MainWindow(engine, settings, loader=FakeEngine.load)
+    w = MainWindow(engine, settings, loader=load_fake_engine)
     qtbot.addWidget(w)
     w.resize(1280, 800)
     w.show()

@@ -89,8 +89,8 @@ def test_window_has_the_contributions_tab(qtbot, tmp_path) -> None:  # noqa: ANN
     from PySide6.QtCore import QSettings
 
     from attnscope.app.contributions_view import ContributionsView
-    from attnscope.app.fake_engine import FakeEngine
     from attnscope.app.main_window import MainWindow
+    from attnscope.app.testing import FakeEngine
 
     win = MainWindow(FakeEngine(), settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(win)

@@ -11,7 +11,7 @@ import pytest
 
 from attnscope.app.demo import demo_state
 from attnscope.app.evolution_view import CAPTION_CHARS, EvolutionView, elide, head_matrix
-from attnscope.app.fake_snapshots import FakeSnapshotSet
+from attnscope.app.testing import FakeSnapshotSet
 from attnscope.core.bundle import DEFAULT_BUNDLE
 
 
@@ -55,7 +55,7 @@ def test_new_sentence_reruns_every_snapshot_once(view, qtbot):
     calls = snaps.calls
     view.state.set_inspection(view.state.inspection)  # same text and config: redraw only
     assert snaps.calls == calls
-    from attnscope.app.fake_engine import FakeEngine
+    from attnscope.app.testing import FakeEngine
 
     view.state.set_inspection(FakeEngine().inspect("you love me", view.state.inspection.config))
     qtbot.waitUntil(lambda: view.decodes and view.decodes[-1].inspection.text == "you love me", timeout=10_000)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import statistics
 
-from attnscope.app.fake_engine import FakeEngine
 from attnscope.app.inference_runner import InferenceRunner
+from attnscope.app.testing import FakeEngine
 from attnscope.core.config import DecodeConfig
 
 

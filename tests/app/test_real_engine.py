@@ -73,8 +73,8 @@ def test_real_loader_bad_bundle_keeps_previous_model(qtbot, settings, tmp_path, 
     pytest.importorskip("onnxruntime")
     from PySide6.QtWidgets import QMessageBox
 
-    from attnscope.app.fake_engine import FakeEngine
     from attnscope.app.main_window import MainWindow
+    from attnscope.app.testing import FakeEngine
     from attnscope.core.bundle import BundleError
 
     shown = []

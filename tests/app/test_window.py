@@ -10,7 +10,7 @@ from PySide6.QtGui import QFont, QFontDatabase, QImage, QRawFont
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from attnscope.app import main as app_main
-from attnscope.app.fake_engine import FakeEngine
+from attnscope.app.testing import FakeEngine
 
 PANELS = ["attention_grid", "attention_detail", "beam_tree", "prob_bars", "step_scrubber",
           "data_flow", "head_stats_view", "sentence_panel", "decode_controls", "line_view",

@@ -55,7 +55,7 @@ def test_aer_of_heads_on_hand_made_attention() -> None:
 
 
 def test_inspection_gold_and_aer_in_the_grammar_only() -> None:
-    from attnscope.app.fake_engine import FakeEngine
+    from attnscope.app.testing import FakeEngine
     from attnscope.core.config import DecodeConfig
 
     eng, cfg = FakeEngine(), DecodeConfig(beam_size=4)

@@ -37,6 +37,9 @@ def test_cross_figure_outlines_the_gold_cells(ins):
     assert any(t.get_text() == "gold alignment" for t in fig.legends[0].get_texts())
     d = figure_data(ins, "cross")
     assert 0.0 <= d["argmax_agreement"] <= 1.0
+    # dumps give links as [source, target], the order of Pharaoh's i-j
+    assert {tuple(x) for x in d["alignment"].tolist()} == {(s, t) for t, s in gold_alignment(ins).links.tolist()}
+    assert d["link_order"] == "source-target"
 
 
 def test_no_overlay_outside_the_grammar_or_for_another_translation(fake_engine):
@@ -56,6 +59,6 @@ def test_alignment_follows_the_chosen_hypothesis(ins):
     node = next(n.id for n in ins.nodes if n.status == "finished" and n.id != ins.hypotheses[0].node_id)
     d = figure_data(ins, "cross", node=node)
     path = ins.path(node)
-    assert d["y_labels"] == list(path.target_pieces) != list(ins.target_pieces)
+    assert d["y_pieces"] == list(path.target_pieces) != list(ins.target_pieces)
     np.testing.assert_allclose(d["matrix"], path.cross_attention[-1].mean(axis=0), rtol=1e-6)
     assert d["alignment"] is None

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from attnscope.core.inference.inspection import softmax_with_temperature
-from attnscope.export.data import TEMPERATURES, FigureError
-from attnscope.export.figures import figure_data, make_figure, render
+from attnscope.export.data import TEMPERATURES, FigureError, display_label
+from attnscope.export.figures import VIEWS, figure_data, make_figure, render
 
 
 def _dump(ins, view, tmp_path, ext, **opts):
@@ -32,7 +32,8 @@ def test_head_dump_is_the_inspection_matrix(ins, tmp_path, ext, kind, layer, hea
     assert int(d["layer"]) == layer and int(d["head"]) == head
     xs = {"enc": ins.source_pieces, "dec": ins.best.decoder_input_pieces, "cross": ins.source_pieces}[kind]
     ys = {"enc": ins.source_pieces, "dec": ins.best.decoder_input_pieces, "cross": ins.target_pieces}[kind]
-    assert list(d["x_labels"]) == list(xs) and list(d["y_labels"]) == list(ys)
+    assert list(d["x_pieces"]) == list(xs) and list(d["y_pieces"]) == list(ys)
+    assert list(d["x_labels"]) == [display_label(p) for p in xs]  # what the axes show
 
 
 def test_grid_dump_holds_every_layer_and_head(ins, tmp_path):
@@ -46,7 +47,7 @@ def test_cross_is_the_layer_mean_of_heads_by_default(ins, tmp_path):
     d = _dump(ins, "cross", tmp_path, "json")
     last = ins.cross_attention.shape[0] - 1
     np.testing.assert_allclose(d["matrix"], ins.cross_attention[last].mean(axis=0), rtol=1e-6)
-    assert d["layer"] == last and d["head"] is None
+    assert d["layer"] == last and d["head"] == "mean"
 
 
 def test_drawn_image_is_the_dumped_matrix(ins):
@@ -55,7 +56,7 @@ def test_drawn_image_is_the_dumped_matrix(ins):
     np.testing.assert_array_equal(np.ma.getdata(image), ins.decoder_attention[1, 2])
     assert np.ma.getmaskarray(image)[0, 1]  # the future is drawn as masked, not as zero attention
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    assert labels == list(ins.best.decoder_input_pieces)
+    assert labels == [display_label(p) for p in ins.best.decoder_input_pieces]
 
 
 def test_probs_are_softmax_at_each_temperature(ins, tmp_path, fake_engine):
@@ -67,18 +68,21 @@ def test_probs_are_softmax_at_each_temperature(ins, tmp_path, fake_engine):
     assert d["temperatures"] == list(TEMPERATURES)
     for row, t in zip(d["probs"], TEMPERATURES, strict=True):
         np.testing.assert_allclose(row, softmax_with_temperature(logits, t)[order], rtol=1e-12)
-    assert d["pieces"] == [fake_engine.piece(i) for i in order.tolist()]
+    assert d["raw_pieces"] == [fake_engine.piece(i) for i in order.tolist()]
+    assert d["pieces"] == [display_label(fake_engine.piece(i)) for i in order.tolist()]
     assert d["chosen_piece"] == ins.target_pieces[step]
-    # the drawn bars are these numbers
+    # the drawn bars end at these numbers (on a log axis, from its left end)
     fig = make_figure(ins, "probs", step=step, piece=fake_engine.piece)
-    widths = [p.get_width() for p in fig.axes[0].patches]
-    np.testing.assert_allclose(widths, d["probs"][0])
+    ends = [p.get_x() + p.get_width() for p in fig.axes[0].patches]
+    left = fig.axes[0].get_xlim()[0]
+    np.testing.assert_allclose(ends, np.maximum(d["probs"][0], left), rtol=1e-9)
+    assert fig.axes[0].get_xscale() == "log"
 
 
 def test_trace_holds_inputs_choices_and_candidates(ins, tmp_path):
     d = _dump(ins, "trace", tmp_path, "npz", top=3)
-    assert list(d["inputs"]) == list(ins.best.decoder_input_pieces)
-    assert list(d["selected"]) == list(ins.target_pieces)
+    assert list(d["input_pieces"]) == list(ins.best.decoder_input_pieces)
+    assert list(d["selected"]) == [display_label(p) for p in ins.target_pieces]
     np.testing.assert_array_equal(d["chosen_ids"], ins.best.target_ids)
     probs = softmax_with_temperature(ins.step_logits, 1.0)
     for t in range(len(ins.target_pieces)):
@@ -111,7 +115,7 @@ def test_curves_dump_is_the_metrics_log(metrics_run, tmp_path):
     valid = [r for r in lines if r["kind"] == "valid"]
     path = tmp_path / "c.json"
     render(metrics_run, "curves", path)
-    d = json.loads(path.read_text())
+    d = json.loads(path.read_text())["runs"]["run"]
     assert d["train"]["step"] == [r["step"] for r in train]
     np.testing.assert_allclose(d["train"]["loss"], [r["loss"] for r in train])
     np.testing.assert_allclose(d["train"]["lr"], [r["lr"] for r in train])
@@ -124,14 +128,15 @@ def test_curves_dump_is_the_metrics_log(metrics_run, tmp_path):
     np.testing.assert_allclose(y, [r["loss"] for r in train])
 
 
-def test_json_is_strict_and_npz_needs_no_pickle(ins, metrics_run, tmp_path):
+def test_json_is_strict_and_npz_needs_no_pickle(source_of, tmp_path):
     def refuse(constant: str) -> None:
         raise AssertionError(f"non-standard JSON constant {constant}")
 
-    for view in ("head", "grid", "cross", "beam", "probs", "trace"):
-        render(ins, view, tmp_path / f"{view}.json")
+    for view in VIEWS:
+        src = source_of(view)
+        render(src, view, tmp_path / f"{view}.json")
         json.loads((tmp_path / f"{view}.json").read_text(), parse_constant=refuse)
-        render(ins, view, tmp_path / f"{view}.npz")
+        render(src, view, tmp_path / f"{view}.npz")
         with np.load(tmp_path / f"{view}.npz", allow_pickle=False) as z:
             assert all(z[k].dtype != object for k in z.files)
 

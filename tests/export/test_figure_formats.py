@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -10,28 +9,18 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from attnscope.export.data import display_label
 from attnscope.export.figures import VIEWS, render
+from attnscope.export.style import Typography
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 # (view, options): every view, and the attention kinds whose labels hold Hangul
 CASES = [("head", {"kind": "enc"}), ("head", {"kind": "dec"}), ("grid", {"kind": "enc"}),
          ("grid", {"kind": "cross"}), ("cross", {}), ("beam", {}), ("probs", {}), ("trace", {}),
-         ("curves", {}), ("contributions", {})]
+         ("curves", {}), ("aer", {}), ("roles", {}), ("entropy", {}), ("distance", {}),
+         ("corpus", {"kind": "enc"}), ("snapshots", {"kind": "cross"}), ("contributions", {})]
 IDS = [v + ("-" + o["kind"] if o else "") for v, o in CASES]
-ENGLISH_ONLY = {"head-enc", "grid-enc", "curves"}
-
-
-@functools.cache
-def _real():
-    """The shipped model's inspection: ALTI+ needs a bundle with contributions.onnx."""
-    from attnscope.core.config import DecodeConfig
-    from attnscope.core.inference.engine import Engine
-
-    return Engine.load(None).inspect("I love you.", DecodeConfig(strategy="beam", beam_size=4))
-
-
-def _source(view: str, ins, metrics_run: Path):
-    return metrics_run if view == "curves" else _real() if view == "contributions" else ins
+ENGLISH_ONLY = {"head-enc", "grid-enc", "curves", "aer", "roles", "entropy", "distance", "corpus-enc"}
 
 
 def _svg_texts(path: Path) -> list[str]:
@@ -41,13 +30,16 @@ def _svg_texts(path: Path) -> list[str]:
 
 def _expected_tokens(case: str, ins) -> set[str]:
     """Labels each view must show as text: source pieces and (Hangul) target pieces."""
-    src = set(ins.source_pieces)
-    tgt = set(ins.target_pieces)
-    dec = set(ins.best.decoder_input_pieces)
-    return {"head-enc": src, "head-dec": dec, "grid-enc": src, "grid-cross": src | tgt,
-            "cross": src | tgt, "beam": tgt, "probs": {ins.target_pieces[0]}, "trace": src | dec,
-            "curves": {"training loss", "learning rate", "BLEU"},
-            "contributions": set(_real().source_pieces) | set(_real().target_pieces)}[case]
+    src = {display_label(p) for p in ins.source_pieces}
+    tgt = {display_label(p) for p in ins.target_pieces}
+    dec = {display_label(p) for p in ins.best.decoder_input_pieces}
+    heads = {"encoder", "decoder", "cross", "layer", "head"}
+    return {"head-enc": src, "head-dec": dec, "grid-enc": {"head 1", "layer 1"}, "grid-cross": {"head 1"},
+            "cross": src | tgt, "beam": tgt, "probs": {display_label(ins.target_pieces[0])},
+            "trace": src, "curves": {"loss", "learning rate", "BLEU", "validation"},
+            "aer": {"AER", "head", "layer"}, "roles": heads, "entropy": heads, "distance": heads,
+            "corpus-enc": {"head 1", "layer 1"}, "snapshots-cross": {"step 0", "step 1200"},
+            "contributions": {"source", "target prefix", "step"}}[case]
 
 
 def test_cases_cover_every_view():
@@ -55,10 +47,9 @@ def test_cases_cover_every_view():
 
 
 @pytest.mark.parametrize("view,opts", CASES, ids=IDS)
-def test_pdf_is_one_page_with_truetype_fonts_embedded(view, opts, ins, metrics_run, tmp_path, fake_engine,
-                                                      request):
+def test_pdf_is_one_page_with_truetype_fonts_embedded(view, opts, source_of, tmp_path, fake_engine, request):
     case = request.node.callspec.id
-    out = render(_source(view, ins, metrics_run), view, tmp_path / f"{view}.pdf", width="single",
+    out = render(source_of(view), view, tmp_path / f"{view}.pdf", width="single",
                  piece=fake_engine.piece, **opts)
     raw = (tmp_path / f"{view}.pdf").read_bytes()
     assert raw.startswith(b"%PDF-")
@@ -73,10 +64,11 @@ def test_pdf_is_one_page_with_truetype_fonts_embedded(view, opts, ins, metrics_r
 
 
 @pytest.mark.parametrize("view,opts", CASES, ids=IDS)
-def test_svg_keeps_tokens_as_text(view, opts, ins, metrics_run, tmp_path, fake_engine, request):
+def test_svg_keeps_tokens_as_text_when_asked(view, opts, ins, source_of, tmp_path, fake_engine, request):
     case = request.node.callspec.id
     path = tmp_path / f"{view}.svg"
-    render(_source(view, ins, metrics_run), view, path, width="double", piece=fake_engine.piece, **opts)
+    render(source_of(view), view, path, width="double", piece=fake_engine.piece,
+           typography=Typography(svg_fonttype="text"), **opts)
     texts = _svg_texts(path)
     joined = "\n".join(texts)
     for token in _expected_tokens(case, ins):
@@ -86,12 +78,22 @@ def test_svg_keeps_tokens_as_text(view, opts, ins, metrics_run, tmp_path, fake_e
     assert "DejaVuSans-" not in path.read_text(encoding="utf-8")  # no glyph outlines (<use> of paths)
 
 
+@pytest.mark.parametrize("view", ["cross", "beam"])
+def test_svg_draws_glyphs_as_paths_by_default(view, ins, tmp_path, fake_engine):
+    # Hangul must show in a viewer without a Korean font: no <text>, glyph outlines instead
+    path = tmp_path / f"{view}.svg"
+    render(ins, view, path, piece=fake_engine.piece)
+    svg = path.read_text(encoding="utf-8")
+    assert not _svg_texts(path)
+    assert re.search(r'<path id="NanumGothic-[0-9a-f]+"', svg)  # Hangul glyphs drawn as outlines
+
+
 @pytest.mark.parametrize("view,width,inches", [(v, "single", 3.5) for v in VIEWS]
                          + [("head", "double", 7.0), ("trace", "double", 7.0), ("curves", 5.0, 5.0)])
-def test_png_width_is_inches_times_dpi(view, width, inches, ins, metrics_run, tmp_path, fake_engine):
+def test_png_width_is_inches_times_dpi(view, width, inches, source_of, tmp_path, fake_engine):
     dpi = 40
     path = tmp_path / f"{view}-{width}.png"
-    render(_source(view, ins, metrics_run), view, path, width=width, dpi=dpi, piece=fake_engine.piece)
+    render(source_of(view), view, path, width=width, dpi=dpi, piece=fake_engine.piece)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with Image.open(path) as im:
         w, h = im.size

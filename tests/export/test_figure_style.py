@@ -35,7 +35,8 @@ def test_the_cjk_font_is_found_and_registered():
     family, path = style.cjk_family()
     assert family is not None, path
     assert family in style.rc()["font.family"]
-    assert style.rc()["pdf.fonttype"] == 42 and style.rc()["svg.fonttype"] == "none"
+    assert style.rc()["pdf.fonttype"] == 42 and style.rc()["svg.fonttype"] == "path"
+    assert style.rc(typo=style.Typography(svg_fonttype="text"))["svg.fonttype"] == "none"
     assert not style.missing_glyphs("나는 너를 사랑한다 ▁the </s>")
 
 
@@ -52,7 +53,7 @@ def test_no_cjk_font_is_a_clear_error_not_boxes(ins, metrics_run, monkeypatch, t
 def test_cli_reports_a_missing_font_in_one_line(monkeypatch, capsys, tmp_path, fake_engine):
     import attnscope.export.cli as cli
 
-    monkeypatch.setattr(cli, "load_engine", lambda bundle: fake_engine)
+    monkeypatch.setattr(cli, "load_engine", lambda bundle, snapshot=None: fake_engine)
     monkeypatch.setattr(style, "cjk_family", lambda: (None, "No font that can draw Korean was found"))
     assert cli.main(["I love you.", "--view", "beam", "-o", str(tmp_path / "b.pdf")]) == 2
     err = capsys.readouterr().err.strip()

@@ -1,0 +1,39 @@
+"""What the app and the figure export need from an engine, and what an engine needs from
+a tokenizer: structural types, so a test double is checked like the real thing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+from attnscope.core.bundle import Bundle
+from attnscope.core.config import DecodeConfig, ModelConfig
+from attnscope.core.inference.inspection import Inspection
+
+
+class PieceTokenizer(Protocol):
+    """Text to piece ids and back (``core.tokenizer.Tokenizer`` is one)."""
+
+    def __len__(self) -> int: ...
+    def encode(self, text: str) -> list[int]: ...
+    def decode(self, ids: Iterable[int]) -> str: ...
+    def piece(self, i: int) -> str: ...
+    def pieces(self, ids: Iterable[int]) -> list[str]: ...
+    def piece_id(self, piece: str) -> int: ...
+
+
+class InspectionEngine(Protocol):
+    """An engine as the app uses it (``core.inference.engine.Engine`` is one)."""
+
+    @property
+    def provider(self) -> str: ...  # "CPU", "CUDA" or "torch"
+    @property
+    def bundle(self) -> Bundle: ...
+    @property
+    def model_config(self) -> ModelConfig: ...
+    @property
+    def bundle_path(self) -> Path: ...
+    def piece(self, i: int) -> str: ...
+    def piece_id(self, piece: str) -> int: ...
+    def inspect(self, text: str, config: DecodeConfig | None = None) -> Inspection: ...
