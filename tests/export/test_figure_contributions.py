@@ -45,7 +45,7 @@ def test_contributions_figure_and_dumps(real, tmp_path) -> None:  # noqa: ANN001
     render(real, "contributions", tmp_path / "c.json")
     js = json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))
     assert js["n_source"] == len(real.source_pieces)
-    assert js["x_labels"] == list(real.source_pieces) + list(real.best.decoder_input_pieces)
+    assert js["x_pieces"] == list(real.source_pieces) + list(real.best.decoder_input_pieces)
     np.testing.assert_allclose(np.sum(js["matrix"], axis=1), 1.0, atol=1e-5)
     for ext in ("pdf", "png"):
         render(real, "contributions", tmp_path / f"c.{ext}", dpi=60)
@@ -56,7 +56,7 @@ def test_bundle_without_the_measures_is_a_one_line_error(monkeypatch, fake_engin
     ins = fake_engine.inspect("I love you.", DecodeConfig())
     with pytest.raises(FigureError, match="re-export"):
         figure_data(ins, "grid", kind="enc", measure="norm")
-    monkeypatch.setattr(cli, "load_engine", lambda bundle: fake_engine)
+    monkeypatch.setattr(cli, "load_engine", lambda *_args: fake_engine)
     assert cli.main(["I love you.", "--view", "contributions", "-o", str(tmp_path / "c.pdf")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "contributions.onnx" in err
