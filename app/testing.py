@@ -248,10 +248,11 @@ class FakeEngine(Engine):
         super().__init__(bundle, tok, FakeRunner(tok, model, delay_s, step_delay_s), "CPU")
         self.calls: list[tuple[str, DecodeConfig]] = []
 
-    def inspect(self, text: str, config: DecodeConfig | None = None) -> Inspection:
+    def inspect(self, text: str, config: DecodeConfig | None = None, progress=None,  # noqa: ANN001
+                cancel=None) -> Inspection:  # noqa: ANN001 - as Engine.inspect
         cfg = config or DecodeConfig()
         self.calls.append((text, cfg))
-        return super().inspect(text, cfg)
+        return super().inspect(text, cfg, progress=progress, cancel=cancel)
 
 
 def load_fake_engine(bundle: str | Path | None = None, delay_s: float = 0.0) -> FakeEngine:
