@@ -52,6 +52,9 @@ class AttentionGrid(LazyView, QWidget):
         self.page_box = QComboBox()
         self.page_box.currentIndexChanged.connect(self._on_page_changed)
         self.page_box.setVisible(False)
+        self.measure_box = self._combo(ad.MEASURES, self._on_measure_changed)
+        self.measure_box.setToolTip("Attention weights α, or norm-based attention ‖α f(x)‖ "
+                                    "(Kobayashi et al. 2020): how much each token really adds")
         self.hover_label = QLabel(" ")
         # Shrinks with the window (the combo boxes too) so the grid fits 1000 px beside the side column.
         self.hover_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -59,7 +62,7 @@ class AttentionGrid(LazyView, QWidget):
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             box.setMinimumContentsLength(9)
         bar = QHBoxLayout()
-        for w in (self.kind_box, self.mode_box, self.cmap_box, self.scale_box, self.page_box):
+        for w in (self.kind_box, self.mode_box, self.measure_box, self.cmap_box, self.scale_box, self.page_box):
             bar.addWidget(w)
         bar.addWidget(self.hover_label, 1)
         self.view = pg.GraphicsLayoutWidget()
@@ -91,6 +94,7 @@ class AttentionGrid(LazyView, QWidget):
         lay.addWidget(self.view, 1)
         state.inspection_changed.connect(self._on_data_changed)
         state.selection_changed.connect(self._on_data_changed)
+        state.measure_changed.connect(self._on_state_measure_changed)
         self.apply_theme()
 
     def _combo(self, items: dict[str, str], slot) -> QComboBox:
@@ -133,6 +137,14 @@ class AttentionGrid(LazyView, QWidget):
         if index >= 0 and index != self.page:
             self.page = index
             self.schedule()
+
+    def _on_measure_changed(self, _i: int) -> None:
+        self.state.set_measure(self.measure_box.currentData())
+
+    def _on_state_measure_changed(self, measure: str) -> None:
+        with QSignalBlocker(self.measure_box):
+            self.measure_box.setCurrentIndex(self.measure_box.findData(measure))
+        self.schedule()
 
     def _on_data_changed(self, *_args) -> None:
         self.schedule()
@@ -184,7 +196,8 @@ class AttentionGrid(LazyView, QWidget):
         ins, path = self.state.inspection, self.state.path
         if ins is None or path is None:
             return
-        stack = self._paged(ad.grid(ins, path, self.kind, self.mode))
+        self.measure_box.setEnabled(ad.has_norms(ins))
+        stack = self._paged(ad.grid(ins, path, self.kind, self.mode, self.state.measure))
         self.stack = stack
         rows, cols, q, k = stack.shape
         if rows == 0 or cols == 0:  # an empty decode: no decoder attention at all

@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
             "Head statistics": Deferred(self._make_stats),
             "Head roles": Deferred(self._make_roles),
             "Gradient flow": Deferred(self._make_gradients),
+            "Contributions": Deferred(self._make_contributions),
         }
         self.evolution = EvolutionView(self.state)
         self.training = TrainingRun(self, python=python_for_training())
@@ -115,10 +116,11 @@ class MainWindow(QMainWindow):
         for name, w in (("Step scrubber", self.scrubber), ("Head detail", d["Head detail"]),
                         ("Data flow", d["Data flow"]), ("Head statistics", d["Head statistics"]),
                         ("Head roles", d["Head roles"]), ("Evolution", self.evolution),
-                        ("Training", self.dashboard), ("Gradient flow", d["Gradient flow"])):
+                        ("Training", self.dashboard), ("Gradient flow", d["Gradient flow"]),
+                        ("Contributions", d["Contributions"])):
             self._dock(name, w, Qt.DockWidgetArea.BottomDockWidgetArea)
         for name in ("Head detail", "Data flow", "Head statistics", "Head roles", "Evolution",
-                     "Training", "Gradient flow"):
+                     "Training", "Gradient flow", "Contributions"):
             self.tabifyDockWidget(self.docks["Step scrubber"], self.docks[name])
         self.docks["Step scrubber"].raise_()
         self.resize(1280, 800)
@@ -198,11 +200,17 @@ class MainWindow(QMainWindow):
         panel.set_series(self.training.series)
         return panel
 
+    def _make_contributions(self) -> QWidget:
+        from attnscope.app.contributions_view import ContributionsView
+
+        return ContributionsView(self.state)
+
     detail = deferred_panel("Head detail")
     flow = deferred_panel("Data flow")
     stats = deferred_panel("Head statistics")
     roles = deferred_panel("Head roles")
     gradients = deferred_panel("Gradient flow")
+    contributions = deferred_panel("Contributions")
 
     @property
     def views(self) -> tuple:

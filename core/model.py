@@ -112,6 +112,14 @@ class MultiHeadAttention(nn.Module):
         k, v = self.project_kv(key_value)
         return self.attend(query, k, v, mask)
 
+    def value_norms(self, v: Tensor) -> Tensor:
+        """||f_h(x_j)|| = ||(x_j W_V^h + b_V^h) W_O^h|| of every head's values (Kobayashi et al. 2020).
+
+        The norm-based attention of head h is alpha_ij * value_norms[h, j]: what token j adds to i.
+        """
+        w_o = self.w_o.weight.t().reshape(self.n_heads, self.d_k, -1)  # (H, d_k, D): W_O^h stacked
+        return torch.linalg.vector_norm(v @ w_o, dim=-1)  # (B, H, S, d_k) @ (H, d_k, D) -> (B, H, S)
+
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "gelu": F.gelu, "swish": F.silu}
 
@@ -153,6 +161,11 @@ class EncoderLayer(nn.Module):
         self.ffn = PositionwiseFeedForward(cfg.d_model, cfg.d_ff, cfg.activation)
         self.sub1 = SublayerConnection(cfg.d_model, cfg.dropout, pre, eps)
         self.sub2 = SublayerConnection(cfg.d_model, cfg.dropout, pre, eps)
+
+    def value_norms(self, x: Tensor) -> Tensor:
+        """(B, H, S) norms of the self-attention's transformed values for layer input ``x``."""
+        h = self.sub1.inp(x)
+        return self.self_attn.value_norms(self.self_attn.project_kv(h)[1])
 
     def forward(self, x: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor]:
         h = self.sub1.inp(x)
@@ -252,10 +265,14 @@ class Transformer(nn.Module):
     def src_mask(self, src: Tensor) -> Tensor:
         return ((src == self.cfg.pad_id).float() * NEG_INF)[:, None, None, :]  # (B, 1, 1, S)
 
-    def encode(self, src: Tensor, src_mask: Tensor) -> tuple[Tensor, list[Tensor]]:
+    def encode(self, src: Tensor, src_mask: Tensor,
+               value_norms: list[Tensor] | None = None) -> tuple[Tensor, list[Tensor]]:
+        """``value_norms``, when given, receives each layer's (B, H, S) value norms."""
         x = self.pos(self.embed_scaled(src))
         attns = []
         for layer in self.encoder:
+            if value_norms is not None:
+                value_norms.append(cast(EncoderLayer, layer).value_norms(x))
             x, p = layer(x, src_mask)
             attns.append(p)
         return self.enc_norm(x), attns  # (B, S, D), L x (B, H, S, S)

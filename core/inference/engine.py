@@ -18,6 +18,7 @@ import numpy as np
 
 from attnscope.core.bundle import Bundle, BundleError, read_bundle
 from attnscope.core.config import DecodeConfig, ModelConfig
+from attnscope.core.inference.contributions import ContributionRunner, Contributions, load_runner
 from attnscope.core.inference.inspection import Inspection, StepRecord, build_path
 from attnscope.core.inference.search import Search, SearchResult, make_search
 from attnscope.core.tokenizer import SpecialIds, TextTokenizer, load_tokenizer, tokenizer_files
@@ -28,6 +29,8 @@ class EncoderOutput(NamedTuple):
     enc_attn: np.ndarray  # [L, B, H, S, S]
     cross_k: np.ndarray  # [L, B, H, S, d_k]
     cross_v: np.ndarray
+    enc_vnorm: np.ndarray | None = None  # [L, B, H, S] value norms (None: graphs without them)
+    cross_vnorm: np.ndarray | None = None  # [L, B, H, S]
 
 
 class StepOutput(NamedTuple):
@@ -36,6 +39,7 @@ class StepOutput(NamedTuple):
     present_v: np.ndarray
     self_attn: np.ndarray  # [L, K, H, 1, P+1]
     cross_attn: np.ndarray  # [L, K, H, 1, S]
+    self_vnorm: np.ndarray | None = None  # [L, K, H, 1] value norm of each row's new piece
 
 
 class Runner(Protocol):
@@ -128,6 +132,8 @@ class Engine:
     provider: str
     precision: str = "float"  # "int8": the graphs were quantised at load (opt-in)
     int8_difference: dict[str, float] | None = None  # attention |Δ| to float, measured at load
+    alti: ContributionRunner | None = None  # ALTI+ graph of the final model (None: not exported)
+    with_contributions: bool = True  # compute ALTI+ of the best hypothesis in every inspect()
 
     @classmethod
     def load(cls, bundle: str | Path | Bundle | None = None, runner: Runner | None = None,
@@ -160,17 +166,19 @@ class Engine:
             # One intra-op thread is fastest for small models on few cores (measured in benchmarks/).
             n = threads if threads is not None else (1 if b.model.d_model <= 256 else 2)
             ort_runner = OrtRunner(b, n, want_cuda=device != "cpu")
-            engine = cls(b, tok, _on_device(ort_runner), ort_runner.provider)
+            alti = load_runner(b, n)  # float weights: an int8 engine's ALTI+ is its float model's
+            engine = cls(b, tok, _on_device(ort_runner), ort_runner.provider, alti=alti)
             if precision == "int8":
                 from attnscope.core.inference.int8 import attention_difference, int8_bundle
 
                 q = int8_bundle(b)
                 q_runner = OrtRunner(q, n, want_cuda=device != "cpu")
-                q_engine = cls(b, tok, _on_device(q_runner), q_runner.provider, "int8")
+            alti = load_runner(b, n)  # float weights: an int8 engine's ALTI+ is its float model's
+            engine = cls(b, tok, _on_device(ort_runner), ort_runner.provider, alti=alti)
                 q_engine.int8_difference = attention_difference(engine, q_engine)
                 return q_engine
             return engine
-        return cls(b, tok, runner, "torch")
+        return cls(b, tok, runner, "torch", alti=load_runner(b))
 
     @property
     def precision_text(self) -> str:
@@ -262,12 +270,14 @@ class Engine:
             pieces = tuple(node_pieces[: len(nodes)])
             best_id = result.hypotheses[0].node_id if result.hypotheses else 0
             best = build_path(nodes, pieces, steps, best_id)
+            vnorms = [None if a is None else a[:, 0] for a in (enc.enc_vnorm, enc.cross_vnorm)]  # [L, H, S]
             return Inspection(
                 text=text, config=cfg, source_ids=src[0], source_pieces=src_pieces,
                 truncated_input=truncated_in, encoder_attention=enc.enc_attn[:, 0], steps=steps,
                 nodes=nodes, node_pieces=pieces, hypotheses=result.hypotheses,
                 truncated_output=result.truncated and complete, translation=self.tokenizer.decode(best.target_ids.tolist()),
                 best=best, timings_ms=timings, provider=self.provider, complete=complete,
+                encoder_value_norms=vnorms[0], cross_value_norms=vnorms[1],
             )
 
         on_step: StepFn | None = None
@@ -282,9 +292,21 @@ class Engine:
         timings = {"tokenize": (t_tok - t0) * 1e3, "encode": dec.encode_ms,
                    "decode": (t_dec - t_tok) * 1e3 - dec.encode_ms, "steps": float(len(dec.steps))}
         ins = assemble(dec.encoder, dec.steps, dec.result, timings, not dec.cancelled)
+        t_alti = time.perf_counter()
+        if self.with_contributions and ins.complete:  # ALTI+ of the best hypothesis: one graph call
+            ins = dataclasses.replace(ins, contributions=self.contributions(src[0], ins.best.target_ids))
         t_end = time.perf_counter()
-        timings.update(assemble=(t_end - t_dec) * 1e3, total=(t_end - t0) * 1e3)
+        timings.update(assemble=(t_alti - t_dec) * 1e3, contributions=(t_end - t_alti) * 1e3,
+                       total=(t_end - t0) * 1e3)
         return ins
+
+    def contributions(self, source_ids: np.ndarray, target_ids: np.ndarray) -> Contributions | None:
+        """ALTI+ of ``target_ids`` (generated pieces, no start piece) given ``source_ids`` [S];
+        None when the bundle has no ALTI+ graph or nothing was generated."""
+        if self.alti is None or len(target_ids) == 0:
+            return None
+        tgt_in = np.concatenate([[BOS], np.asarray(target_ids, np.int64)[:-1]])  # teacher forcing
+        return self.alti.contributions(np.asarray(source_ids, np.int64), tgt_in)
 
 
 @dataclass(frozen=True)
@@ -338,11 +360,13 @@ def decode(runner: Runner, src: np.ndarray, cfg: DecodeConfig, m: ModelConfig, o
         out = runner.step(tokens.reshape(k, 1).astype(np.int64), np.array([position], np.int64),
                           mask_k, cross_k, cross_v, past_k, past_v)
         step_ms.append((time.perf_counter() - ts) * 1e3)
+        vn = out.self_vnorm
         steps.append(StepRecord(
             node_ids=alive,
             logits=out.logits,
             self_attention=out.self_attn[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,t+1] -> [L,H,K,t+1]
             cross_attention=out.cross_attn[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,S] -> [L,H,K,S]
+            self_value_norms=None if vn is None else vn[..., 0].transpose(0, 2, 1),  # [L,K,H,1] -> [L,H,K]
         ))
         rows = search.advance(out.logits)
         past_k, past_v = out.present_k[:, rows], out.present_v[:, rows]
