@@ -173,8 +173,7 @@ class Engine:
 
                 q = int8_bundle(b)
                 q_runner = OrtRunner(q, n, want_cuda=device != "cpu")
-            alti = load_runner(b, n)  # float weights: an int8 engine's ALTI+ is its float model's
-            engine = cls(b, tok, _on_device(ort_runner), ort_runner.provider, alti=alti)
+                q_engine = cls(b, tok, _on_device(q_runner), q_runner.provider, "int8", alti=alti)
                 q_engine.int8_difference = attention_difference(engine, q_engine)
                 return q_engine
             return engine
