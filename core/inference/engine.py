@@ -304,7 +304,8 @@ class Engine:
         None when the bundle has no ALTI+ graph or nothing was generated."""
         if self.alti is None or len(target_ids) == 0:
             return None
-        tgt_in = np.concatenate([[BOS], np.asarray(target_ids, np.int64)[:-1]])  # teacher forcing
+        start = self.special.decoder_start
+        tgt_in = np.concatenate([[start], np.asarray(target_ids, np.int64)[:-1]])  # teacher forcing
         return self.alti.contributions(np.asarray(source_ids, np.int64), tgt_in)
 
 
