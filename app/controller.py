@@ -59,6 +59,7 @@ class Controller(QObject):
         self.latencies_ms: list[float] = []  # request -> every visible view repainted (complete)
         self.first_paint_ms: list[float] = []  # request -> its first partial result on screen
         state.piece_fn = engine.piece if engine is not None else None
+        state.contributions_fn = getattr(engine, "contributions", None)
 
     # -- requests ---------------------------------------------------------------
     def set_text(self, text: str) -> None:
@@ -146,6 +147,7 @@ class Controller(QObject):
         self.engine = engine
         self.runner.set_engine(engine)
         self.state.piece_fn = engine.piece
+        self.state.contributions_fn = getattr(engine, "contributions", None)
         self.engine_changed.emit(engine)
         self.forced = ()
         self.forced_changed.emit(None)

@@ -44,6 +44,20 @@ class LazyView:
     def refresh(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def refit_on_resize(self) -> None:
+        """For views whose drawing depends on their size (rows that fit, label room): redraw
+        once the resize has settled (one zero-delay timer per burst of resize events)."""
+        if getattr(self, "_refit_pending", False):
+            return
+        self._refit_pending = True
+
+        def refit() -> None:
+            self._refit_pending = False
+            self._dirty = True
+            self.catch_up()
+
+        QTimer.singleShot(0, refit)
+
     def restyle(self, *views) -> None:
         """After a theme change: restyle these pyqtgraph views and redraw when on screen."""
         for view in views:

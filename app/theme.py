@@ -85,6 +85,9 @@ def style_plot(plot: pg.PlotItem) -> None:
         ax.setPen(pg.mkPen(t.muted))
         ax.setTextPen(pg.mkPen(t.text))
         ax.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    title = plot.titleLabel  # drawn in the colour of the theme it was created under
+    if title.text:
+        title.setText(title.text, color=t.text)
 
 
 def style_widget(widget: pg.GraphicsView) -> None:

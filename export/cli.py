@@ -62,6 +62,7 @@ APPLIES = {
     "vmax": ("head", "grid", "cross", "trace", "corpus", "snapshots"),
     "runner_ups": ("beam",),
     "words": ("head", "grid", "cross", "snapshots"),
+    "measure": ("head", "grid", "cross"),
     "run": ("curves",),
     "sentences": ("corpus",),
     "beam": INSPECTION_VIEWS + ("corpus",),
@@ -127,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--top", type=int_at_least(1), help="candidates shown (default: 8 for probs, 3 for trace)")
     g.add_argument("--vmax", type=_vmax, help="top of the attention colour scale: a number in (0, 1] or 'auto' "
                    "(the data's maximum; default 1)")
+    g.add_argument("--measure", choices=["weights", "norm"], help="attention weights (default) or norm-based "
+                   "attention ||alpha f(x)|| (Kobayashi et al. 2020), scaled to its maximum")
     g.add_argument("--runner-ups", action="store_true", help="beam: also draw candidates never kept")
     g.add_argument("--words", action="store_true", help="token axes in words: pieces merged (attention to a "
                    "word summed over its pieces, from a word averaged)")
@@ -184,7 +187,7 @@ def check_applies(a: argparse.Namespace) -> None:
 def _options(a: argparse.Namespace) -> dict[str, Any]:
     """CLI numbers (from 1) to API options (from 0), for the options this view uses."""
     opts: dict[str, Any] = {"words": a.words or None, "runner_ups": a.runner_ups or None, "top": a.top,
-                            "temperature": a.temperature, "vmax": a.vmax}
+                            "temperature": a.temperature, "vmax": a.vmax, "measure": a.measure}
     if a.view in ("head", "grid", "corpus", "snapshots"):
         opts["kind"] = a.kind or ("cross" if a.view == "snapshots" else "enc")
     if a.step is not None:

@@ -177,7 +177,8 @@ def test_hovering_a_tree_node_tells_its_score(window, decoded, qtbot):
 
 
 def test_tree_labels_never_overlap(qtbot):
-    """Two labels on one spot: the one earlier in priority order is drawn, not both."""
+    """Labels on one spot: the earliest in priority order sits above its node, the next
+    below its own, and a third that has neither place is left out."""
     import pyqtgraph as pg
     from PySide6.QtGui import QImage, QPainter
 
@@ -187,10 +188,10 @@ def test_tree_labels_never_overlap(qtbot):
     qtbot.addWidget(widget)
     item = TreeItem()
     widget.addItem(item)
-    pos = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 0.02], [2.0, 3.0]])
-    data = TreeData(pos=pos, parents=np.array([-1, 0, 0, 1]), live_edges=[1, 2, 3],
-                    marks={"alive": [0, 1, 2, 3]}, label_ids=[2, 1, 3, 0],
-                    label_texts=["first", "second", "third", "root"], label_colors=["#fff"] * 4)
+    pos = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 0.02], [2.0, 3.0], [1.0, 0.01]])
+    data = TreeData(pos=pos, parents=np.array([-1, 0, 0, 1, 0]), live_edges=[1, 2, 3, 4],
+                    marks={"alive": [0, 1, 2, 3, 4]}, label_ids=[2, 1, 4, 3, 0],
+                    label_texts=["first", "second", "fourth", "third", "root"], label_colors=["#fff"] * 5)
     item.set_tree(data, TreeStyle())
     widget.resize(400, 300)
     widget.show()
@@ -200,7 +201,7 @@ def test_tree_labels_never_overlap(qtbot):
     painter = QPainter(image)
     widget.render(painter)
     painter.end()
-    assert item.drawn_labels == [2, 3, 0]  # "second" would sit on "first"
+    assert item.drawn_labels == [2, 1, 3, 0]  # "second" below its node; "fourth" has no room
 
 
 def test_decode_controls_take_effect_at_once(window, decoded, engine, qtbot):
