@@ -270,7 +270,7 @@ class MainWindow(QMainWindow):
                      "Alt+Right")
         self._action(decode, "Re-&run", self.controller.refresh, "F5")
         self.int8_action: QAction = self._action(decode, "&8-bit weights (faster, approximate)",
-                                                 lambda: self._on_int8_toggled(self.int8_action.isChecked()))
+                                        lambda: self._on_int8_toggled(self.int8_action.isChecked()))
         self.int8_action.setCheckable(True)
         self._action(decode, "Focus the &input", self._on_focus_input, "Ctrl+L")
         view = self.menuBar().addMenu("&View")

@@ -82,7 +82,7 @@ class FakeTokenizer:
     def __init__(self, vocab_size: int) -> None:
         self.vocab = _build_vocab(vocab_size)
         self.ids = {p: i for i, p in enumerate(self.vocab)}
-        self.special = SpecialIds()  # <pad> <unk> <s> </s> are ids 0-3, as in our own bundles
+        self.special = SpecialIds()  # <pad> <unk> <s> </s> are ids 0-3, as the defaults say
 
     def __len__(self) -> int:
         return len(self.vocab)

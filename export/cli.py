@@ -161,6 +161,12 @@ def load_engine(bundle: str | None, snapshot: str | None = None) -> InspectionEn
     return Engine.load(bundle, snapshot=snapshot)
 
 
+def _on_disk(engine: InspectionEngine) -> Any:
+    """The engine's bundle when its files are on disk (their hash goes into dumps); None for
+    an engine without one, such as the test double of ``attnscope.app.testing``."""
+    return engine.bundle if engine.bundle.file("config.json").is_file() else None
+
+
 def _given(a: argparse.Namespace, name: str) -> bool:
     v = getattr(a, name)
     return v not in (None, False)
@@ -274,7 +280,7 @@ class _Renderer:
             lines = _read_lines(a.sentences, "--sentences") if a.sentences else None
             require(lines is not None, "--view corpus needs --sentences FILE (one English sentence a line)")
             inspections = [self._inspect(engine, line) for _, line in lines or []]
-            self._render(inspections, out, bundle=getattr(engine, "bundle", None))
+            self._render(inspections, out, bundle=_on_disk(engine))
             return
         if not subject or not subject.strip():
             raise UsageError(f"--view {a.view} needs the TEXT to translate")
@@ -283,7 +289,7 @@ class _Renderer:
             return
         engine = self._engine()
         ins = self._inspect(engine, subject, a.force_target)
-        data = self._render(ins, out, bundle=getattr(engine, "bundle", None), piece=engine.piece)
+        data = self._render(ins, out, bundle=_on_disk(engine), piece=engine.piece)
         if a.view == "cross" and data.get("alignment") is None:
             print(f"note: no gold alignment drawn: {data['alignment_note']}", file=sys.stderr)
 
