@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from attnscope.core.bundle import Bundle, SnapshotInfo
 from attnscope.core.config import DecodeConfig, ModelConfig
-from attnscope.core.inference.engine import EncoderOutput, Engine, StepOutput
+from attnscope.core.inference.engine import CancelFn, EncoderOutput, Engine, ProgressFn, StepOutput
 from attnscope.core.inference.inspection import Inspection
 from attnscope.core.inference.snapshots import SnapshotDecode
 
@@ -248,9 +248,8 @@ class FakeEngine(Engine):
         super().__init__(bundle, tok, FakeRunner(tok, model, delay_s, step_delay_s), "CPU")
         self.calls: list[tuple[str, DecodeConfig]] = []
 
-    def inspect(self, text: str, config: DecodeConfig | None = None,
-                progress: Callable[[Inspection], None] | None = None,
-                cancel: Callable[[], bool] | None = None) -> Inspection:
+    def inspect(self, text: str, config: DecodeConfig | None = None, progress: ProgressFn | None = None,
+                cancel: CancelFn | None = None) -> Inspection:
         cfg = config or DecodeConfig()
         self.calls.append((text, cfg))
         return super().inspect(text, cfg, progress=progress, cancel=cancel)

@@ -41,10 +41,13 @@ def _file_digest(path: Path) -> str:
     return _HASHES[key]
 
 
-def bundle_identity(bundle: Any) -> dict[str, Any]:
+def bundle_identity(bundle: Any) -> dict[str, Any] | None:
     """``{"name", "snapshot", "sha256"}``: the folder's name and one SHA-256 over the files
     that decide every number (config, tokenizer, the graphs that ran), so two dumps with
-    the same hash came from the same model whatever the folder was called."""
+    the same hash came from the same model whatever the folder was called. None for a model
+    that is not a bundle folder on disk (a test double)."""
+    if not all(Path(bundle.file(name)).is_file() for name in IDENTITY_FILES):
+        return None
     h = hashlib.sha256()
     for name in IDENTITY_FILES:
         f = bundle.file(name)
@@ -70,7 +73,7 @@ def header_reasons(head: dict[str, Any]) -> dict[str, str]:
     """Why a header field is null."""
     reasons = {}
     if head["bundle"] is None:
-        reasons["bundle"] = "the caller did not say which bundle made this"
+        reasons["bundle"] = "the caller did not say which bundle made this, or it is not a folder on disk"
     elif head["bundle"]["snapshot"] is None:
         reasons["bundle.snapshot"] = "the final model ran, not a training snapshot"
     if head["decode"] is None:

@@ -75,7 +75,7 @@ def source_for(view: str, ins, metrics_run: Path, fake_engine=None):
     if source == "heads":
         return None  # the shipped bundle
     if source == "corpus":
-        from attnscope.app.fake_engine import FakeEngine
+        from attnscope.app.testing import FakeEngine
 
         engine = fake_engine or FakeEngine()
         return [engine.inspect(s, DecodeConfig(strategy="greedy", beam_size=1)) for s in CORPUS]
