@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QSignalBlocker, Qt
 from PySide6.QtGui import QTransform
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from attnscope.app import attention_data as ad
 from attnscope.app import theme
@@ -40,6 +40,7 @@ class AttentionGrid(LazyView, QWidget):
         self.mosaic = np.zeros((1, 1), np.float32)
         self._geom: tuple[int, int, int, int, int, int] | None = None  # R, C, Q, K, gy, gx
         self._titled_row0 = 0  # first layer the tile titles were written for
+        self._titled: tuple | None = None  # (geometry, mode) the tile titles were written for
         self._labels: tuple = ((), ())
         self.kind_box = self._combo(ad.KINDS, self._on_kind_changed)
         self.mode_box = self._combo(ad.MODES, self._on_mode_changed)
@@ -51,13 +52,19 @@ class AttentionGrid(LazyView, QWidget):
         self.page_box = QComboBox()
         self.page_box.currentIndexChanged.connect(self._on_page_changed)
         self.page_box.setVisible(False)
+        self.measure_box = self._combo(ad.MEASURES, self._on_measure_changed)
+        self.measure_box.setToolTip("Attention weights α, or norm-based attention ‖α f(x)‖ "
+                                    "(Kobayashi et al. 2020): how much each token really adds")
         self.hover_label = QLabel(" ")
-        self.hover_label.setMinimumWidth(220)
+        # Shrinks with the window (the combo boxes too) so the grid fits 1000 px beside the side column.
+        self.hover_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        for box in (self.kind_box, self.mode_box, self.cmap_box, self.scale_box):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(9)
         bar = QHBoxLayout()
-        for w in (self.kind_box, self.mode_box, self.cmap_box, self.scale_box, self.page_box):
+        for w in (self.kind_box, self.mode_box, self.measure_box, self.cmap_box, self.scale_box, self.page_box):
             bar.addWidget(w)
-        bar.addStretch(1)
-        bar.addWidget(self.hover_label)
+        bar.addWidget(self.hover_label, 1)
         self.view = pg.GraphicsLayoutWidget()
         self.plot = pg.PlotItem(axisItems={"left": TokenAxis("left", 6),
                                            "bottom": TokenAxis("bottom", 6)})
@@ -87,6 +94,7 @@ class AttentionGrid(LazyView, QWidget):
         lay.addWidget(self.view, 1)
         state.inspection_changed.connect(self._on_data_changed)
         state.selection_changed.connect(self._on_data_changed)
+        state.measure_changed.connect(self._on_state_measure_changed)
         self.apply_theme()
 
     def _combo(self, items: dict[str, str], slot) -> QComboBox:
@@ -130,6 +138,14 @@ class AttentionGrid(LazyView, QWidget):
             self.page = index
             self.schedule()
 
+    def _on_measure_changed(self, _i: int) -> None:
+        self.state.set_measure(self.measure_box.currentData())
+
+    def _on_state_measure_changed(self, measure: str) -> None:
+        with QSignalBlocker(self.measure_box):
+            self.measure_box.setCurrentIndex(self.measure_box.findData(measure))
+        self.schedule()
+
     def _on_data_changed(self, *_args) -> None:
         self.schedule()
 
@@ -169,6 +185,8 @@ class AttentionGrid(LazyView, QWidget):
 
     def tile_image(self, row: int, col: int) -> np.ndarray:
         """The same tile as it sits in the drawn image (scaled to the colour levels)."""
+        if self._geom is None:
+            return np.zeros((0, 0), np.float32)
         _r, _c, q, k, gy, gx = self._geom
         y0, x0 = row * (q + gy), col * (k + gx)
         return self.image.image[y0:y0 + q, x0:x0 + k]
@@ -178,11 +196,12 @@ class AttentionGrid(LazyView, QWidget):
         ins, path = self.state.inspection, self.state.path
         if ins is None or path is None:
             return
-        stack = self._paged(ad.grid(ins, path, self.kind, self.mode))
+        self.measure_box.setEnabled(ad.has_norms(ins))
+        stack = self._paged(ad.grid(ins, path, self.kind, self.mode, self.state.measure))
         self.stack = stack
         rows, cols, q, k = stack.shape
         if rows == 0 or cols == 0:  # an empty decode: no decoder attention at all
-            self._geom = None
+            self._geom = self._titled = None
             self.image.clear()
             self.titles.set_labels(np.zeros((0, 2)), [], theme.current().muted)
             self.steps.setData([], [])
@@ -198,6 +217,8 @@ class AttentionGrid(LazyView, QWidget):
             self.mosaic = np.full((height, width), np.nan, np.float32)
             # half a cell of margin on the left so the first key label is not clipped
             set_range(self.plot, x=(-1.0, width - 0.5), y=(-gy - 0.5, height - 0.5))
+        if (geom, self.mode) != self._titled:  # "L1 mean" and "L1 rollout" share a geometry
+            self._titled = (geom, self.mode)
             titles, xy = [], []
             for r in range(rows):
                 for c in range(cols):
@@ -274,7 +295,7 @@ class AttentionGrid(LazyView, QWidget):
         self.state.select_attention(self.kind, self.mode, layer, head)
 
     def apply_theme(self) -> None:
-        self._geom = None  # titles pick up the new colour
+        self._geom = self._titled = None  # titles pick up the new colour
         self.restyle(self.view)
 
 

@@ -19,6 +19,8 @@ from attnscope.app.state import AppState
 from attnscope.app.tree_item import TreeData, TreeItem, TreeStyle
 from attnscope.app.view_range import set_range
 from attnscope.app.widgets import fixed_label
+from attnscope.core.inference.familiarity import detokenize
+from attnscope.core.inference.inspection import Inspection
 
 MAX_LABELS = 160  # beyond this only nodes on surviving paths get a text label
 
@@ -79,7 +81,7 @@ class BeamTree(LazyView, QWidget):
         state.inspection_changed.connect(self._on_inspection_changed)
         state.selection_changed.connect(self._on_selection_changed)
         self._pos = np.zeros((0, 2))
-        self._ins = None
+        self._ins: Inspection | None = None
         self._ranges: tuple | None = None
 
     def _on_inspection_changed(self, *_args) -> None:
@@ -141,18 +143,21 @@ class BeamTree(LazyView, QWidget):
         if ranges != self._ranges:  # unchanged ranges: the axes keep their cached pictures
             self._ranges = ranges
             set_range(self.plot, x=ranges[0], y=ranges[1])
+            every = max(1, int(np.ceil((n_steps + 1) / 12)))  # whole steps only
+            self.plot.getAxis("bottom").setTicks([[(k, str(k)) for k in range(0, n_steps + 1, every)], []])
         cfg = ins.config
         hyp = ins.hypotheses[0] if ins.hypotheses else None
-        best = ""
-        if hyp is not None and hyp.score:
-            n = len(hyp.tokens)
-            best = (f" · best {hyp.score:.2f} = {hyp.cum_logprob:.2f} / "
-                    f"((5+{n})/6)<sup>{cfg.length_penalty:g}</sup>")
         beam = f" ×{cfg.beam_size}" if cfg.strategy == "beam" else ""
-        self.caption.setToolTip(f"<b>{cfg.strategy}{beam}</b>{best}")
+        if cfg.strategy == "beam":  # only beam search ranks by the length-normalised score
+            rule = f"score = Σ log p / ((5+n)/6)<sup>{cfg.length_penalty:g}</sup>"
+            best = (f"<br>best: Σ log p = {hyp.cum_logprob:.2f}, score = {hyp.score:.2f}"
+                    if hyp is not None else "")
+        else:
+            rule, best = "score = Σ log p", ""
+        self.caption.setToolTip(f"<b>{cfg.strategy}{beam}</b> · {rule}{best}<br>"
+                                "Hover a node for its hypothesis and both scores.")
         self.caption.setText(
-            f"<b>{cfg.strategy}{beam}</b> · {len(nodes)} nodes · score = Σ log p / "
-            f"((5+n)/6)<sup>α</sup>, α = {cfg.length_penalty:g}"
+            f"<b>{cfg.strategy}{beam}</b> · {len(nodes)} nodes · {rule}"
             f"<br><span style='color:{t.finished}'>■ finished</span>&nbsp; "
             f"<span style='color:{t.muted}'>● pruned</span>&nbsp; "
             f"<span style='color:{t.finished}'>━ best</span>&nbsp; "
@@ -163,35 +168,35 @@ class BeamTree(LazyView, QWidget):
     def _chain(self, node_id: int) -> list[int]:
         """Node ids root .. ``node_id``."""
         chain, nid = [], node_id
-        while 0 <= nid < len(self._ins.nodes):
+        nodes = self._ins.nodes if self._ins is not None else ()
+        while 0 <= nid < len(nodes):
             chain.append(nid)
-            nid = self._ins.nodes[nid].parent
+            nid = nodes[nid].parent
         return chain[::-1]
 
     def _labels(self, ins, status: list[str], data: TreeData) -> None:
-        """Piece and score beside every node; when rows get too tight for text (or the tree
-        is huge) pruned nodes keep only their mark, and their tooltip."""
+        """A piece beside every node, and the named score beside finished ones. The best
+        path always keeps its labels (the tree item moves one below its node when above is
+        taken); with tight rows or a huge tree, pruned nodes keep only their tooltip."""
         t = theme.current()
         n_leaves = float(self._pos[:, 1].max()) + 1 if len(self._pos) else 1
         row_px = self.plot.vb.height() / n_leaves if self.plot.vb.height() > 0 else 20
         crowded = len(ins.nodes) > MAX_LABELS or row_px < 15
-        show = [i for i in range(len(ins.nodes)) if not crowded or status[i] != "pruned"]
+        best = set(data.best)
+        show = [i for i in range(len(ins.nodes)) if i in best or not crowded or status[i] != "pruned"]
         n_steps = float(self._pos[:, 0].max()) + 1 if len(self._pos) else 1
         col_px = self.plot.vb.width() / n_steps
-        if col_px < 56:  # columns too narrow: label the key paths only, every k-th step
-            every = int(np.ceil(60 / max(col_px, 1.0)))
-            keep = set(data.best) | set(self._chain(self.state.node_id))
-            show = [i for i in show if status[i] == "finished"
-                    or (i in keep and int(self._pos[i, 0]) % every == 0)]
+        if col_px < 40:  # columns too narrow: the best path, the selected one, finished nodes
+            keep = best | set(self._chain(self.state.node_id))
+            show = [i for i in show if status[i] == "finished" or i in keep]
         # Best path, then the selected path, finished, surviving and pruned nodes: where two
         # labels would overlap the tree item keeps the earlier one.
-        first = set(data.best)
         second = set(self._chain(self.state.node_id))
         order = {"finished": 2, "pruned": 4}
-        show.sort(key=lambda i: (0 if i in first else 1 if i in second else order.get(status[i], 3), i))
+        show.sort(key=lambda i: (0 if i in best else 1 if i in second else order.get(status[i], 3), i))
         data.label_ids = show
-        data.label_texts = [ins.node_pieces[i] if i == 0 else
-                            f"{ins.node_pieces[i]} {ins.nodes[i].score:.2f}" for i in show]
+        data.label_texts = [ins.node_pieces[i] if status[i] != "finished" else
+                            f"{ins.node_pieces[i]}  score {ins.nodes[i].score:.2f}" for i in show]
         data.label_colors = [t.muted if status[i] == "pruned" else t.text for i in show]
 
     def _draw_selection(self) -> None:
@@ -205,9 +210,12 @@ class BeamTree(LazyView, QWidget):
             return ""
         n = ins.nodes[node_id]
         lp = n.cum_logprob / n.score if n.score else 1.0
-        return (f"{ins.node_pieces[n.id]}  ({n.status}{', forced' if n.forced else ''})\n"
-                f"step {n.step}   log p = {n.logprob:.3f}\n"
-                f"Σ log p = {n.cum_logprob:.3f}   lp(n) = {lp:.3f}\nscore = {n.score:.3f}")
+        pieces = [ins.node_pieces[i] for i in self._chain(node_id)[1:]]
+        return (f"{detokenize(pieces) or '∅'}\n"
+                f"{' '.join(pieces)}   ({n.status}{', forced' if n.forced else ''}, step {n.step})\n"
+                f"log p of this piece = {n.logprob:.3f}\n"
+                f"hypothesis log p (Σ log p) = {n.cum_logprob:.3f}\n"
+                f"score = {n.score:.3f}   (length-normalised: Σ log p / lp(n), lp(n) = {lp:.3f})")
 
     def drawn_nodes(self) -> list[int]:
         """Ids of every node drawn as a mark (each exactly once), for tests."""
@@ -215,6 +223,10 @@ class BeamTree(LazyView, QWidget):
 
     def click_node(self, node_id: int) -> None:
         self.state.select_node(node_id)
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(ev)
+        self.refit_on_resize()
 
     def apply_theme(self) -> None:
         self.restyle(self.plot_widget)

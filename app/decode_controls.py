@@ -62,6 +62,10 @@ class DecodeControls(QWidget):
         w.setToolTip(tip)
         return w
 
+    def set_temperature(self, t: float) -> None:
+        """Decode with temperature ``t`` (as typing it in the T box does)."""
+        self.temperature.setValue(t)
+
     def config(self) -> DecodeConfig:
         return self._config
 
@@ -85,6 +89,7 @@ class DecodeControls(QWidget):
     def _update_enabled(self) -> None:
         s = self._config.strategy
         self.beam.setEnabled(s == "beam")
+        self.length_penalty.setEnabled(s == "beam")  # only beam search ranks by length
         for w in (self.temperature, self.top_k, self.top_p, self.seed):
             w.setEnabled(s == "sample")
 

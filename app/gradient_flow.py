@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 from attnscope.app import theme
 from attnscope.app.heatmap import HeatmapPlot, TokenAxis
 from attnscope.app.view_range import set_range
+from attnscope.app.widgets import scrolled
 from attnscope.core.runlog import RunSeries
 
 
@@ -50,7 +51,8 @@ class GradientFlow(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(bar)
-        lay.addWidget(self.view, 1)
+        self.view.setMinimumHeight(200)  # readable in a short dock: the tab scrolls instead
+        lay.addWidget(scrolled(self.view), 1)
         self.layers: list[str] = []
         self.steps = np.zeros(0)
         self.norms = np.zeros((0, 0))  # (layers, logged steps)

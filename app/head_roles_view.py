@@ -58,7 +58,7 @@ class HeadRolesView(LazyView, QWidget):
             bar.addWidget(w)
         bar.addWidget(self.summary, 1)
         self.view = pg.GraphicsLayoutWidget()
-        self.aer_plot = HeatmapPlot(title="cross-attention AER (lower = aligns words)")
+        self.aer_plot = HeatmapPlot(title="cross-attention AER (lower = aligned)")
         lut = pg.colormap.get("viridis").getLookupTable(nPts=64)[::-1]  # low AER = bright
         self.aer_plot.set_colormap(pg.ColorMap(np.linspace(0.0, 1.0, 64), lut))
         self.view.addItem(self.aer_plot)

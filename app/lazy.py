@@ -44,6 +44,20 @@ class LazyView:
     def refresh(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def refit_on_resize(self) -> None:
+        """For views whose drawing depends on their size (rows that fit, label room): redraw
+        once the resize has settled (one zero-delay timer per burst of resize events)."""
+        if getattr(self, "_refit_pending", False):
+            return
+        self._refit_pending = True
+
+        def refit() -> None:
+            self._refit_pending = False
+            self._dirty = True
+            self.catch_up()
+
+        QTimer.singleShot(0, refit)
+
     def restyle(self, *views) -> None:
         """After a theme change: restyle these pyqtgraph views and redraw when on screen."""
         for view in views:
@@ -77,8 +91,8 @@ class Deferred(QWidget):
         self._factory = factory
         self._panel: QWidget | None = None
         self._pending: dict[str, Callable[[QWidget], None]] = {}
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
 
     @property
     def built(self) -> bool:
@@ -87,13 +101,13 @@ class Deferred(QWidget):
     def panel(self) -> QWidget:
         if self._panel is None:
             panel = self._factory()
-            self.layout().addWidget(panel)
+            self._layout.addWidget(panel)
             self._panel = panel
             for fn in self._pending.values():
                 fn(panel)
             self._pending.clear()
             if self.isVisible():
-                self.layout().activate()  # give it its size before it first shows
+                self._layout.activate()  # give it its size before it first shows
                 panel.show()
         return self._panel
 
@@ -105,5 +119,5 @@ class Deferred(QWidget):
 
     def catch_up(self) -> None:
         panel = self.panel()
-        if hasattr(panel, "catch_up"):
+        if isinstance(panel, LazyView):
             panel.catch_up()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
-from PySide6.QtCore import QSettings, QSignalBlocker, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtCore import QEvent, QSettings, QSignalBlocker, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -24,8 +25,10 @@ from attnscope.app.beam_tree import BeamTree
 from attnscope.app.controller import Controller
 from attnscope.app.decode_controls import DecodeControls
 from attnscope.app.evolution_view import EvolutionView
+from attnscope.app.export_view import FILTERS, VIEW_OF_DOCK, export_dock
+from attnscope.app.first_run import FirstRunHint
 from attnscope.app.head_roles_view import load_heads
-from attnscope.app.lazy import Deferred
+from attnscope.app.lazy import Deferred, LazyView
 from attnscope.app.prob_bars import ProbBars
 from attnscope.app.sentence_panel import SentencePanel
 from attnscope.app.settings_store import SettingsStore
@@ -33,6 +36,27 @@ from attnscope.app.state import AppState
 from attnscope.app.step_scrubber import StepScrubber
 from attnscope.app.training_dashboard import TrainingDashboard
 from attnscope.app.training_run import TrainingRun, python_for_training
+from attnscope.core.inference.familiarity import load_piece_counts
+from attnscope.core.inference.protocols import InspectionEngine
+
+if TYPE_CHECKING:
+    from attnscope.app.attention_detail import AttentionDetail
+    from attnscope.app.data_flow import DataFlow
+    from attnscope.app.gradient_flow import GradientFlow
+    from attnscope.app.head_roles_view import HeadRolesView
+    from attnscope.core.inference.snapshots import SnapshotSet
+
+
+def example_sentences() -> list[str]:
+    """English sentences the shipped model's grammar covers (its required pairs)."""
+    from attnscope.core.data import required_pairs
+
+    return list(dict.fromkeys(p.en for p in required_pairs() if p.en[0].isupper()))
+
+
+# Smallest readable size of each dock's content (width, height) in pixels.
+MIN_DOCK = {"Beam tree": (280, 150), "Next-piece probabilities": (280, 150), "Step scrubber": (300, 130)}
+RIGHT_PX, BOTTOM_PX = (300, 520), (170, 360)  # bounds of the side column width, bottom height
 
 
 def deferred_panel(name: str) -> property:
@@ -41,7 +65,7 @@ def deferred_panel(name: str) -> property:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, engine: Any, settings: QSettings | None = None, loader=None) -> None:
+    def __init__(self, engine: InspectionEngine, settings: QSettings | None = None, loader=None) -> None:
         super().__init__()
         self.setWindowTitle("AttnScope")
         self.setAcceptDrops(True)
@@ -67,6 +91,7 @@ class MainWindow(QMainWindow):
             "Head statistics": Deferred(self._make_stats),
             "Head roles": Deferred(self._make_roles),
             "Gradient flow": Deferred(self._make_gradients),
+            "Contributions": Deferred(self._make_contributions),
         }
         self.evolution = EvolutionView(self.state)
         self.training = TrainingRun(self, python=python_for_training())
@@ -76,6 +101,10 @@ class MainWindow(QMainWindow):
         top = QWidget()
         lay = QVBoxLayout(top)
         lay.setContentsMargins(0, 0, 4, 4)
+        self.hint = FirstRunHint()
+        self.hint.setVisible(not self.store.s.value("hint_dismissed", False, type=bool))
+        self.hint.dismissed.connect(self._on_hint_dismissed)
+        lay.addWidget(self.hint)
         lay.addWidget(self.sentence)
         lay.addWidget(self.controls)
         self.setCentralWidget(self.grid)
@@ -87,10 +116,11 @@ class MainWindow(QMainWindow):
         for name, w in (("Step scrubber", self.scrubber), ("Head detail", d["Head detail"]),
                         ("Data flow", d["Data flow"]), ("Head statistics", d["Head statistics"]),
                         ("Head roles", d["Head roles"]), ("Evolution", self.evolution),
-                        ("Training", self.dashboard), ("Gradient flow", d["Gradient flow"])):
+                        ("Training", self.dashboard), ("Gradient flow", d["Gradient flow"]),
+                        ("Contributions", d["Contributions"])):
             self._dock(name, w, Qt.DockWidgetArea.BottomDockWidgetArea)
         for name in ("Head detail", "Data flow", "Head statistics", "Head roles", "Evolution",
-                     "Training", "Gradient flow"):
+                     "Training", "Gradient flow", "Contributions"):
             self.tabifyDockWidget(self.docks["Step scrubber"], self.docks[name])
         self.docks["Step scrubber"].raise_()
         self.resize(1280, 800)
@@ -99,20 +129,30 @@ class MainWindow(QMainWindow):
                          [330, 300], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["Step scrubber"]], [230], Qt.Orientation.Vertical)
         self._default_state = self.saveState()
+        # The side column and the bottom tabs keep their share of the window as it is
+        # resized (Qt gives all new room to the centre); dragging a divider sets the share.
+        self.right_share, self.bottom_share = 440 / 1280, 230 / 800
+        self._fitted_size = None
+        self._fitting = False
+        self._fit_timer = QTimer(self, singleShot=True, interval=0)
+        self._fit_timer.timeout.connect(self.fit_docks)
+        for name in ("Beam tree", "Step scrubber"):
+            self.docks[name].installEventFilter(self)
         # -- status bar ----------------------------------------------------------
         self.provider_label, self.bundle_label, self.time_label = QLabel(), QLabel(), QLabel()
         # A fixed size: the timing changes every keystroke and must not relayout the window.
         fm = self.time_label.fontMetrics()
         self.time_label.setFixedSize(fm.horizontalAdvance("Inference 9999.9 ms · drawn 99999.9 ms") + 8,
                                      fm.height() + 4)
-        for w in (self.bundle_label, self.provider_label, self.time_label):
-            self.statusBar().addPermanentWidget(w)
+        for label in (self.bundle_label, self.provider_label, self.time_label):
+            self.statusBar().addPermanentWidget(label)
         self._build_menus()
         # -- wiring --------------------------------------------------------------
         self.sentence.text_changed.connect(self.controller.set_text)
         self.sentence.revert_requested.connect(self.controller.revert)
         self.controls.config_changed.connect(self._on_config_changed)
         self.bars.force_requested.connect(self.controller.force)
+        self.bars.apply_requested.connect(self.controls.set_temperature)
         self.state.attention_selected.connect(self._on_attention_selected)
         self.grid.cmap_box.currentIndexChanged.connect(self._on_cmap_changed)
         self.controller.forced_changed.connect(self.sentence.set_forced)
@@ -123,6 +163,8 @@ class MainWindow(QMainWindow):
         self.training.records_added.connect(self._on_training_records)
         self.controller.config = self.controls.config()
         self.state.display_temperature = self.controls.config().temperature
+        self._no_snapshots_text = self.evolution.empty_label.text()
+        self.bars.set_decode_temperature(self.controls.config().temperature)
         self._on_engine_changed(engine)
         self.store.restore_window(self)
         self.grid.set_options(**self.store.grid_options())
@@ -133,6 +175,7 @@ class MainWindow(QMainWindow):
 
         panel = AttentionDetail(self.state)
         panel.set_colormap(self.grid.cmap_name)
+        panel.detach_requested.connect(self.detach_detail)
         return panel
 
     def _make_flow(self) -> QWidget:
@@ -157,11 +200,17 @@ class MainWindow(QMainWindow):
         panel.set_series(self.training.series)
         return panel
 
+    def _make_contributions(self) -> QWidget:
+        from attnscope.app.contributions_view import ContributionsView
+
+        return ContributionsView(self.state)
+
     detail = deferred_panel("Head detail")
     flow = deferred_panel("Data flow")
     stats = deferred_panel("Head statistics")
     roles = deferred_panel("Head roles")
     gradients = deferred_panel("Gradient flow")
+    contributions = deferred_panel("Contributions")
 
     @property
     def views(self) -> tuple:
@@ -170,9 +219,12 @@ class MainWindow(QMainWindow):
 
     def _dock(self, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(name, self)
+        size = MIN_DOCK.get(name)
+        if size is not None:  # a dock never shrinks below what its view can draw
+            widget.setMinimumSize(*size)
         dock.setObjectName(name.replace(" ", "_").lower())
         dock.setWidget(widget)
-        if hasattr(widget, "catch_up"):  # a raised dock tab repaints what it missed
+        if isinstance(widget, LazyView | Deferred):  # a raised dock tab repaints what it missed
             dock.visibilityChanged.connect(
                 lambda shown, w=widget: shown and QTimer.singleShot(0, w.catch_up))
         self.addDockWidget(area, dock)
@@ -184,21 +236,33 @@ class MainWindow(QMainWindow):
         act = QAction(text, self)
         if shortcut is not None:
             act.setShortcut(QKeySequence(shortcut))
-        act.triggered.connect(slot)
+        # triggered passes Qt's `checked` flag; the slot takes no argument and never sees it.
+        act.triggered.connect(lambda _checked=False: slot())
         menu.addAction(act)
         return act
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self._action(file_menu, "&Open bundle…", self._on_open_triggered, QKeySequence.Open)
+        self.open_action = self._action(file_menu, "&Open bundle folder…", self._on_open_triggered,
+                                        QKeySequence.StandardKey.Open)
+        self.open_zip_action = self._action(file_menu, "Open bundle .&zip…", self._on_open_zip_triggered,
+                                            "Ctrl+Shift+O")
         self.recent_menu = file_menu.addMenu("Open &recent")
+        file_menu.addSeparator()
+        self.export_action = self._action(file_menu, "&Export the view under the cursor…",
+                                          self._on_export_under_cursor, "Ctrl+E")
+        self.export_menu = file_menu.addMenu("Export &view")
+        self.export_actions = {
+            name: self._action(self.export_menu, f"{name} ({view})…", partial(self.export_view, name))
+            for name, view in VIEW_OF_DOCK.items()}
         self._action(file_menu, "Save &screenshot…", self._on_screenshot_triggered,
                      "Ctrl+Shift+S")
         file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.Quit)
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         decode = self.menuBar().addMenu("&Decode")
+        # Esc, not Ctrl+Z: in the sentence field Ctrl+Z undoes typing, as everywhere else.
         self.revert_action = self._action(decode, "&Back to the model's choice",
-                                          self.controller.revert, QKeySequence.Undo)
+                                          self.controller.revert, "Esc")
         self.revert_action.setEnabled(False)
         self._action(decode, "&Previous step", lambda: self.state.set_step(self.state.step - 1),
                      "Alt+Left")
@@ -206,19 +270,19 @@ class MainWindow(QMainWindow):
                      "Alt+Right")
         self._action(decode, "Re-&run", self.controller.refresh, "F5")
         self.int8_action = self._action(decode, "&8-bit weights (faster, approximate)",
-                                        self._on_int8_toggled)
+                                        lambda: self._on_int8_toggled(self.int8_action.isChecked()))
         self.int8_action.setCheckable(True)
         self._action(decode, "Focus the &input", self._on_focus_input, "Ctrl+L")
         view = self.menuBar().addMenu("&View")
         for i, (kind, label) in enumerate((("encoder", "&Encoder"), ("decoder", "&Decoder"),
                                            ("cross", "&Cross"))):
-            self._action(view, f"{label} attention", lambda k=kind: self.grid.set_options(kind=k),
+            self._action(view, f"{label} attention", partial(self.grid.set_options, kind=kind),
                          f"Ctrl+{i + 1}")
         view.addSeparator()
         group = QActionGroup(self)
         self.theme_actions = {}
         for name in theme.THEMES:
-            act = self._action(view, f"{name.title()} theme", lambda n=name: self.set_theme(n))
+            act = self._action(view, f"{name.title()} theme", partial(self.set_theme, name))
             act.setCheckable(True)
             group.addAction(act)
             self.theme_actions[name] = act
@@ -227,13 +291,23 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
         self._action(view, "Reset &layout", self._on_reset_layout)
+        self._action(view, "Head &detail in its own window", self.detach_detail, "Ctrl+D")
+        view.addSeparator()
+        self.raw_action = self._action(view, "&Raw byte pieces", self.sentence.raw.toggle)
+        self.raw_action.setCheckable(True)
+        self.sentence.raw.toggled.connect(self.raw_action.setChecked)
         self.theme_actions[theme.current().name].setChecked(True)
+        self.examples_menu = self.menuBar().addMenu("E&xamples")
+        for text in example_sentences():
+            self._action(self.examples_menu, text, partial(self.sentence.set_text, text))
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&Getting started", self._on_show_hint, "F1")
         self._fill_recent()
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
         for path in self.store.recent_bundles():
-            self._action(self.recent_menu, path, lambda p=path: self.open_bundle(p))
+            self._action(self.recent_menu, path, partial(self.open_bundle, path))
         self.recent_menu.setEnabled(bool(self.store.recent_bundles()))
 
     # -- bundles -----------------------------------------------------------------
@@ -252,7 +326,13 @@ class MainWindow(QMainWindow):
         return True
 
     def _on_open_triggered(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open model bundle")
+        path = QFileDialog.getExistingDirectory(self, "Open model bundle folder")
+        if path:
+            self.open_bundle(path)
+
+    def _on_open_zip_triggered(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open zipped model bundle", "",
+                                              "Model bundle (*.zip);;All files (*)")
         if path:
             self.open_bundle(path)
 
@@ -269,25 +349,25 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, lambda: self.open_bundle(path))
 
     # -- slots ---------------------------------------------------------------------
-    def _on_engine_changed(self, engine: Any) -> None:
-        self.provider_label.setText(f"Provider: {getattr(engine, 'provider', '?')} · "
-                                    f"{getattr(engine, 'precision_text', 'float32')}")
-        path = Path(str(getattr(engine, "bundle_path", "")))
+    def _on_engine_changed(self, engine: InspectionEngine) -> None:
+        self.provider_label.setText(f"Provider: {engine.provider} · {engine.precision_text}")
+        path = engine.bundle_path
         self.bundle_label.setText(f"Model: {path.name or path}")
         self.bundle_label.setToolTip(str(path))
-        config = getattr(engine, "model_config", None)
-        self.deferred["Data flow"].when_built("model", lambda p: p.set_model_config(config))
-        bundle_path = getattr(engine, "bundle_path", None)
+        config = engine.model_config
+        self.sentence.set_counts(load_piece_counts(engine.bundle_path), config.unk_id)
+        self.deferred["Data flow"].when_built("model", lambda p: cast("DataFlow", p).set_model_config(config))
+        bundle_path = engine.bundle_path
         heads = load_heads(bundle_path)
-        self.deferred["Head roles"].when_built("heads", lambda p: p.set_heads(heads))
+        self.deferred["Head roles"].when_built("heads", lambda p: cast("HeadRolesView", p).set_heads(heads))
         problems = []
-        if heads is None and bundle_path and (Path(str(bundle_path)) / "heads.json").exists():
-            problems.append(f"{Path(str(bundle_path)) / 'heads.json'} is not valid JSON: "
+        if heads is None and (bundle_path / "heads.json").exists():
+            problems.append(f"{bundle_path / 'heads.json'} is not valid JSON: "
                             "the validation-set head table is not shown")
+        if bundle_path is not None and Path(str(bundle_path)).is_dir():
+            self.training.show_log(bundle_path)  # the open model's own training log
         snapshots, problem = snapshot_set(engine)
         self.evolution.set_snapshots(snapshots)
-        if not hasattr(self, "_no_snapshots_text"):
-            self._no_snapshots_text = self.evolution.empty_label.text()
         # The model itself loaded; say why its training history cannot be shown.
         self.evolution.empty_label.setText(f"Snapshots not shown: {problem}" if problem
                                            else self._no_snapshots_text)
@@ -299,27 +379,30 @@ class MainWindow(QMainWindow):
     def _on_int8_toggled(self, checked: bool) -> None:
         """Reload the same bundle quantised to 8 bits, or back to float (never silently)."""
         precision = "int8" if checked else "float"
-        if getattr(self.controller.engine, "precision", "float") == precision:
+        engine = self.controller.engine
+        if engine is None or engine.precision == precision:
             return
         self.statusBar().showMessage("Quantising to 8 bits and measuring the attention difference…"
                                      if checked else "Loading the float graphs…")
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            self.controller.load_bundle(self.controller.engine.bundle_path, precision=precision)
+            self.controller.load_bundle(engine.bundle_path, precision=precision)
             self.statusBar().clearMessage()
         except Exception as exc:  # noqa: BLE001 - any failure keeps the loaded model
             self.statusBar().showMessage(f"8-bit mode not available: {type(exc).__name__}: {exc}", 10_000)
         finally:
             QApplication.restoreOverrideCursor()
         with QSignalBlocker(self.int8_action):
-            self.int8_action.setChecked(getattr(self.controller.engine, "precision", "float") == "int8")
+            now = self.controller.engine
+            self.int8_action.setChecked(now is not None and now.precision == "int8")
 
     def _on_training_records(self, _records: list) -> None:
         series = self.training.series
-        self.deferred["Gradient flow"].when_built("series", lambda p: p.set_series(series))
+        self.deferred["Gradient flow"].when_built("series", lambda p: cast("GradientFlow", p).set_series(series))
 
     def _on_config_changed(self, cfg) -> None:
         self.state.set_display_temperature(cfg.temperature)
+        self.bars.set_decode_temperature(cfg.temperature)
         self.controller.set_config(cfg)
 
     def _on_forced_changed(self, description) -> None:
@@ -338,7 +421,7 @@ class MainWindow(QMainWindow):
 
     def _on_cmap_changed(self, _index: int) -> None:
         name = self.grid.cmap_name
-        self.deferred["Head detail"].when_built("cmap", lambda p: p.set_colormap(name))
+        self.deferred["Head detail"].when_built("cmap", lambda p: cast("AttentionDetail", p).set_colormap(name))
 
     def _on_focus_input(self) -> None:
         self.sentence.source.setFocus()
@@ -349,6 +432,51 @@ class MainWindow(QMainWindow):
 
     def _on_reset_layout(self) -> None:
         self.restoreState(self._default_state)
+        self.right_share, self.bottom_share = 440 / 1280, 230 / 800
+        self.fit_docks()
+
+    def detach_detail(self) -> None:
+        """The head detail as its own resizable window, large enough to label every row."""
+        dock = self.docks["Head detail"]
+        self.deferred["Head detail"].panel()
+        dock.setFloating(True)
+        dock.resize(max(dock.width(), 900), max(dock.height(), 650))
+        dock.show()
+        dock.raise_()
+
+    def _on_hint_dismissed(self) -> None:
+        self.store.s.setValue("hint_dismissed", True)
+
+    def _on_show_hint(self) -> None:
+        self.hint.show()
+
+    def dock_under_cursor(self) -> str:
+        """The dock (or the central grid) under the mouse pointer; the grid when none is."""
+        w = self.childAt(self.mapFromGlobal(QCursor.pos()))
+        while w is not None:
+            if w is self.grid:
+                return "Attention grid"
+            for name, dock in self.docks.items():
+                if w is dock:
+                    return name
+            w = w.parentWidget()
+        return "Attention grid"
+
+    def _on_export_under_cursor(self) -> None:
+        self.export_view(self.dock_under_cursor())
+
+    def export_view(self, dock: str) -> None:
+        """Ask for a file and write ``dock``'s figure or data (as ``attnscope figure`` does)."""
+        stem = dock.lower().replace(" ", "-")
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {dock}", f"{stem}.png", FILTERS)
+        if not path:
+            return
+        try:
+            export_dock(self, dock, path)
+        except Exception as exc:  # noqa: BLE001 - FigureError, OSError: say why, keep going
+            QMessageBox.warning(self, "Could not export", f"{dock} → {path}\n\n{exc}")
+            return
+        self.statusBar().showMessage(f"Exported {dock} to {path}", 8000)
 
     def _on_screenshot_triggered(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "attnscope.png",
@@ -363,6 +491,36 @@ class MainWindow(QMainWindow):
             if hasattr(v, "apply_theme"):
                 v.apply_theme()
         self.sentence._on_state_changed()
+        self.hint.apply_theme()
+
+    # -- layout --------------------------------------------------------------------
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(ev)
+        self._fit_timer.start()
+
+    def eventFilter(self, obj, ev) -> bool:  # noqa: N802 - Qt override
+        # A dock resized while the window kept its size and a button is held: the user is
+        # dragging a divider (layouts settling after a fit hold no button).
+        if (ev.type() == QEvent.Type.Resize and not self._fitting and self._fitted_size == self.size()
+                and QApplication.mouseButtons() & Qt.MouseButton.LeftButton and self.isVisible()):
+            if obj is self.docks["Beam tree"] and not obj.isFloating():
+                self.right_share = obj.width() / max(self.width(), 1)
+            elif obj is self.docks["Step scrubber"] and not obj.isFloating():
+                self.bottom_share = obj.height() / max(self.height(), 1)
+        return super().eventFilter(obj, ev)
+
+    def fit_docks(self) -> None:
+        """Give the side column and the bottom tabs their share of the window's size."""
+        w, h = self.width(), self.height()
+        right = int(min(max(self.right_share * w, RIGHT_PX[0]), RIGHT_PX[1], 0.45 * w))
+        bottom = int(min(max(self.bottom_share * h, BOTTOM_PX[0]), BOTTOM_PX[1], 0.4 * h))
+        self._fitting = True
+        try:
+            self.resizeDocks([self.docks["Beam tree"]], [right], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.docks["Step scrubber"]], [bottom], Qt.Orientation.Vertical)
+        finally:
+            self._fitting = False
+        self._fitted_size = self.size()
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self, text: str) -> None:
@@ -378,20 +536,18 @@ class MainWindow(QMainWindow):
         self.evolution.shutdown()
         if self.training.running:  # the window owns the process: do not orphan it
             self.training.stop()
-            self.training.process.waitForFinished(5000)
+            if self.training.process is not None:
+                self.training.process.waitForFinished(5000)
         super().closeEvent(ev)
 
 
-def snapshot_set(engine: Any) -> tuple[Any, str | None]:
-    """(SnapshotSet of a real engine's bundle or None, why not): None for engines without
-    snapshots (fake), and for a broken snapshots/ folder, which only disables the view."""
-    bundle = getattr(engine, "bundle", None)
-    if bundle is None or not hasattr(bundle, "snapshots"):
-        return None, None
+def snapshot_set(engine: InspectionEngine) -> tuple[SnapshotSet | None, str | None]:
+    """(SnapshotSet of the engine's bundle or None, why not): None for a bundle without
+    snapshots (the fake's), and for a broken snapshots/ folder, which only disables the view."""
     from attnscope.core.inference.snapshots import SnapshotSet
 
     try:
-        return SnapshotSet(bundle), None
+        snapshots = SnapshotSet(engine.bundle)
     except Exception as exc:  # noqa: BLE001 - BundleError names the file; anything else too
         return None, str(exc)
-
+    return (snapshots if len(snapshots) else None), None

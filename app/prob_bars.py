@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QFontMetricsF
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from attnscope.app import theme
 from attnscope.app.heatmap import TokenAxis
@@ -38,6 +38,7 @@ def slider_to_temperature(v: int) -> float:
 
 class ProbBars(LazyView, QWidget):
     force_requested = Signal(int, int)  # step, piece id
+    apply_requested = Signal(float)  # use the previewed temperature for decoding
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -48,9 +49,16 @@ class ProbBars(LazyView, QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(-100, 100)
         self.slider.setValue(temperature_to_slider(state.display_temperature))
-        self.slider.setToolTip("Display temperature: re-scales the stored logits (no model call)")
+        self.slider.setMinimumWidth(60)
+        self.slider.setToolTip("Preview temperature: re-scales the stored logits of the bars "
+                               "(no model call; the translation is unchanged until applied)")
         self.t_label = QLabel()
-        self.t_label.setMinimumWidth(52)
+        self.t_label.setMinimumWidth(40)
+        self.decode_t = 1.0  # the decoding temperature (the Decode row's T)
+        self.decode_label = QLabel()
+        self.apply_btn = QPushButton("Apply to decoding")
+        self.apply_btn.setToolTip("Decode with this temperature (it changes the translation when sampling)")
+        self.apply_btn.clicked.connect(self._on_apply_clicked)
         self.caption = fixed_label(1)
         self.plot_widget = pg.PlotWidget(axisItems={"left": TokenAxis("left", 10)})
         self.plot = self.plot_widget.getPlotItem()
@@ -63,6 +71,7 @@ class ProbBars(LazyView, QWidget):
         self.plot.setXRange(0, 1.12, padding=0)  # room for the value labels
         self._n_rows = -1
         self.plot.setLabel("bottom", "probability")
+        self.plot.getAxis("bottom").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")], []])
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.75, width=[])
         self.plot.addItem(self.bars)
         self.k_line = pg.InfiniteLine(angle=0, label="top-k", movable=False,
@@ -74,14 +83,19 @@ class ProbBars(LazyView, QWidget):
             self.plot.addItem(item, ignoreBounds=True)
         self.plot.scene().sigMouseClicked.connect(self._on_scene_clicked)
         row = QHBoxLayout()
-        row.addWidget(QLabel("Temperature"))
+        row.addWidget(QLabel("Preview T"))
         row.addWidget(self.slider, 1)
         row.addWidget(self.t_label)
+        row2 = QHBoxLayout()
+        row2.addWidget(self.decode_label, 1)
+        row2.addWidget(self.apply_btn)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.caption)
         lay.addWidget(self.plot_widget, 1)
         lay.addLayout(row)
+        lay.addLayout(row2)
+        self._show_temperatures()
         self.slider.valueChanged.connect(self._on_slider_changed)
         state.inspection_changed.connect(self._on_data_changed)
         state.selection_changed.connect(self._on_data_changed)
@@ -91,9 +105,24 @@ class ProbBars(LazyView, QWidget):
     def _on_slider_changed(self, value: int) -> None:
         self.state.set_display_temperature(slider_to_temperature(value))
 
+    def _on_apply_clicked(self) -> None:
+        self.apply_requested.emit(round(self.state.display_temperature, 2))
+
+    def set_decode_temperature(self, t: float) -> None:
+        """The temperature decoding uses (shown beside the preview's)."""
+        self.decode_t = float(t)
+        self._show_temperatures()
+
+    def _show_temperatures(self) -> None:
+        shown = self.state.display_temperature
+        self.t_label.setText(f"{shown:.2f}")
+        self.decode_label.setText(f"bars at T = {shown:.2f} · decoding T = {self.decode_t:.2f}")
+        self.apply_btn.setEnabled(abs(round(shown, 2) - self.decode_t) > 1e-9)
+
     def _on_temperature_changed(self, t: float) -> None:
         with QSignalBlocker(self.slider):
             self.slider.setValue(temperature_to_slider(t))
+        self._show_temperatures()
         self.schedule()
 
     def _on_data_changed(self, *_args) -> None:
@@ -102,7 +131,7 @@ class ProbBars(LazyView, QWidget):
     def refresh(self) -> None:
         ins, path, step = self.state.inspection, self.state.path, self.state.step
         temp = self.state.display_temperature
-        self.t_label.setText(f"T = {temp:.2f}")
+        self._show_temperatures()
         if ins is None or path is None or step >= len(path.step_logits):
             self.bars.setOpts(x0=[], y=[], width=[])
             self.values.set_labels(np.zeros((0, 2)), [], "#000")
@@ -121,6 +150,7 @@ class ProbBars(LazyView, QWidget):
         cfg = ins.config
         # The sampler's own kept set at this temperature (BOS is the tree's root piece).
         self.kept = kept_set(path.step_logits[step], temp, cfg.top_k, cfg.top_p, ins.nodes[0].token)
+        sampling = cfg.strategy == "sample"  # cut-off lines only where the controls act
         kept = set(self.kept.tolist())
         n_k = min(cfg.top_k, len(probs)) if cfg.top_k > 0 else len(probs)
         chosen = int(path.target_ids[step])
@@ -144,10 +174,10 @@ class ProbBars(LazyView, QWidget):
         if self._n_rows != n:  # fixed ranges: the axes are not re-ticked per keystroke
             self._n_rows = n
             set_range(self.plot, y=(-0.6, n - 0.4))
-        self.k_line.setVisible(cfg.top_k > 0 and cfg.top_k < n)
+        self.k_line.setVisible(sampling and 0 < cfg.top_k < n)
         self.k_line.setPos(cfg.top_k - 0.5)
         n_p = len(self.kept)  # the nucleus cut, where it is tighter than top-k
-        self.p_line.setVisible(cfg.top_p < 1.0 and n_p < min(n_k, n))
+        self.p_line.setVisible(sampling and cfg.top_p < 1.0 and n_p < min(n_k, n))
         self.p_line.setPos(n_p - 0.5)
         fed = path.decoder_input_pieces[step] if step < len(path.decoder_input_pieces) else ""
         self.caption.setText(
@@ -156,10 +186,10 @@ class ProbBars(LazyView, QWidget):
             f"(p = {probs[chosen]:.3f}). Click a bar to force it.")
 
     def rows_that_fit(self) -> int:
-        """How many bars fit with a readable label each (between 5 and TOP_N)."""
+        """How many bars fit with a readable label each (between 1 and TOP_N)."""
         row = QFontMetricsF(self.plot.getAxis("left").font()).height() + 3
         height = self.plot.vb.height()
-        return TOP_N if height <= 0 else int(max(5, min(TOP_N, height // row)))
+        return TOP_N if height <= 0 else int(max(1, min(TOP_N, height // row)))
 
     def _on_scene_clicked(self, ev) -> None:
         if ev.button() != Qt.MouseButton.LeftButton or not len(self.top_ids):
@@ -173,11 +203,18 @@ class ProbBars(LazyView, QWidget):
         """Force the i-th shown piece at the selected step (the what-if)."""
         self.force_requested.emit(self.state.step, int(self.top_ids[i]))
 
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(ev)
+        self.refit_on_resize()
+
     def apply_theme(self) -> None:
         t = theme.current()
         for line in (self.k_line, self.p_line):
             line.setPen(pg.mkPen(t.cut, width=1.5, style=Qt.PenStyle.DashLine))
             line.label.setColor(t.cut)
+            # on the plot's background, so a label over a bar of the same colour stays readable
+            line.label.fill = pg.mkBrush(t.plot_bg)
+            line.label.border = pg.mkPen(t.cut)
         self.restyle(self.plot_widget)
 
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSlider,
+    QStyle,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -41,7 +42,16 @@ class StepScrubber(LazyView, QWidget):
         self.state = state
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setPageStep(1)
-        self.prev_btn, self.play_btn, self.next_btn = (QPushButton(s) for s in ("◀", "▶ Play", "▶"))
+        # Icons from the Qt style, not glyphs: no shipped font has "⏸".
+        style = self.style()
+        pix = QStyle.StandardPixmap
+        self.play_icon = style.standardIcon(pix.SP_MediaPlay)
+        self.pause_icon = style.standardIcon(pix.SP_MediaPause)
+        self.prev_btn = QPushButton(style.standardIcon(pix.SP_MediaSeekBackward), "")
+        self.play_btn = QPushButton(self.play_icon, "Play")
+        self.next_btn = QPushButton(style.standardIcon(pix.SP_MediaSeekForward), "")
+        self.prev_btn.setToolTip("Previous step (Alt+Left)")
+        self.next_btn.setToolTip("Next step (Alt+Right)")
         for b in (self.prev_btn, self.next_btn):
             b.setFixedWidth(36)
         self.play_btn.setFixedWidth(90)
@@ -54,6 +64,7 @@ class StepScrubber(LazyView, QWidget):
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         self.plot.setTitle("cross-attention of this step (mean over heads)", size="9pt")
+        self.plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")], []])  # fits a short plot
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.plot.addItem(self.bars)
         self.table = QTableWidget(TOP, 3)
@@ -99,12 +110,14 @@ class StepScrubber(LazyView, QWidget):
     def _on_play_clicked(self) -> None:
         if self.timer.isActive():
             self.timer.stop()
-            self.play_btn.setText("▶ Play")
+            self.play_btn.setIcon(self.play_icon)
+            self.play_btn.setText("Play")
         else:
             if self.state.step >= self.state.n_steps - 1:
                 self.state.set_step(0)
             self.timer.start()
-            self.play_btn.setText("⏸ Pause")
+            self.play_btn.setIcon(self.pause_icon)
+            self.play_btn.setText("Pause")
 
     def _on_timer_timeout(self) -> None:
         if self.state.step >= self.state.n_steps - 1:
@@ -116,6 +129,7 @@ class StepScrubber(LazyView, QWidget):
         ins, path, step = self.state.inspection, self.state.path, self.state.step
         if ins is None or path is None or not len(path.target_pieces):
             self.bars.setOpts(x=[], height=[])
+            self.plot.getAxis("bottom").set_labels([])  # no stale tokens of the last sentence
             self.header.setText("nothing decoded")
             for r in range(TOP):
                 for c in range(3):
@@ -149,17 +163,22 @@ class StepScrubber(LazyView, QWidget):
             f"<span style='color:{t.accent}'><b>{chosen}</b></span> · looks most at "
             f"<b>{html.escape(ins.source_pieces[top_src]) if n else '—'}</b>")
         probs = softmax_with_temperature(path.step_logits[step], self.state.display_temperature)
-        logp = np.log(np.maximum(probs, 1e-30))
+        # log p straight from the logits: log(p) of an underflowed p would stop at a floor.
+        z = path.step_logits[step].astype(np.float64) / max(self.state.display_temperature, 1e-6)
+        logp = z - (z.max() + np.log(np.exp(z - z.max()).sum()))
         order = np.argsort(-probs, kind="stable")[:TOP]
         for r, pid in enumerate(order.tolist()):
             colour = t.accent if pid == path.target_ids[step] else t.text
-            for c, text in enumerate((self.state.piece(pid), f"{probs[pid]:.3f}",
+            p = probs[pid]  # as the bars print it: tiny values in scientific notation
+            for c, text in enumerate((self.state.piece(pid), f"{p:.3f}" if p >= 5e-4 else f"{p:.0e}",
                                       f"{logp[pid]:.2f}")):
                 self._set_cell(r, c, text, colour)
 
     def _set_cell(self, row: int, col: int, text: str, colour: str) -> None:
         """Only cells that change are touched: each change repaints the table."""
         item = self.table.item(row, col)
+        if item is None:  # every cell is created with the table
+            return
         if item.text() != text:
             item.setText(text)
         if item.data(Qt.ItemDataRole.UserRole) != colour:

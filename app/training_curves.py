@@ -5,6 +5,8 @@ the probe set at each validation. Items are created once and updated in place.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pyqtgraph as pg
 
@@ -17,9 +19,12 @@ PLOTS = (("loss", "loss (cross-entropy)", False), ("ppl", "perplexity", True),
          ("entropy", "attention entropy, mean of heads (probe set)", False),
          ("distance", "mean attention distance (probe set)", False))
 KIND_COLORS = {"encoder": "bar", "decoder": "finished", "cross": "accent"}
+ROW_PX = 190  # each row of plots is at least this tall (the dock scrolls beyond)
+EMPTY = {"entropy": "not in this training log\n(newer runs log it at each validation)",
+         "distance": "not in this training log\n(newer runs log it at each validation)"}
 
 
-def _xy(x: list[float], y: list[float], log: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _xy(x: Sequence[float], y: Sequence[float], log: bool = False) -> tuple[np.ndarray, np.ndarray]:
     xa, ya = np.asarray(x, float), np.asarray(y, float)
     keep = np.isfinite(ya) & ((ya > 0) if log else True)
     return xa[keep], ya[keep]
@@ -31,6 +36,8 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
         self._plots: dict[str, pg.PlotItem] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._built = False  # eight plots cost ~0.3 s: built when first shown or fed
+        self._notes: dict[str, pg.TextItem] = {}
+        self.setMinimumHeight(2 * ROW_PX)
 
     @property
     def plots(self) -> dict[str, pg.PlotItem]:
@@ -58,6 +65,9 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
             p.setLabel("bottom", "step")
             p.addLegend(offset=(-4, 4), labelTextSize="8pt")
             p.setMenuEnabled(False)
+            p.getAxis("left").setWidth(52)  # room for "0.001" without labels running together
+            if log:  # decades only: labelled minor ticks of a short log axis run together
+                p.getAxis("left").setStyle(maxTextLevel=0)
             self._plots[key] = p
         t = theme.current()
         self._curve("loss", "train_loss", "train", t.bar)
@@ -74,6 +84,7 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
                 self._curve(stat, f"{stat}:{kind}", kind, getattr(t, color), symbol=True)
         self._layer_colors = pg.colormap.get("CET-C6")
         theme.style_widget(self)
+        self.set_series(RunSeries())
 
     def _curve(self, plot: str, key: str, name: str, color: str, symbol: bool = False,
                width: float = 2.0) -> pg.PlotDataItem:
@@ -109,10 +120,37 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
                 self._curve("grad", key, layer, color, width=1.0)
             pts = s.layer_grad[layer]
             self.curves[key].setData(*_xy([p[0] for p in pts], [p[1] for p in pts], True))
+        self._sync_legends()
+
+    def _sync_legends(self) -> None:
+        """A legend names only curves that have points; an empty plot says why."""
+        for key, plot in self._plots.items():
+            legend = plot.legend
+            items = [it for it in plot.listDataItems() if it.name()]
+            shown = {label.text for _sample, label in legend.items}
+            for it in items:
+                has = it.xData is not None and len(it.xData) > 0
+                if has and it.name() not in shown:
+                    legend.addItem(it, it.name())
+                elif not has and it.name() in shown:
+                    legend.removeItem(it)
+            empty = not any(it.xData is not None and len(it.xData) for it in items)
+            note = self._notes.get(key)
+            if empty and key in EMPTY and note is None:
+                note = self._notes[key] = pg.TextItem(EMPTY[key], color=theme.current().muted,
+                                                      anchor=(0.5, 0.5))
+                plot.addItem(note, ignoreBounds=True)
+                note.setPos(0.5, 0.5)
+                plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+            if note is not None and note.isVisible() != empty:
+                note.setVisible(empty)
+                if not empty:
+                    plot.enableAutoRange()
 
     def clear_curves(self) -> None:
         for item in self.curves.values():
             item.setData([], [])
+        self._sync_legends()
 
     def apply_theme(self) -> None:
         theme.style_widget(self)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 from attnscope.app import theme
 from attnscope.app.training_curves import TrainingCurves
 from attnscope.app.training_run import TrainingRun
+from attnscope.app.widgets import scrolled
 from attnscope.core.runlog import format_eta
 
 STATE_COLORS = {"running": "finished", "attached": "finished", "finished": "finished",
@@ -45,29 +47,35 @@ class TrainingDashboard(QWidget):
         self.steps_box.setToolTip("optimiser steps (0 = the preset's)")
         self.start_btn, self.stop_btn, self.resume_btn, self.attach_btn = (
             QPushButton(s) for s in ("Start", "Stop", "Resume", "Attach…"))
+        # Two rows, so the tab fits beside the side column of a 1000 px wide window.
         form = QHBoxLayout()
         for w in (QLabel("preset"), self.preset_box, QLabel("data"), self.data_edit, self.data_btn,
-                  QLabel("run folder"), self.out_edit, QLabel("steps"), self.steps_box,
-                  self.start_btn, self.stop_btn, self.resume_btn, self.attach_btn):
+                  QLabel("run folder"), self.out_edit, QLabel("steps"), self.steps_box):
             form.addWidget(w)
         form.setStretchFactor(self.data_edit, 2)
         form.setStretchFactor(self.out_edit, 1)
+        for edit in (self.data_edit, self.out_edit):
+            edit.setMinimumWidth(60)
         self.progress = QProgressBar()
         self.progress.setFormat("step %v / %m")
         self.eta_label = QLabel("ETA —")
         self.status_label = QLabel("no run")
         self.snap_label = QLabel("snapshots: 0")
         prog = QHBoxLayout()
+        for w in (self.start_btn, self.stop_btn, self.resume_btn, self.attach_btn):
+            prog.addWidget(w)
         prog.addWidget(self.progress, 2)
         prog.addWidget(self.eta_label)
         prog.addWidget(self.snap_label)
         prog.addWidget(self.status_label, 3)
         self.curves = TrainingCurves()
+        self.status_label.setMinimumWidth(40)
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(form)
         lay.addLayout(prog)
-        lay.addWidget(self.curves, 1)
+        lay.addWidget(scrolled(self.curves), 1)
         self.start_btn.clicked.connect(self._on_start_clicked)
         self.stop_btn.clicked.connect(self.run.stop)
         self.resume_btn.clicked.connect(self.run.resume)
@@ -109,8 +117,9 @@ class TrainingDashboard(QWidget):
     def _on_records_added(self, _records: list) -> None:
         s = self.run.series
         self.curves.set_series(s)
-        self.progress.setRange(0, max(s.max_steps, 1))
-        self.progress.setValue(min(s.step, max(s.max_steps, 1)))
+        total = max(s.max_steps or s.step, 1)  # an old log names no target: it ran to its last step
+        self.progress.setRange(0, total)
+        self.progress.setValue(min(s.step, total))
         self.eta_label.setText(format_eta(s.eta_seconds()) if self.run.running else "ETA —")
 
     def _on_state_changed(self, state: str, message: str) -> None:

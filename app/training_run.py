@@ -115,6 +115,26 @@ class TrainingRun(QObject):
         self.timer.start()
         self._on_timer()
 
+    def show_log(self, folder: str | Path) -> bool:
+        """Show the finished training log of a bundle (or run) folder; False when it has
+        none. Never replaces a run this window started or follows."""
+        folder = Path(folder)
+        if self.running or self.state in ("attached", "stalled") or not (folder / "metrics.jsonl").is_file():
+            return False
+        self.timer.stop()
+        self._reset(folder)
+        assert self._tail is not None
+        recs = self._tail.poll()
+        self.series.max_steps = self._max_steps_from_config() or self.series.max_steps
+        self.series.add(recs)
+        if not self.series.max_steps:  # an old log without its target: it ran to its last step
+            self.series.max_steps = self.series.step
+        self._tail = None  # a bundle's log is complete; nothing to follow
+        self.records_added.emit(recs)
+        self._set_state("finished", f"training log of the open model ({folder.name}, "
+                        f"{self.series.step} steps)")
+        return True
+
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning
@@ -219,7 +239,8 @@ class TrainingRun(QObject):
     def _max_steps_from_config(self) -> int:
         try:
             cfg = json.loads((self.run_dir / "config.json").read_text())  # type: ignore[operator]
-            return int(cfg["train"]["max_steps"])
+            train = cfg.get("train") or cfg.get("provenance", {}).get("train")  # a run, or a bundle
+            return int(train["max_steps"])
         except (OSError, ValueError, KeyError, TypeError):
             return 0
 

@@ -124,17 +124,21 @@ class TreeItem(ScreenSpaceItem):
         pen_color = None
         drawn: list[tuple[float, float, float, float]] = []  # x0, x1, y0, y1
         for i, text, color in zip(d.label_ids, d.label_texts, d.label_colors, strict=True):
-            st = static_text(text, font, key)
-            x0, y0 = xs[i] + 4.0, ys[i] - 2.0 - h
-            x1, y1 = x0 + st.size().width(), y0 + h
-            if any(x0 < b[1] and b[0] < x1 and y0 < b[3] and b[2] < y1 for b in drawn):
+            label = static_text(text, font, key)
+            width = label.size().width()
+            # Above the node, else below it; else the label is left to the node's tooltip.
+            for x0, y0 in ((xs[i] + 4.0, ys[i] - 2.0 - h), (xs[i] + 4.0, ys[i] + 3.0)):
+                x1, y1 = x0 + width, y0 + h
+                if not any(x0 < b[1] and b[0] < x1 and y0 < b[3] and b[2] < y1 for b in drawn):
+                    break
+            else:
                 continue
             drawn.append((x0, x1, y0, y1))
             self.drawn_labels.append(i)
             if color != pen_color:
                 p.setPen(QColor(color))
                 pen_color = color
-            p.drawStaticText(QPointF(x0, y0), st)
+            p.drawStaticText(QPointF(x0, y0), label)
 
     # -- interaction ---------------------------------------------------------------
     def node_at(self, pos: QPointF) -> int | None:

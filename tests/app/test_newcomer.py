@@ -1,0 +1,361 @@
+"""The window as a newcomer meets it: menus triggered as a click does, labels that follow
+the view, small screens, out-of-domain input, the training tabs, export and the hint."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QFileDialog
+
+from attnscope.app import theme
+from attnscope.app.testing import FakeEngine
+
+
+def action(window, text: str):
+    """The menu action whose text (without '&') starts with ``text``."""
+    for act in window.findChildren(type(window.revert_action)):
+        if act.text().replace("&", "").startswith(text):
+            return act
+    raise AssertionError(f"no action {text!r}")
+
+
+@pytest.fixture
+def real_window(qtbot, settings):
+    from attnscope.app.controller import load_real_engine
+    from attnscope.app.main_window import MainWindow
+
+    w = MainWindow(load_real_engine(None), settings)
+    qtbot.addWidget(w)
+    w.resize(1366, 768)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.controller.shutdown()
+
+
+# -- 1: menu actions get their value, not Qt's `checked` ------------------------------
+def test_view_actions_switch_the_attention_kind_and_theme(window, decoded, qtbot):
+    window.sentence.set_text("I love you")
+    decoded(window, "I love you")
+    action(window, "Decoder attention").trigger()
+    assert window.grid.kind == "decoder" and window.grid.kind_box.currentData() == "decoder"
+    action(window, "Cross attention").trigger()
+    assert window.grid.kind == "cross"
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window.grid, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert window.grid.kind == "encoder"
+    action(window, "Light theme").trigger()
+    assert theme.current().name == "light" and action(window, "Light theme").isChecked()
+    action(window, "Dark theme").trigger()
+    assert theme.current().name == "dark"
+
+
+def test_open_recent_entry_opens_that_bundle(window, tmp_path, qtbot):
+    bundle = tmp_path / "older-bundle"
+    bundle.mkdir()
+    window.store.add_recent(str(bundle))
+    window._fill_recent()
+    window.recent_menu.actions()[0].trigger()
+    assert str(window.controller.engine.bundle_path) == str(bundle)
+
+
+def test_open_bundle_accepts_a_zip(real_window, decoded, tmp_path, monkeypatch):
+    import zipfile
+
+    from attnscope.core.bundle import DEFAULT_BUNDLE
+
+    zipped = tmp_path / "model.zip"
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_STORED) as zf:
+        for name in ("config.json", "spm.model", "encoder.onnx", "decoder.onnx"):
+            zf.write(DEFAULT_BUNDLE / name, name)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(zipped), ""))
+    action(real_window, "Open bundle .zip").trigger()
+    assert real_window.store.recent_bundles()[0] == str(zipped)
+    real_window.sentence.set_text("You love me")
+    assert decoded(real_window, "You love me").translation == "너는 나를 사랑한다"
+
+
+# -- 2: tile titles follow the aggregate ----------------------------------------------
+def test_tile_titles_follow_the_aggregate(window, decoded, qtbot):
+    window.sentence.set_text("I love you")
+    decoded(window, "I love you")
+    layers = window.state.inspection.encoder_attention.shape[0]
+    for mode in ("mean", "rollout", "max"):
+        window.grid.mode_box.setCurrentIndex(window.grid.mode_box.findData(mode))
+        assert window.grid.titles.texts == [f"L{i + 1} {mode}" for i in range(layers)]
+
+
+# -- 3: out-of-domain input ----------------------------------------------------------
+def test_out_of_domain_input_is_marked_and_bytes_are_merged(real_window, decoded, qtbot):
+    w = real_window
+    w.sentence.set_text("I love you")
+    decoded(w, "I love you")
+    assert not w.sentence.outside.isVisible()
+    text = "The weather is nice today, isn't it?"
+    w.sentence.source.clear()
+    qtbot.keyClicks(w.sentence.source, text)
+    ins = decoded(w, text)
+    assert "<0x2C>" in ins.source_pieces
+    assert w.sentence.outside.isVisible()
+    tip = w.sentence.outside.toolTip()
+    assert "weather" in tip and "byte pieces" in tip
+    shown = w.sentence.pieces.text()
+    assert "&lt;0x2C&gt;" not in shown and "today</u>" not in shown  # merged; "today" is known
+    assert "<u style" in shown
+    action(w, "Raw byte pieces").trigger()
+    assert w.sentence.raw.isChecked() and "&lt;0x2C&gt;" in w.sentence.pieces.text()
+
+
+def test_examples_menu_decodes_a_covered_sentence(real_window, decoded):
+    acts = real_window.examples_menu.actions()
+    assert len(acts) >= 10
+    pick = next(a for a in acts if a.text() == "She eats an apple.")
+    pick.trigger()
+    ins = decoded(real_window, "She eats an apple.")
+    assert ins.translation == "그녀는 사과를 먹는다."
+    assert not real_window.sentence.outside.isVisible()
+
+
+# -- 5: small screens ----------------------------------------------------------------
+@pytest.mark.parametrize("size", [(1000, 650), (1366, 768), (1920, 1080)])
+def test_layout_fits_and_adapts(window, decoded, qtbot, size):
+    window.sentence.set_text("I love you")
+    decoded(window, "I love you")
+    window.resize(1000, 650)
+    qtbot.waitUntil(lambda: window.size().width() == 1000 and not window._fit_timer.isActive())
+    window.resize(*size)
+    qtbot.waitUntil(lambda: window.size().width() == size[0] and not window._fit_timer.isActive())
+    qtbot.wait(50)
+    assert (window.width(), window.height()) == size  # nothing forces the window larger
+    tree = window.docks["Beam tree"]
+    assert tree.width() >= 280 and tree.width() >= min(0.3 * size[0], 480)
+    assert window.bars.slider.width() >= 60
+    assert window.docks["Step scrubber"].height() >= 140
+
+
+# -- 6: training tabs ----------------------------------------------------------------
+def test_training_tab_shows_the_open_models_log(real_window, qtbot):
+    dash = real_window.dashboard
+    records = [json.loads(line) for line in
+               (real_window.controller.engine.bundle_path / "metrics.jsonl").read_text().splitlines()]
+    last = max(r["step"] for r in records)
+    assert dash.progress.maximum() == last and dash.progress.value() == last  # not "1 / 1"
+    real_window.docks["Training"].raise_()
+    qtbot.waitUntil(lambda: dash.curves._built)
+    loss = dash.curves.plots["loss"]
+    names = {label.text for _s, label in loss.legend.items}
+    assert "train" in names and ("valid" in names) == any("valid_loss" in r for r in records)
+    assert all(p.height() >= 150 for p in dash.curves.plots.values())  # readable, the tab scrolls
+    from PySide6.QtGui import QImage, QPainter
+
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    for key in ("update", "grad", "ppl"):  # log axes: their labels never run together
+        rects = [r for r, _flags, _text in dash.curves.plots[key].getAxis("left").generateDrawSpecs(painter)[2]]
+        assert len(rects) >= 2
+        assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:]), key
+    painter.end()
+
+
+# -- 7, 8: temperature and modes ------------------------------------------------------
+def test_preview_temperature_can_be_applied_to_decoding(window, decoded, qtbot):
+    window.sentence.set_text("I love you")
+    decoded(window, "I love you")
+    bars = window.bars
+    assert not bars.apply_btn.isEnabled()
+    bars.slider.setFocus()
+    qtbot.keyClick(bars.slider, Qt.Key.Key_PageUp)  # preview only: the decode keeps T = 1
+    shown = window.state.display_temperature
+    assert shown > 1.0 and window.controls.config().temperature == 1.0
+    assert f"bars at T = {shown:.2f}" in bars.decode_label.text() and "decoding T = 1.00" in bars.decode_label.text()
+    qtbot.mouseClick(bars.apply_btn, Qt.MouseButton.LeftButton)
+    assert window.controls.config().temperature == round(shown, 2)
+    assert not bars.apply_btn.isEnabled()
+
+
+def test_cut_off_lines_only_when_sampling(window, decoded, qtbot):
+    c = window.controls
+    c.top_k.setValue(3)
+    c.strategy.setCurrentIndex(c.strategy.findData("beam"))
+    window.sentence.set_text("you love me")
+    decoded(window, "you love me")
+    assert not window.bars.k_line.isVisible()
+    c.strategy.setCurrentIndex(c.strategy.findData("sample"))
+    qtbot.waitUntil(lambda: window.state.inspection.config.strategy == "sample" and not window.controller.runner.busy)
+    window.bars.refresh()
+    assert window.bars.k_line.isVisible()
+
+
+def test_greedy_hides_the_length_penalty(window, decoded, qtbot):
+    c = window.controls
+    c.strategy.setCurrentIndex(c.strategy.findData("greedy"))
+    window.sentence.set_text("I love you")
+    qtbot.waitUntil(lambda: window.state.inspection is not None
+                    and window.state.inspection.config.strategy == "greedy" and not window.controller.runner.busy)
+    window.tree.refresh()
+    assert not c.length_penalty.isEnabled()
+    assert "((5+n)/6)" not in window.tree.caption.text()
+
+
+# -- 4, 14: beam tree ----------------------------------------------------------------
+def test_best_path_is_labelled_and_hover_names_both_scores(real_window, decoded, qtbot):
+    w = real_window
+    w.sentence.set_text("The student reads a new book at the library.")
+    ins = decoded(w, "The student reads a new book at the library.")
+    qtbot.wait(100)
+    tree = w.tree
+    best = tree._chain(ins.best.node_id)
+    assert set(best) <= set(tree.item.drawn_labels)
+    tip = tree._tip(ins.best.node_id)
+    assert ins.translation in tip and "hypothesis log p" in tip and "score" in tip
+    ticks = tree.plot.getAxis("bottom")._tickLevels[0]
+    assert all(float(v).is_integer() for v, _ in ticks)
+
+
+def test_log_p_column_is_exact_at_low_temperature(real_window, decoded, qtbot):
+    window = real_window
+    window.sentence.set_text("I love you")
+    ins = decoded(window, "I love you")
+    window.state.set_display_temperature(0.1)
+    window.scrubber.refresh()
+    logits = ins.best.step_logits[0].astype(np.float64) / 0.1
+    want = logits - np.logaddexp.reduce(logits)  # independent: pairwise log-add
+    table = window.scrubber.table
+    for r in range(table.rowCount()):
+        piece = table.item(r, 0).text()
+        pid = next(i for i in range(len(logits)) if window.state.piece(i) == piece)
+        assert float(table.item(r, 2).text()) == pytest.approx(want[pid], abs=0.006)
+    assert float(table.item(table.rowCount() - 1, 2).text()) < -69.1  # no floor at log(1e-30)
+
+
+# -- 11, 13, 14 ------------------------------------------------------------------------
+def test_light_theme_titles_are_dark(window, decoded):
+    window.set_theme("light")
+    plot = window.scrubber.plot
+    assert plot.titleLabel.opts["color"] == theme.LIGHT.text
+    window.set_theme("dark")
+    assert plot.titleLabel.opts["color"] == theme.DARK.text
+
+
+def test_escape_reverts_the_forced_piece_and_ctrl_z_undoes_typing(window, decoded, qtbot):
+    window.sentence.set_text("I love you")
+    decoded(window, "I love you")
+    window.bars.click_bar(1)
+    qtbot.waitUntil(lambda: window.controller.forced != ())
+    assert "Esc" in window.revert_action.shortcut().toString()
+    src = window.sentence.source
+    src.setFocus()
+    src.end(False)
+    qtbot.keyClicks(src, "x")
+    qtbot.keyClick(src, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert src.text() == "I love you"
+    qtbot.waitUntil(lambda: not window.controller.runner.busy)
+    window.controller.force(0, 5)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(src, Qt.Key.Key_Escape)
+    assert window.controller.forced == ()
+
+
+def test_long_input_scrolls_instead_of_cutting_off(window, decoded, qtbot):
+    text = " ".join(["I love you and the cat"] * 7)  # 42 words
+    window.sentence.set_text(text)
+    decoded(window, text)
+    pieces = window.sentence.pieces
+    h = pieces.height()
+    assert "target:" in pieces.text()
+    assert pieces.document().size().height() > h or pieces.verticalScrollBar().maximum() >= 0
+    window.sentence.set_text("I love you")
+    decoded(window, "I love you")
+    assert pieces.height() == h  # fixed: a new text never relayouts the dock
+
+
+# -- also: export, first-run hint -------------------------------------------------------
+@pytest.mark.parametrize("suffix", [".json", ".png"])
+def test_export_a_dock_through_the_figure_renderer(window, decoded, tmp_path, monkeypatch, suffix):
+    from attnscope.export.figures import render
+
+    window.sentence.set_text("I love you")
+    ins = decoded(window, "I love you")
+    out = tmp_path / f"tree{suffix}"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    window.export_actions["Beam tree"].trigger()
+    assert out.exists() and out.stat().st_size > 100
+    if suffix == ".json":
+        ref = tmp_path / "ref.json"
+        render(ins, "beam", ref)  # what `attnscope figure --view beam` writes
+        assert json.loads(out.read_text()) == json.loads(ref.read_text())
+
+
+def test_export_under_the_cursor(window, decoded, tmp_path, monkeypatch):
+    window.sentence.set_text("I love you")
+    decoded(window, "I love you")
+    out = tmp_path / "under.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    bars = window.bars.plot_widget
+    monkeypatch.setattr("attnscope.app.main_window.QCursor.pos",
+                        lambda: bars.mapToGlobal(QPoint(bars.width() // 2, bars.height() // 2)))
+    assert window.dock_under_cursor() == "Next-piece probabilities"
+    action(window, "Export the view under the cursor").trigger()
+    assert json.loads(out.read_text())["view"] == "probs"
+
+
+def test_first_run_hint_until_dismissed(qtbot, settings):
+    from attnscope.app.main_window import MainWindow
+
+    w = MainWindow(FakeEngine(), settings)
+    qtbot.addWidget(w)
+    w.show()
+    assert w.hint.isVisible()
+    qtbot.mouseClick(w.hint.ok, Qt.MouseButton.LeftButton)
+    assert not w.hint.isVisible()
+    w.controller.shutdown()
+    w2 = MainWindow(FakeEngine(), settings)
+    qtbot.addWidget(w2)
+    w2.show()
+    assert not w2.hint.isVisible()
+    action(w2, "Getting started").trigger()
+    assert w2.hint.isVisible()
+    w2.controller.shutdown()
+
+
+def test_clearing_the_input_clears_every_token_axis(window, decoded, qtbot):
+    window.sentence.set_text("I love you")
+    decoded(window, "I love you")
+    assert window.scrubber.plot.getAxis("bottom")._labels
+    window.sentence.source.selectAll()
+    qtbot.keyClick(window.sentence.source, Qt.Key.Key_Delete)
+    decoded(window, "")
+    axes = [window.scrubber.plot.getAxis("bottom"), window.bars.plot.getAxis("left"),
+            window.grid.plot.getAxis("left"), window.grid.plot.getAxis("bottom")]
+    assert all(ax._labels == [] for ax in axes)
+
+
+def test_pause_button_shows_an_icon_not_a_glyph(window, decoded, qtbot):
+    window.sentence.set_text("I love you")
+    decoded(window, "I love you")
+    play = window.scrubber.play_btn
+    assert not play.icon().isNull() and "⏸" not in play.text()
+    qtbot.mouseClick(play, Qt.MouseButton.LeftButton)
+    assert play.text() == "Pause" and play.icon().cacheKey() == window.scrubber.pause_icon.cacheKey()
+    qtbot.mouseClick(play, Qt.MouseButton.LeftButton)
+    assert play.text() == "Play"
+
+
+def test_head_detail_opens_in_its_own_window_with_every_row_labelled(real_window, decoded, qtbot):
+    w = real_window
+    text = "The student reads a new book at the library."
+    w.sentence.set_text(text)
+    ins = decoded(w, text)
+    action(w, "Head detail in its own window").trigger()
+    dock = w.docks["Head detail"]
+    qtbot.waitUntil(lambda: dock.isFloating() and dock.height() >= 600)
+    qtbot.wait(100)
+    w.detail.refresh()
+    axis = w.detail.heatmap.getAxis("left")
+    rows = [s for _v, s in axis._tickLevels[0]]
+    assert len(rows) == len(ins.source_pieces)  # every row has its label
