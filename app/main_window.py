@@ -6,7 +6,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from PySide6.QtCore import QEvent, QSettings, QSignalBlocker, Qt, QTimer
+from PySide6.QtCore import QEvent, QSettings, QSignalBlocker, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -132,7 +132,7 @@ class MainWindow(QMainWindow):
         # The side column and the bottom tabs keep their share of the window as it is
         # resized (Qt gives all new room to the centre); dragging a divider sets the share.
         self.right_share, self.bottom_share = 440 / 1280, 230 / 800
-        self._fitted_size = None
+        self._fitted_size: QSize | None = None
         self._fitting = False
         self._fit_timer = QTimer(self, singleShot=True, interval=0)
         self._fit_timer.timeout.connect(self.fit_docks)
@@ -269,7 +269,7 @@ class MainWindow(QMainWindow):
         self._action(decode, "&Next step", lambda: self.state.set_step(self.state.step + 1),
                      "Alt+Right")
         self._action(decode, "Re-&run", self.controller.refresh, "F5")
-        self.int8_action = self._action(decode, "&8-bit weights (faster, approximate)",
+        self.int8_action: QAction = self._action(decode, "&8-bit weights (faster, approximate)",
                                         lambda: self._on_int8_toggled(self.int8_action.isChecked()))
         self.int8_action.setCheckable(True)
         self._action(decode, "Focus the &input", self._on_focus_input, "Ctrl+L")

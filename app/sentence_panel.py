@@ -166,7 +166,7 @@ class SentencePanel(QWidget):
         words = detokenize(path.target_pieces)
         label = "" if is_best else f" <span style='color:{t.muted}'>(selected hypothesis)</span>"
         self.translation.setText(f"<b>{html.escape(words) or '∅'}</b>{label}")
-        fam = self.familiarity = assess(ins.source_pieces, ins.source_ids, self.counts, self.unk_id,
+        fam = self.familiarity = assess(ins.source_pieces, ins.source_ids.tolist(), self.counts, self.unk_id,
                                         path.target_pieces)
         self.outside.setVisible(not fam.familiar)
         self.outside.setText(f"<span style='color:{t.warn}'>{OUTSIDE}</span>")
