@@ -39,8 +39,7 @@ class AttentionGrid(LazyView, QWidget):
         self.stack = np.zeros((0, 0, 0, 0), np.float32)  # [rows, cols, Q, K] as drawn
         self.mosaic = np.zeros((1, 1), np.float32)
         self._geom: tuple[int, int, int, int, int, int] | None = None  # R, C, Q, K, gy, gx
-        self._titled_row0 = 0  # first layer the tile titles were written for
-        self._titled: tuple | None = None  # (geometry, mode) the tile titles were written for
+        self._titled: tuple | None = None  # (geometry, mode, first layer) the titles were written for
         self._labels: tuple = ((), ())
         self.kind_box = self._combo(ad.KINDS, self._on_kind_changed)
         self.mode_box = self._combo(ad.MODES, self._on_mode_changed)
@@ -212,13 +211,13 @@ class AttentionGrid(LazyView, QWidget):
         gy, gx = max(1, int(np.ceil(q_draw * 0.22))), max(1, int(np.ceil(k_draw * 0.1)))
         geom = (rows, cols, q_draw, k_draw, gy, gx)
         height, width = rows * (q_draw + gy) - gy, cols * (k_draw + gx) - gx
-        if geom != self._geom or self.row0 != self._titled_row0:
-            self._geom, self._titled_row0 = geom, self.row0
+        if geom != self._geom:
+            self._geom = geom
             self.mosaic = np.full((height, width), np.nan, np.float32)
             # half a cell of margin on the left so the first key label is not clipped
             set_range(self.plot, x=(-1.0, width - 0.5), y=(-gy - 0.5, height - 0.5))
-        if (geom, self.mode) != self._titled:  # "L1 mean" and "L1 rollout" share a geometry
-            self._titled = (geom, self.mode)
+        if (geom, self.mode, self.row0) != self._titled:  # "L1 mean" and "L1 rollout" share a geometry
+            self._titled = (geom, self.mode, self.row0)
             titles, xy = [], []
             for r in range(rows):
                 for c in range(cols):
