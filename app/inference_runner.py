@@ -113,7 +113,9 @@ class InferenceRunner(QObject):
         self.delivered_id = 0
         self.dropped = 0  # stale results thrown away (for tests and the curious)
         self.cancelled = 0  # running decodes told to stop by a newer request
-        self._running: _Job | None = None
+        # The running job's cancel flag, not the job: the pool deletes a QRunnable when its
+        # run() returns, and a Python reference kept to it past then can crash the collector.
+        self._running: threading.Event | None = None
         self._pending: tuple[int, str, DecodeConfig] | None = None
         self._mailbox = _Mailbox()
         # A private one-thread pool: Qt owns the thread, and the pool's destructor waits
@@ -131,8 +133,8 @@ class InferenceRunner(QObject):
         self._pending = (self.latest_id, text, config)
         if self._running is None:
             self._launch()
-        elif not self._running.cancelled.is_set():
-            self._running.cancelled.set()
+        elif not self._running.is_set():
+            self._running.set()
             self.cancelled += 1
         return self.latest_id
 
@@ -147,7 +149,7 @@ class InferenceRunner(QObject):
         """Drop the waiting request, stop the running one and wait for it (call before exit)."""
         self._pending = None
         if self._running is not None:
-            self._running.cancelled.set()
+            self._running.set()
         self._pool.waitForDone(timeout_ms)
 
     def _launch(self) -> None:
@@ -155,10 +157,10 @@ class InferenceRunner(QObject):
             return
         rid, text, config = self._pending
         self._pending = None
-        self._running = _Job(self._signals, rid, self.engine, text, config,
-                             self._mailbox if self.streaming else None)
+        job = _Job(self._signals, rid, self.engine, text, config, self._mailbox if self.streaming else None)
+        self._running = job.cancelled
         self.busy_changed.emit(True)
-        self._pool.start(self._running)
+        self._pool.start(job)
 
     def _finish(self) -> None:
         self._running = None
