@@ -6,7 +6,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QSettings, QSignalBlocker, Qt, QTimer
+from PySide6.QtCore import QSettings, QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -123,11 +123,10 @@ class MainWindow(QMainWindow):
         # resized (Qt gives all new room to the centre); dragging a divider sets the share.
         self.right_share, self.bottom_share = 440 / 1280, 230 / 800
         self._fitted_size = None
+        self._fitted_docks = (0, 0)
         self._fitting = False
         self._fit_timer = QTimer(self, singleShot=True, interval=0)
         self._fit_timer.timeout.connect(self.fit_docks)
-        for name in ("Beam tree", "Step scrubber"):
-            self.docks[name].installEventFilter(self)
         # -- status bar ----------------------------------------------------------
         self.provider_label, self.bundle_label, self.time_label = QLabel(), QLabel(), QLabel()
         # A fixed size: the timing changes every keystroke and must not relayout the window.
@@ -483,16 +482,20 @@ class MainWindow(QMainWindow):
         super().resizeEvent(ev)
         self._fit_timer.start()
 
-    def eventFilter(self, obj, ev) -> bool:  # noqa: N802 - Qt override
-        # A dock resized while the window kept its size and a button is held: the user is
-        # dragging a divider (layouts settling after a fit hold no button).
-        if (ev.type() == QEvent.Type.Resize and not self._fitting and self._fitted_size == self.size()
-                and QApplication.mouseButtons() & Qt.MouseButton.LeftButton and self.isVisible()):
-            if obj is self.docks["Beam tree"] and not obj.isFloating():
-                self.right_share = obj.width() / max(self.width(), 1)
-            elif obj is self.docks["Step scrubber"] and not obj.isFloating():
-                self.bottom_share = obj.height() / max(self.height(), 1)
-        return super().eventFilter(obj, ev)
+    def mouseReleaseEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        super().mouseReleaseEvent(ev)  # the dock dividers belong to the main window
+        self._note_dragged_dividers()
+
+    def _note_dragged_dividers(self) -> None:
+        """A dock whose size differs from the last fit's was dragged: keep that share."""
+        if self._fitted_size != self.size() or self._fit_timer.isActive():
+            return
+        w, h = self.width(), self.height()
+        tree, bottom = self.docks["Beam tree"], self.docks["Step scrubber"]
+        if not tree.isFloating() and abs(tree.width() - self._fitted_docks[0]) > 4:
+            self.right_share = tree.width() / max(w, 1)
+        if not bottom.isFloating() and abs(bottom.height() - self._fitted_docks[1]) > 4:
+            self.bottom_share = bottom.height() / max(h, 1)
 
     def fit_docks(self) -> None:
         """Give the side column and the bottom tabs their share of the window's size."""
@@ -506,6 +509,7 @@ class MainWindow(QMainWindow):
         finally:
             self._fitting = False
         self._fitted_size = self.size()
+        self._fitted_docks = (self.docks["Beam tree"].width(), self.docks["Step scrubber"].height())
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self, text: str) -> None:
