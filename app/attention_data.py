@@ -15,10 +15,21 @@ KINDS = {"encoder": "Encoder self-attention", "decoder": "Decoder self-attention
          "cross": "Cross-attention"}
 MODES = {"heads": "Every head", "mean": "Mean over heads", "max": "Max over heads",
          "rollout": "Attention rollout"}
+MEASURES = {"weights": "Weights α", "norm": "Norm-weighted ‖αf(x)‖"}  # Kobayashi et al. 2020
 
 
-def raw(ins: Inspection, path: PathView, kind: str) -> np.ndarray:
-    """[L, H, Q, K] attention of ``kind`` for the selected hypothesis."""
+def has_norms(ins: Inspection | None) -> bool:
+    """Whether this inspection carries value norms (bundles exported before them do not)."""
+    return ins is not None and ins.encoder_value_norms is not None and ins.cross_value_norms is not None
+
+
+def raw(ins: Inspection, path: PathView, kind: str, measure: str = "weights") -> np.ndarray:
+    """[L, H, Q, K] attention of ``kind`` for the selected hypothesis; with ``measure``
+    "norm" the norm-based attention ||alpha_ij f_h(x_j)|| (weights when there are no norms)."""
+    if measure == "norm":
+        weighted = ins.norm_weighted(kind, path)
+        if weighted is not None:
+            return weighted
     if kind == "encoder":
         return ins.encoder_attention
     if kind == "decoder":
@@ -35,23 +46,30 @@ def labels(ins: Inspection, path: PathView, kind: str) -> tuple[tuple[str, ...],
     return path.target_pieces, ins.source_pieces
 
 
-def rollout(ins: Inspection, path: PathView, kind: str) -> np.ndarray:
+def _rows_to_one(a: np.ndarray) -> np.ndarray:
+    """Norm-weighted rows rescaled to sum 1, so the rollout mixes shares, not norms."""
+    return a / np.maximum(a.sum(axis=-1, keepdims=True), 1e-12)
+
+
+def rollout(ins: Inspection, path: PathView, kind: str, measure: str = "weights") -> np.ndarray:
     """[L, Q, K] rollout. Cross-attention: each decoder layer's head-mean cross-attention
     carried through the encoder's full rollout, i.e. how much each source *word* (not
     encoder state) reaches each target piece."""
     if kind in ("encoder", "decoder"):
-        a = raw(ins, path, kind)
+        a = raw(ins, path, kind, measure)
         if a.shape[-1] == 0:
             return np.zeros(a.shape[:1] + a.shape[2:], np.float32)
-        return attention_rollout(a).astype(np.float32)
-    enc = attention_rollout(ins.encoder_attention)[-1]  # (S, S)
-    cross = path.cross_attention.mean(axis=1)  # (L, T, S)
+        return attention_rollout(_rows_to_one(a) if measure == "norm" else a).astype(np.float32)
+    enc_a = raw(ins, path, "encoder", measure)
+    enc = attention_rollout(_rows_to_one(enc_a) if measure == "norm" else enc_a)[-1]  # (S, S)
+    cross_a = raw(ins, path, "cross", measure)
+    cross = (_rows_to_one(cross_a) if measure == "norm" else cross_a).mean(axis=1)  # (L, T, S)
     return (cross @ enc).astype(np.float32)
 
 
-def grid(ins: Inspection, path: PathView, kind: str, mode: str) -> np.ndarray:
+def grid(ins: Inspection, path: PathView, kind: str, mode: str, measure: str = "weights") -> np.ndarray:
     """[rows, cols, Q, K]: L x H for "heads", 1 x L for the aggregates (layers side by side)."""
-    a = raw(ins, path, kind)
+    a = raw(ins, path, kind, measure)
     if mode == "heads":
         return a
     if a.size == 0:  # an empty decode: nothing to aggregate
@@ -61,7 +79,7 @@ def grid(ins: Inspection, path: PathView, kind: str, mode: str) -> np.ndarray:
     elif mode == "max":
         agg = a.max(axis=1) if a.size else a.mean(axis=1)
     else:
-        agg = rollout(ins, path, kind)
+        agg = rollout(ins, path, kind, measure)
     return agg[None]
 
 

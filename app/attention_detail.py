@@ -23,6 +23,7 @@ class AttentionDetail(LazyView, QWidget):
         super().__init__(parent)
         self.state = state
         self.kind_box, self.mode_box = combo_box(ad.KINDS), combo_box(ad.MODES)
+        self.measure_box = combo_box(ad.MEASURES)
         self.layer_spin, self.head_spin = QSpinBox(), QSpinBox()
         self.layer_spin.setPrefix("layer ")
         self.head_spin.setPrefix("head ")
@@ -32,7 +33,7 @@ class AttentionDetail(LazyView, QWidget):
         self.window_btn.setToolTip("Show the head detail in its own resizable window (Ctrl+D)")
         self.window_btn.clicked.connect(self.detach_requested)
         bar = QHBoxLayout()
-        for w in (self.kind_box, self.mode_box, self.layer_spin, self.head_spin, self.window_btn):
+        for w in (self.kind_box, self.mode_box, self.measure_box, self.layer_spin, self.head_spin, self.window_btn):
             bar.addWidget(w)
         bar.addStretch(1)
         bar.addWidget(self.value_label)
@@ -58,6 +59,9 @@ class AttentionDetail(LazyView, QWidget):
             spin.valueChanged.connect(self._on_control_changed)
         self.tabs.currentChanged.connect(lambda _i: self.schedule())
         state.attention_selected.connect(self._on_attention_selected)
+        self.measure_box.currentIndexChanged.connect(self._on_measure_box_changed)
+        state.measure_changed.connect(self._on_measure_changed)
+        self._on_measure_changed(state.measure)
         state.inspection_changed.connect(self._on_data_changed)
         state.selection_changed.connect(self._on_data_changed)
         self._labels: tuple = ((), ())
@@ -79,6 +83,14 @@ class AttentionDetail(LazyView, QWidget):
         del blockers
         self.schedule()
 
+    def _on_measure_box_changed(self, _i: int) -> None:
+        self.state.set_measure(self.measure_box.currentData())
+
+    def _on_measure_changed(self, measure: str) -> None:
+        with QSignalBlocker(self.measure_box):
+            self.measure_box.setCurrentIndex(self.measure_box.findData(measure))
+        self.schedule()
+
     def _on_control_changed(self, *_args) -> None:
         kind, mode = self.kind_box.currentData(), self.mode_box.currentData()
         head = self.head_spin.value() - 1 if mode == "heads" else -1
@@ -91,8 +103,10 @@ class AttentionDetail(LazyView, QWidget):
     def matrix(self) -> np.ndarray:
         """The [Q, K] matrix currently shown (also what the tests compare)."""
         ins, path = self.state.inspection, self.state.path
+        if ins is None or path is None:
+            return np.zeros((0, 0), np.float32)
         kind, mode, layer, head = self.state.attention
-        stack = ad.grid(ins, path, kind, mode if head < 0 else "heads")
+        stack = ad.grid(ins, path, kind, mode if head < 0 else "heads", self.state.measure)
         if head >= 0:
             layer, head = min(max(layer, 0), stack.shape[0] - 1), min(head, stack.shape[1] - 1)
             return stack[layer, head]
@@ -104,6 +118,7 @@ class AttentionDetail(LazyView, QWidget):
             return
         kind, mode, layer, head = self.state.attention
         raw = ad.raw(ins, path, kind)
+        self.measure_box.setEnabled(ad.has_norms(ins))
         if 0 in raw.shape[:2]:  # empty decode: nothing to show
             self.heatmap.image.clear()
             self.lines.set_data(np.zeros((0, 0), np.float32), (), ())
@@ -126,7 +141,8 @@ class AttentionDetail(LazyView, QWidget):
         self.heatmap.set_labels(q, k)
         self.heatmap.highlight_row(row)
         what = f"head {head + 1}" if head >= 0 else ad.MODES[mode].lower()
-        self.heatmap.setTitle(f"{ad.KINDS[kind]} · layer {layer + 1} · {what}", size="10pt")
+        norm = "norm-weighted " if self.state.measure == "norm" and ad.has_norms(ins) else ""
+        self.heatmap.setTitle(f"{norm}{ad.KINDS[kind]} · layer {layer + 1} · {what}", size="10pt")
 
     def _on_heatmap_hovered(self, r: int, c: int, v: float) -> None:
         q, k = self._labels

@@ -3,14 +3,16 @@
 The whole grid is one mosaic image in one plot: each tile is a head's [Q, K] matrix and
 NaN gaps (drawn transparent) separate them. A keystroke therefore costs one ``setImage``
 and at most two axis re-ticks, not a dozen plots with their own axes. The axes repeat each
-tile's tokens; clicking a tile selects it for the large view.
+tile's tokens; clicking a tile selects it for the large view. Models deeper than
+``PAGE_LAYERS`` (NLLB: 24 layers x 16 heads) are shown a page of layers at a time, each
+tile titled with its layer and head, so the tiles stay large enough to read.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QSignalBlocker, Qt
 from PySide6.QtGui import QTransform
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
@@ -23,6 +25,9 @@ from attnscope.app.state import AppState
 from attnscope.app.view_range import set_range
 from attnscope.app.widgets import combo_box
 
+PAGE_LAYERS = 6  # rows of heads drawn at once; deeper models page through their layers
+SHORT_VIEW_PX = 400  # a grid shorter than this pages a deep model half as many layers at a time
+
 
 class AttentionGrid(LazyView, QWidget):
     """Kind / mode / colour-map / scale controls above the mosaic of heatmaps."""
@@ -34,6 +39,7 @@ class AttentionGrid(LazyView, QWidget):
         self.stack = np.zeros((0, 0, 0, 0), np.float32)  # [rows, cols, Q, K] as drawn
         self.mosaic = np.zeros((1, 1), np.float32)
         self._geom: tuple[int, int, int, int, int, int] | None = None  # R, C, Q, K, gy, gx
+        self._titled_row0 = 0  # first layer the tile titles were written for
         self._titled: tuple | None = None  # (geometry, mode) the tile titles were written for
         self._labels: tuple = ((), ())
         self.kind_box = self._combo(ad.KINDS, self._on_kind_changed)
@@ -41,6 +47,14 @@ class AttentionGrid(LazyView, QWidget):
         self.cmap_box = self._combo({c: c for c in theme.COLORMAPS}, self._on_cmap_changed)
         self.scale_box = self._combo({"head": "Scale per head", "shared": "Shared scale"},
                                      self._on_scale_changed)
+        self.page, self.row0 = 0, 0  # the page of layers shown, and its first layer
+        self._paging = (0, PAGE_LAYERS, 1)  # (layers, layers per page, pages) the box was filled for
+        self.page_box = QComboBox()
+        self.page_box.currentIndexChanged.connect(self._on_page_changed)
+        self.page_box.setVisible(False)
+        self.measure_box = self._combo(ad.MEASURES, self._on_measure_changed)
+        self.measure_box.setToolTip("Attention weights α, or norm-based attention ‖α f(x)‖ "
+                                    "(Kobayashi et al. 2020): how much each token really adds")
         self.hover_label = QLabel(" ")
         # Shrinks with the window (the combo boxes too) so the grid fits 1000 px beside the side column.
         self.hover_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -48,7 +62,7 @@ class AttentionGrid(LazyView, QWidget):
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             box.setMinimumContentsLength(9)
         bar = QHBoxLayout()
-        for w in (self.kind_box, self.mode_box, self.cmap_box, self.scale_box):
+        for w in (self.kind_box, self.mode_box, self.measure_box, self.cmap_box, self.scale_box, self.page_box):
             bar.addWidget(w)
         bar.addWidget(self.hover_label, 1)
         self.view = pg.GraphicsLayoutWidget()
@@ -80,6 +94,7 @@ class AttentionGrid(LazyView, QWidget):
         lay.addWidget(self.view, 1)
         state.inspection_changed.connect(self._on_data_changed)
         state.selection_changed.connect(self._on_data_changed)
+        state.measure_changed.connect(self._on_state_measure_changed)
         self.apply_theme()
 
     def _combo(self, items: dict[str, str], slot) -> QComboBox:
@@ -118,16 +133,60 @@ class AttentionGrid(LazyView, QWidget):
         self.shared = self.scale_box.currentData() == "shared"
         self.schedule()
 
+    def _on_page_changed(self, index: int) -> None:
+        if index >= 0 and index != self.page:
+            self.page = index
+            self.schedule()
+
+    def _on_measure_changed(self, _i: int) -> None:
+        self.state.set_measure(self.measure_box.currentData())
+
+    def _on_state_measure_changed(self, measure: str) -> None:
+        with QSignalBlocker(self.measure_box):
+            self.measure_box.setCurrentIndex(self.measure_box.findData(measure))
+        self.schedule()
+
     def _on_data_changed(self, *_args) -> None:
         self.schedule()
 
+    def _paged(self, stack: np.ndarray) -> np.ndarray:
+        """The rows (layers) of the current page; refills the page box when the paging changes."""
+        rows = stack.shape[0]
+        per_page = PAGE_LAYERS if self.view.height() >= SHORT_VIEW_PX else PAGE_LAYERS // 2
+        pages = -(-rows // per_page) if rows > PAGE_LAYERS else 1
+        if self._paging != (rows, per_page, pages):
+            self._paging = (rows, per_page, pages)
+            with QSignalBlocker(self.page_box):
+                self.page_box.clear()
+                if pages > 1:
+                    for p in range(pages):
+                        self.page_box.addItem(f"Layers {p * per_page + 1}–{min(rows, (p + 1) * per_page)}")
+                    self.page_box.addItem("All layers")
+                self.page = min(self.page, pages) if pages > 1 else 0
+                self.page_box.setCurrentIndex(self.page if pages > 1 else -1)
+                self.page_box.setToolTip(f"Which of the model's {rows} layers the grid shows")
+            self.page_box.setVisible(pages > 1)
+        if pages == 1 or self.page >= pages:  # shallow model, or "All layers"
+            self.row0 = 0
+            return stack
+        self.row0 = self.page * per_page
+        return stack[self.row0:self.row0 + per_page]
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(ev)
+        if self._paging[2] > 1 and (self.view.height() >= SHORT_VIEW_PX) != (self._paging[1] == PAGE_LAYERS):
+            self.schedule()  # the page size follows the grid's height
+
     # -- what is drawn (tests compare these with the Inspection) --------------------
     def matrix(self, row: int, col: int) -> np.ndarray:
-        """The attention numbers of one tile (layer x head, or 1 x layer for aggregates)."""
+        """The attention numbers of one drawn tile (layer ``row0 + row`` x head, or 1 x layer
+        for aggregates)."""
         return self.stack[row, col]
 
     def tile_image(self, row: int, col: int) -> np.ndarray:
         """The same tile as it sits in the drawn image (scaled to the colour levels)."""
+        if self._geom is None:
+            return np.zeros((0, 0), np.float32)
         _r, _c, q, k, gy, gx = self._geom
         y0, x0 = row * (q + gy), col * (k + gx)
         return self.image.image[y0:y0 + q, x0:x0 + k]
@@ -137,7 +196,8 @@ class AttentionGrid(LazyView, QWidget):
         ins, path = self.state.inspection, self.state.path
         if ins is None or path is None:
             return
-        stack = ad.grid(ins, path, self.kind, self.mode)
+        self.measure_box.setEnabled(ad.has_norms(ins))
+        stack = self._paged(ad.grid(ins, path, self.kind, self.mode, self.state.measure))
         self.stack = stack
         rows, cols, q, k = stack.shape
         if rows == 0 or cols == 0:  # an empty decode: no decoder attention at all
@@ -152,8 +212,8 @@ class AttentionGrid(LazyView, QWidget):
         gy, gx = max(1, int(np.ceil(q_draw * 0.22))), max(1, int(np.ceil(k_draw * 0.1)))
         geom = (rows, cols, q_draw, k_draw, gy, gx)
         height, width = rows * (q_draw + gy) - gy, cols * (k_draw + gx) - gx
-        if geom != self._geom:
-            self._geom = geom
+        if geom != self._geom or self.row0 != self._titled_row0:
+            self._geom, self._titled_row0 = geom, self.row0
             self.mosaic = np.full((height, width), np.nan, np.float32)
             # half a cell of margin on the left so the first key label is not clipped
             set_range(self.plot, x=(-1.0, width - 0.5), y=(-gy - 0.5, height - 0.5))
@@ -162,7 +222,7 @@ class AttentionGrid(LazyView, QWidget):
             titles, xy = [], []
             for r in range(rows):
                 for c in range(cols):
-                    titles.append(ad.title(self.mode, r, c))
+                    titles.append(ad.title(self.mode, self.row0 + r, c))
                     xy.append((c * (k_draw + gx) - 0.5, r * (q_draw + gy) - 0.5))
             self.titles.set_labels(np.array(xy), titles, theme.current().muted)
         top = float(stack.max()) if stack.size else 1.0
@@ -220,7 +280,7 @@ class AttentionGrid(LazyView, QWidget):
             return
         r, c, i, j = hit
         q, k = self._labels
-        self.hover_label.setText(f"{ad.title(self.mode, r, c)}   {q[i]} → {k[j]}   "
+        self.hover_label.setText(f"{ad.title(self.mode, self.row0 + r, c)}   {q[i]} → {k[j]}   "
                                  f"{self.stack[r, c, i, j]:.3f}")
 
     def _on_image_click(self, ev) -> None:
@@ -231,7 +291,7 @@ class AttentionGrid(LazyView, QWidget):
 
     def click_tile(self, row: int, col: int) -> None:
         """Open one tile large (what a click on it does)."""
-        layer, head = ad.layer_head(self.mode, row, col)
+        layer, head = ad.layer_head(self.mode, self.row0 + row, col)
         self.state.select_attention(self.kind, self.mode, layer, head)
 
     def apply_theme(self) -> None:

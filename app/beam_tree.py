@@ -20,6 +20,7 @@ from attnscope.app.tree_item import TreeData, TreeItem, TreeStyle
 from attnscope.app.view_range import set_range
 from attnscope.app.widgets import fixed_label
 from attnscope.core.inference.familiarity import detokenize
+from attnscope.core.inference.inspection import Inspection
 
 MAX_LABELS = 160  # beyond this only nodes on surviving paths get a text label
 
@@ -80,7 +81,7 @@ class BeamTree(LazyView, QWidget):
         state.inspection_changed.connect(self._on_inspection_changed)
         state.selection_changed.connect(self._on_selection_changed)
         self._pos = np.zeros((0, 2))
-        self._ins = None
+        self._ins: Inspection | None = None
         self._ranges: tuple | None = None
 
     def _on_inspection_changed(self, *_args) -> None:
@@ -167,9 +168,10 @@ class BeamTree(LazyView, QWidget):
     def _chain(self, node_id: int) -> list[int]:
         """Node ids root .. ``node_id``."""
         chain, nid = [], node_id
-        while 0 <= nid < len(self._ins.nodes):
+        nodes = self._ins.nodes if self._ins is not None else ()
+        while 0 <= nid < len(nodes):
             chain.append(nid)
-            nid = self._ins.nodes[nid].parent
+            nid = nodes[nid].parent
         return chain[::-1]
 
     def _labels(self, ins, status: list[str], data: TreeData) -> None:

@@ -8,18 +8,25 @@ newest result lands in the AppState, which every view watches.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from attnscope.app.inference_runner import InferenceRunner
 from attnscope.app.state import AppState
 from attnscope.core.config import DecodeConfig
+from attnscope.core.inference.inspection import Inspection
+from attnscope.core.inference.protocols import InspectionEngine
 
 
-def load_real_engine(bundle: str | Path | None, precision: str = "float") -> Any:
+class EngineLoader(Protocol):
+    """Opens a bundle (None: the shipped one) as an engine; raises when it cannot."""
+
+    def __call__(self, bundle: str | Path | None, precision: str = "float") -> InspectionEngine: ...
+
+
+def load_real_engine(bundle: str | Path | None, precision: str = "float") -> InspectionEngine:
     """``core.inference.engine.Engine.load`` imported lazily (the app starts without it)."""
     from attnscope.core.inference.engine import Engine  # noqa: PLC0415 - optional until core ships it
 
@@ -32,8 +39,8 @@ class Controller(QObject):
     timing = Signal(float, float)  # engine ms, request -> drawn ms
     error = Signal(str)
 
-    def __init__(self, state: AppState, engine: Any,
-                 loader: Callable[[str | Path | None], Any] = load_real_engine,
+    def __init__(self, state: AppState, engine: InspectionEngine | None,
+                 loader: EngineLoader = load_real_engine,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state = state
@@ -52,6 +59,7 @@ class Controller(QObject):
         self.latencies_ms: list[float] = []  # request -> every visible view repainted (complete)
         self.first_paint_ms: list[float] = []  # request -> its first partial result on screen
         state.piece_fn = engine.piece if engine is not None else None
+        state.contributions_fn = getattr(engine, "contributions", None)
 
     # -- requests ---------------------------------------------------------------
     def set_text(self, text: str) -> None:
@@ -90,7 +98,7 @@ class Controller(QObject):
         self._asked_at[rid] = time.perf_counter()
         return rid
 
-    def _on_partial(self, rid: int, ins: Any, _ms: float) -> None:
+    def _on_partial(self, rid: int, ins: Inspection, _ms: float) -> None:
         """The decode so far (encoder and step 1, then later steps): painted while the search runs.
 
         After the first, a partial is painted only once the GUI has been idle for as long
@@ -114,7 +122,7 @@ class Controller(QObject):
         if first and asked is not None:
             self.first_paint_ms.append((now - asked) * 1e3)
 
-    def _on_result(self, rid: int, ins: Any, engine_ms: float) -> None:
+    def _on_result(self, rid: int, ins: Inspection, engine_ms: float) -> None:
         self.state.set_inspection(ins)  # every visible view updates its items here
         asked = self._asked_at.pop(rid, None)
         for old in [k for k in self._asked_at if k < rid]:
@@ -130,7 +138,7 @@ class Controller(QObject):
         self.timing.emit(engine_ms, total)
 
     # -- bundles ----------------------------------------------------------------
-    def load_bundle(self, bundle: str | Path | None, precision: str = "float") -> Any:
+    def load_bundle(self, bundle: str | Path | None, precision: str = "float") -> InspectionEngine:
         """Load a bundle; on failure raise and keep the current engine untouched.
 
         ``precision="int8"`` (opt-in only) quantises the graphs and measures what that
@@ -139,6 +147,7 @@ class Controller(QObject):
         self.engine = engine
         self.runner.set_engine(engine)
         self.state.piece_fn = engine.piece
+        self.state.contributions_fn = getattr(engine, "contributions", None)
         self.engine_changed.emit(engine)
         self.forced = ()
         self.forced_changed.emit(None)

@@ -73,6 +73,8 @@ class DataFlow(LazyView, QWidget):
         if self.model_config is not None:
             return self.model_config
         ins = self.state.inspection  # derive what the Inspection itself shows
+        if ins is None:
+            return ModelConfig()
         n_enc, h = ins.encoder_attention.shape[:2]
         n_dec = ins.steps[0].cross_attention.shape[0] if ins.steps else n_enc
         vocab = ins.steps[0].logits.shape[-1] if ins.steps else 1

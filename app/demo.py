@@ -27,7 +27,8 @@ def demo_state(text: str = "I love you", config: DecodeConfig | None = None,
 def app_instance(argv: list[str] | None = None) -> QApplication:
     from attnscope.app.fonts import install_cjk_font
 
-    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    inst = QApplication.instance()
+    app = inst if isinstance(inst, QApplication) else QApplication(argv or sys.argv[:1])
     theme.apply(theme.current().name, app)
     install_cjk_font(app)
     return app

@@ -9,6 +9,7 @@ and only while the view is on screen; each snapshot's engine loads on first use.
 from __future__ import annotations
 
 import html
+from typing import cast
 
 import numpy as np
 import pyqtgraph as pg
@@ -235,4 +236,4 @@ if __name__ == "__main__":
         v.set_snapshots(FakeSnapshotSet())
         return v
 
-    sys.exit(run_panel(make, (1300, 420), ready=lambda v: bool(v.decodes)))
+    sys.exit(run_panel(make, (1300, 420), ready=lambda v: bool(cast(EvolutionView, v).decodes)))

@@ -14,18 +14,25 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import cast
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 from attnscope.core.config import DecodeConfig
 from attnscope.core.inference.inspection import Inspection
+from attnscope.core.inference.protocols import CancelFn, InspectionEngine, Inspector, ProgressFn
 
 
-def run_inspection(engine: Any, text: str, config: DecodeConfig, **streaming: Any) -> tuple[Inspection, float]:
-    """The engine call itself, Qt-free: the Inspection and the wall time in ms."""
+def run_inspection(engine: Inspector | InspectionEngine, text: str, config: DecodeConfig,
+                  progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> tuple[object, float]:
+    """The engine call itself, Qt-free: its result (an Inspection) and the wall time in ms.
+
+    With ``progress``/``cancel`` the engine must be an InspectionEngine (it streams)."""
     t0 = time.perf_counter()
-    ins = engine.inspect(text, config, **streaming)
+    if progress is None and cancel is None:
+        ins = engine.inspect(text, config)
+    else:
+        ins = cast(InspectionEngine, engine).inspect(text, config, progress=progress, cancel=cancel)
     return ins, (time.perf_counter() - t0) * 1e3
 
 
@@ -58,7 +65,7 @@ class _Mailbox:
 class _Job(QRunnable):
     """One engine call on a pool thread; reports through ``signals`` (queued to the GUI)."""
 
-    def __init__(self, signals: _Signals, request_id: int, engine: Any, text: str,
+    def __init__(self, signals: _Signals, request_id: int, engine: Inspector | InspectionEngine, text: str,
                  config: DecodeConfig, mailbox: _Mailbox | None) -> None:
         super().__init__()
         self.signals, self.request_id = signals, request_id
@@ -73,11 +80,12 @@ class _Job(QRunnable):
 
     def run(self) -> None:
         t0 = time.perf_counter()
-        kw: dict[str, Any] = {}
+        progress: ProgressFn | None = None
+        cancel: CancelFn | None = None
         if self.mailbox is not None:
-            kw = {"progress": lambda ins: self._progress(ins, t0), "cancel": self.cancelled.is_set}
+            progress, cancel = (lambda ins: self._progress(ins, t0)), self.cancelled.is_set
         try:
-            ins, ms = run_inspection(self.engine, self.text, self.config, **kw)
+            ins, ms = run_inspection(self.engine, self.text, self.config, progress, cancel)
         except Exception as exc:  # noqa: BLE001 - any engine error becomes a status message
             self.signals.failed.emit(self.request_id, f"{type(exc).__name__}: {exc}")
             return
@@ -96,7 +104,8 @@ class InferenceRunner(QObject):
     error = Signal(str)
     busy_changed = Signal(bool)
 
-    def __init__(self, engine: Any = None, parent: QObject | None = None, streaming: bool = False) -> None:
+    def __init__(self, engine: Inspector | InspectionEngine | None = None, parent: QObject | None = None,
+                 streaming: bool = False) -> None:
         super().__init__(parent)
         self.engine = engine
         self.streaming = streaming
@@ -131,7 +140,7 @@ class InferenceRunner(QObject):
     def busy(self) -> bool:
         return self._running is not None
 
-    def set_engine(self, engine: Any) -> None:
+    def set_engine(self, engine: Inspector | InspectionEngine | None) -> None:
         self.engine = engine
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
@@ -168,7 +177,7 @@ class InferenceRunner(QObject):
             self.partial.emit(request_id, ins, ms)
 
     @Slot(int, object, float)
-    def _on_done(self, request_id: int, ins: Inspection, ms: float) -> None:
+    def _on_done(self, request_id: int, ins: object, ms: float) -> None:
         self._finish()
         if request_id != self.latest_id or request_id < self.delivered_id:
             self.dropped += 1

@@ -91,8 +91,8 @@ class Deferred(QWidget):
         self._factory = factory
         self._panel: QWidget | None = None
         self._pending: dict[str, Callable[[QWidget], None]] = {}
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
 
     @property
     def built(self) -> bool:
@@ -101,13 +101,13 @@ class Deferred(QWidget):
     def panel(self) -> QWidget:
         if self._panel is None:
             panel = self._factory()
-            self.layout().addWidget(panel)
+            self._layout.addWidget(panel)
             self._panel = panel
             for fn in self._pending.values():
                 fn(panel)
             self._pending.clear()
             if self.isVisible():
-                self.layout().activate()  # give it its size before it first shows
+                self._layout.activate()  # give it its size before it first shows
                 panel.show()
         return self._panel
 
@@ -119,5 +119,5 @@ class Deferred(QWidget):
 
     def catch_up(self) -> None:
         panel = self.panel()
-        if hasattr(panel, "catch_up"):
+        if isinstance(panel, LazyView):
             panel.catch_up()

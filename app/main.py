@@ -12,10 +12,14 @@ import argparse
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from attnscope.app.main_window import MainWindow
+    from attnscope.core.inference.protocols import InspectionEngine
 
 APP_NAME = "AttnScope"
 
@@ -47,7 +51,7 @@ def display_problem(argv: list[str] | None = None) -> str | None:
             "(e.g. QT_QPA_PLATFORM=offscreen attnscope gui --screenshot out.png).")
 
 
-def make_engine(args: argparse.Namespace) -> Any:
+def make_engine(args: argparse.Namespace) -> InspectionEngine:
     """The fake engine with --fake, else the real one (imported lazily)."""
     if args.fake:
         from attnscope.app.testing import load_fake_engine
@@ -58,7 +62,7 @@ def make_engine(args: argparse.Namespace) -> Any:
     return load_real_engine(args.bundle)
 
 
-def wait_for_result(app: Any, window: Any, timeout_s: float = 30.0) -> bool:
+def wait_for_result(app: QApplication, window: MainWindow, timeout_s: float = 30.0) -> bool:
     """Spin the event loop until the window shows a decode of the current text."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -73,7 +77,7 @@ def wait_for_result(app: Any, window: Any, timeout_s: float = 30.0) -> bool:
     return False
 
 
-def launch(args: argparse.Namespace) -> tuple[Any, Any] | int:
+def launch(args: argparse.Namespace) -> tuple[QApplication, MainWindow] | int:
     """Create the application and show the window with the first request made.
 
     Returns (QApplication, MainWindow), or an exit code after telling the user why not.
@@ -89,7 +93,8 @@ def launch(args: argparse.Namespace) -> tuple[Any, Any] | int:
     if QApplication.instance() is None:  # fractional scaling (150 %) stays crisp, not rounded
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
             Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
-    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else APP_NAME])
+    inst = QApplication.instance()
+    app = inst if isinstance(inst, QApplication) else QApplication([sys.argv[0] if sys.argv else APP_NAME])
     app.setOrganizationName(APP_NAME)
     app.setApplicationName(APP_NAME)
     app.setDesktopFileName("attnscope")  # matches resources/attnscope.desktop

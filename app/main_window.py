@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import QSettings, QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeySequence
@@ -28,7 +28,7 @@ from attnscope.app.evolution_view import EvolutionView
 from attnscope.app.export_view import FILTERS, VIEW_OF_DOCK, export_dock
 from attnscope.app.first_run import FirstRunHint
 from attnscope.app.head_roles_view import load_heads
-from attnscope.app.lazy import Deferred
+from attnscope.app.lazy import Deferred, LazyView
 from attnscope.app.prob_bars import ProbBars
 from attnscope.app.sentence_panel import SentencePanel
 from attnscope.app.settings_store import SettingsStore
@@ -37,6 +37,14 @@ from attnscope.app.step_scrubber import StepScrubber
 from attnscope.app.training_dashboard import TrainingDashboard
 from attnscope.app.training_run import TrainingRun, python_for_training
 from attnscope.core.inference.familiarity import load_piece_counts
+from attnscope.core.inference.protocols import InspectionEngine
+
+if TYPE_CHECKING:
+    from attnscope.app.attention_detail import AttentionDetail
+    from attnscope.app.data_flow import DataFlow
+    from attnscope.app.gradient_flow import GradientFlow
+    from attnscope.app.head_roles_view import HeadRolesView
+    from attnscope.core.inference.snapshots import SnapshotSet
 
 
 def example_sentences() -> list[str]:
@@ -57,7 +65,7 @@ def deferred_panel(name: str) -> property:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, engine: Any, settings: QSettings | None = None, loader=None) -> None:
+    def __init__(self, engine: InspectionEngine, settings: QSettings | None = None, loader=None) -> None:
         super().__init__()
         self.setWindowTitle("AttnScope")
         self.setAcceptDrops(True)
@@ -83,6 +91,7 @@ class MainWindow(QMainWindow):
             "Head statistics": Deferred(self._make_stats),
             "Head roles": Deferred(self._make_roles),
             "Gradient flow": Deferred(self._make_gradients),
+            "Contributions": Deferred(self._make_contributions),
         }
         self.evolution = EvolutionView(self.state)
         self.training = TrainingRun(self, python=python_for_training())
@@ -107,10 +116,11 @@ class MainWindow(QMainWindow):
         for name, w in (("Step scrubber", self.scrubber), ("Head detail", d["Head detail"]),
                         ("Data flow", d["Data flow"]), ("Head statistics", d["Head statistics"]),
                         ("Head roles", d["Head roles"]), ("Evolution", self.evolution),
-                        ("Training", self.dashboard), ("Gradient flow", d["Gradient flow"])):
+                        ("Training", self.dashboard), ("Gradient flow", d["Gradient flow"]),
+                        ("Contributions", d["Contributions"])):
             self._dock(name, w, Qt.DockWidgetArea.BottomDockWidgetArea)
         for name in ("Head detail", "Data flow", "Head statistics", "Head roles", "Evolution",
-                     "Training", "Gradient flow"):
+                     "Training", "Gradient flow", "Contributions"):
             self.tabifyDockWidget(self.docks["Step scrubber"], self.docks[name])
         self.docks["Step scrubber"].raise_()
         self.resize(1280, 800)
@@ -133,8 +143,8 @@ class MainWindow(QMainWindow):
         fm = self.time_label.fontMetrics()
         self.time_label.setFixedSize(fm.horizontalAdvance("Inference 9999.9 ms · drawn 99999.9 ms") + 8,
                                      fm.height() + 4)
-        for w in (self.bundle_label, self.provider_label, self.time_label):
-            self.statusBar().addPermanentWidget(w)
+        for label in (self.bundle_label, self.provider_label, self.time_label):
+            self.statusBar().addPermanentWidget(label)
         self._build_menus()
         # -- wiring --------------------------------------------------------------
         self.sentence.text_changed.connect(self.controller.set_text)
@@ -152,6 +162,7 @@ class MainWindow(QMainWindow):
         self.training.records_added.connect(self._on_training_records)
         self.controller.config = self.controls.config()
         self.state.display_temperature = self.controls.config().temperature
+        self._no_snapshots_text = self.evolution.empty_label.text()
         self.bars.set_decode_temperature(self.controls.config().temperature)
         self._on_engine_changed(engine)
         self.store.restore_window(self)
@@ -188,11 +199,17 @@ class MainWindow(QMainWindow):
         panel.set_series(self.training.series)
         return panel
 
+    def _make_contributions(self) -> QWidget:
+        from attnscope.app.contributions_view import ContributionsView
+
+        return ContributionsView(self.state)
+
     detail = deferred_panel("Head detail")
     flow = deferred_panel("Data flow")
     stats = deferred_panel("Head statistics")
     roles = deferred_panel("Head roles")
     gradients = deferred_panel("Gradient flow")
+    contributions = deferred_panel("Contributions")
 
     @property
     def views(self) -> tuple:
@@ -206,7 +223,7 @@ class MainWindow(QMainWindow):
             widget.setMinimumSize(*size)
         dock.setObjectName(name.replace(" ", "_").lower())
         dock.setWidget(widget)
-        if hasattr(widget, "catch_up"):  # a raised dock tab repaints what it missed
+        if isinstance(widget, LazyView | Deferred):  # a raised dock tab repaints what it missed
             dock.visibilityChanged.connect(
                 lambda shown, w=widget: shown and QTimer.singleShot(0, w.catch_up))
         self.addDockWidget(area, dock)
@@ -226,7 +243,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self.open_action = self._action(file_menu, "&Open bundle folder…", self._on_open_triggered,
-                                        QKeySequence.Open)
+                                        QKeySequence.StandardKey.Open)
         self.open_zip_action = self._action(file_menu, "Open bundle .&zip…", self._on_open_zip_triggered,
                                             "Ctrl+Shift+O")
         self.recent_menu = file_menu.addMenu("Open &recent")
@@ -240,7 +257,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Save &screenshot…", self._on_screenshot_triggered,
                      "Ctrl+Shift+S")
         file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.Quit)
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         decode = self.menuBar().addMenu("&Decode")
         # Esc, not Ctrl+Z: in the sentence field Ctrl+Z undoes typing, as everywhere else.
         self.revert_action = self._action(decode, "&Back to the model's choice",
@@ -331,29 +348,25 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, lambda: self.open_bundle(path))
 
     # -- slots ---------------------------------------------------------------------
-    def _on_engine_changed(self, engine: Any) -> None:
-        self.provider_label.setText(f"Provider: {getattr(engine, 'provider', '?')} · "
-                                    f"{getattr(engine, 'precision_text', 'float32')}")
-        path = Path(str(getattr(engine, "bundle_path", "")))
+    def _on_engine_changed(self, engine: InspectionEngine) -> None:
+        self.provider_label.setText(f"Provider: {engine.provider} · {engine.precision_text}")
+        path = engine.bundle_path
         self.bundle_label.setText(f"Model: {path.name or path}")
         self.bundle_label.setToolTip(str(path))
-        config = getattr(engine, "model_config", None)
-        self.sentence.set_counts(load_piece_counts(getattr(engine, "bundle_path", None)),
-                                 getattr(config, "unk_id", 1))
-        self.deferred["Data flow"].when_built("model", lambda p: p.set_model_config(config))
-        bundle_path = getattr(engine, "bundle_path", None)
+        config = engine.model_config
+        self.sentence.set_counts(load_piece_counts(engine.bundle_path), config.unk_id)
+        self.deferred["Data flow"].when_built("model", lambda p: cast("DataFlow", p).set_model_config(config))
+        bundle_path = engine.bundle_path
         heads = load_heads(bundle_path)
-        self.deferred["Head roles"].when_built("heads", lambda p: p.set_heads(heads))
+        self.deferred["Head roles"].when_built("heads", lambda p: cast("HeadRolesView", p).set_heads(heads))
         problems = []
-        if heads is None and bundle_path and (Path(str(bundle_path)) / "heads.json").exists():
-            problems.append(f"{Path(str(bundle_path)) / 'heads.json'} is not valid JSON: "
+        if heads is None and (bundle_path / "heads.json").exists():
+            problems.append(f"{bundle_path / 'heads.json'} is not valid JSON: "
                             "the validation-set head table is not shown")
         if bundle_path is not None and Path(str(bundle_path)).is_dir():
             self.training.show_log(bundle_path)  # the open model's own training log
         snapshots, problem = snapshot_set(engine)
         self.evolution.set_snapshots(snapshots)
-        if not hasattr(self, "_no_snapshots_text"):
-            self._no_snapshots_text = self.evolution.empty_label.text()
         # The model itself loaded; say why its training history cannot be shown.
         self.evolution.empty_label.setText(f"Snapshots not shown: {problem}" if problem
                                            else self._no_snapshots_text)
@@ -365,24 +378,26 @@ class MainWindow(QMainWindow):
     def _on_int8_toggled(self, checked: bool) -> None:
         """Reload the same bundle quantised to 8 bits, or back to float (never silently)."""
         precision = "int8" if checked else "float"
-        if getattr(self.controller.engine, "precision", "float") == precision:
+        engine = self.controller.engine
+        if engine is None or engine.precision == precision:
             return
         self.statusBar().showMessage("Quantising to 8 bits and measuring the attention difference…"
                                      if checked else "Loading the float graphs…")
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            self.controller.load_bundle(self.controller.engine.bundle_path, precision=precision)
+            self.controller.load_bundle(engine.bundle_path, precision=precision)
             self.statusBar().clearMessage()
         except Exception as exc:  # noqa: BLE001 - any failure keeps the loaded model
             self.statusBar().showMessage(f"8-bit mode not available: {type(exc).__name__}: {exc}", 10_000)
         finally:
             QApplication.restoreOverrideCursor()
         with QSignalBlocker(self.int8_action):
-            self.int8_action.setChecked(getattr(self.controller.engine, "precision", "float") == "int8")
+            now = self.controller.engine
+            self.int8_action.setChecked(now is not None and now.precision == "int8")
 
     def _on_training_records(self, _records: list) -> None:
         series = self.training.series
-        self.deferred["Gradient flow"].when_built("series", lambda p: p.set_series(series))
+        self.deferred["Gradient flow"].when_built("series", lambda p: cast("GradientFlow", p).set_series(series))
 
     def _on_config_changed(self, cfg) -> None:
         self.state.set_display_temperature(cfg.temperature)
@@ -405,7 +420,7 @@ class MainWindow(QMainWindow):
 
     def _on_cmap_changed(self, _index: int) -> None:
         name = self.grid.cmap_name
-        self.deferred["Head detail"].when_built("cmap", lambda p: p.set_colormap(name))
+        self.deferred["Head detail"].when_built("cmap", lambda p: cast("AttentionDetail", p).set_colormap(name))
 
     def _on_focus_input(self) -> None:
         self.sentence.source.setFocus()
@@ -525,20 +540,18 @@ class MainWindow(QMainWindow):
         self.evolution.shutdown()
         if self.training.running:  # the window owns the process: do not orphan it
             self.training.stop()
-            self.training.process.waitForFinished(5000)
+            if self.training.process is not None:
+                self.training.process.waitForFinished(5000)
         super().closeEvent(ev)
 
 
-def snapshot_set(engine: Any) -> tuple[Any, str | None]:
-    """(SnapshotSet of a real engine's bundle or None, why not): None for engines without
-    snapshots (fake), and for a broken snapshots/ folder, which only disables the view."""
-    bundle = getattr(engine, "bundle", None)
-    if bundle is None or not hasattr(bundle, "snapshots"):
-        return None, None
+def snapshot_set(engine: InspectionEngine) -> tuple[SnapshotSet | None, str | None]:
+    """(SnapshotSet of the engine's bundle or None, why not): None for a bundle without
+    snapshots (the fake's), and for a broken snapshots/ folder, which only disables the view."""
     from attnscope.core.inference.snapshots import SnapshotSet
 
     try:
-        return SnapshotSet(bundle), None
+        snapshots = SnapshotSet(engine.bundle)
     except Exception as exc:  # noqa: BLE001 - BundleError names the file; anything else too
         return None, str(exc)
-
+    return (snapshots if len(snapshots) else None), None

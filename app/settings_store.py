@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow
@@ -25,14 +26,14 @@ class SettingsStore:
     def decode_config(self) -> DecodeConfig:
         raw = self.s.value("decode_config", "")
         try:
-            return from_dict(DecodeConfig, json.loads(raw)).replace(forced_prefix=())
+            return from_dict(DecodeConfig, json.loads(str(raw))).replace(forced_prefix=())
         except (TypeError, ValueError):
             return DecodeConfig()
 
-    def grid_options(self) -> dict[str, object]:
+    def grid_options(self) -> dict[str, Any]:  # JSON values, as saved
         raw = self.s.value("grid_options", "")
         try:
-            opts = json.loads(raw)
+            opts = json.loads(str(raw))
         except (TypeError, ValueError):
             return {}
         return {k: opts[k] for k in ("kind", "mode", "cmap", "shared") if k in opts}
@@ -44,7 +45,7 @@ class SettingsStore:
     def recent_bundles(self) -> list[str]:
         raw = self.s.value("recent_bundles", "[]")
         try:
-            return [str(p) for p in json.loads(raw)][:MAX_RECENT]
+            return [str(p) for p in json.loads(str(raw))][:MAX_RECENT]
         except (TypeError, ValueError):
             return []
 

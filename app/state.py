@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from attnscope.core.inference.contributions import Contributions
 from attnscope.core.inference.inspection import Inspection, PathView
 
 
@@ -18,6 +20,7 @@ class AppState(QObject):
     selection_changed = Signal()  # hypothesis (node) or step changed
     display_temperature_changed = Signal(float)  # bars re-scale, no engine call
     attention_selected = Signal(str, str, int, int)  # kind, mode, layer, head (-1 = aggregate)
+    measure_changed = Signal(str)  # "weights" or "norm": what every attention view draws
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -28,8 +31,11 @@ class AppState(QObject):
         self.step = 0  # index into the selected path's target pieces
         self.display_temperature = 1.0
         self.attention = ("encoder", "heads", 0, 0)  # (kind, mode, layer, head) shown large
+        self.measure = "weights"  # attention weights, or norm-based attention ||alpha f(x)||
         self._paths: dict[int, PathView] = {}
         self.piece_fn: Callable[[int], str] | None = None  # the engine's id -> piece
+        # the engine's ALTI+ of (source ids, target ids), for a hypothesis other than the best
+        self.contributions_fn: Callable[[np.ndarray, np.ndarray], Contributions | None] | None = None
         self._known: dict[int, str] = {}
 
     # -- model -> views ---------------------------------------------------------
@@ -67,6 +73,11 @@ class AppState(QObject):
     def select_attention(self, kind: str, mode: str, layer: int, head: int) -> None:
         self.attention = (kind, mode, layer, head)
         self.attention_selected.emit(kind, mode, layer, head)
+
+    def set_measure(self, measure: str) -> None:
+        if measure != self.measure:
+            self.measure = measure
+            self.measure_changed.emit(measure)
 
     def piece(self, piece_id: int) -> str:
         """Text of any vocabulary piece: the engine's, else one this Inspection has seen."""

@@ -177,6 +177,8 @@ class StepScrubber(LazyView, QWidget):
     def _set_cell(self, row: int, col: int, text: str, colour: str) -> None:
         """Only cells that change are touched: each change repaints the table."""
         item = self.table.item(row, col)
+        if item is None:  # every cell is created with the table
+            return
         if item.text() != text:
             item.setText(text)
         if item.data(Qt.ItemDataRole.UserRole) != colour:

@@ -18,7 +18,6 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -26,6 +25,7 @@ from attnscope.core.bundle import Bundle, SnapshotInfo
 from attnscope.core.config import DecodeConfig, ModelConfig
 from attnscope.core.inference.engine import EncoderOutput, Engine, StepOutput
 from attnscope.core.inference.inspection import Inspection
+from attnscope.core.inference.protocols import CancelFn, ProgressFn
 from attnscope.core.inference.snapshots import SnapshotDecode
 
 _SPECIALS = ("<pad>", "<unk>", "<s>", "</s>")
@@ -92,7 +92,7 @@ class FakeTokenizer:
         return (["▁" + chars[0]] + chars[1:]) if chars else ["<unk>"]
 
     def encode(self, text: str) -> list[int]:
-        pieces = []
+        pieces: list[str] = []
         for word in re.findall(r"[A-Za-z]+|[^\sA-Za-z]", text.lower()):
             pieces.extend(self._word_pieces(word) if word.isalpha() else [word])
         return [self.ids.get(p, self.ids["<unk>"]) for p in pieces]
@@ -249,14 +249,17 @@ class FakeEngine(Engine):
         super().__init__(bundle, tok, FakeRunner(tok, model, delay_s, step_delay_s), "CPU")
         self.calls: list[tuple[str, DecodeConfig]] = []
 
-    def inspect(self, text: str, config: DecodeConfig | None = None, **streaming: Any) -> Inspection:
+    def inspect(self, text: str, config: DecodeConfig | None = None, progress: ProgressFn | None = None,
+                cancel: CancelFn | None = None) -> Inspection:
         cfg = config or DecodeConfig()
         self.calls.append((text, cfg))
-        return super().inspect(text, cfg, **streaming)  # progress / cancel, as the real Engine
+        return super().inspect(text, cfg, progress=progress, cancel=cancel)
 
 
-def load_fake_engine(bundle: str | Path | None = None, delay_s: float = 0.0) -> FakeEngine:
+def load_fake_engine(bundle: str | Path | None = None, precision: str = "float", delay_s: float = 0.0) -> FakeEngine:
     """A bundle 'loads' when it is an existing folder; anything else raises ValueError."""
+    if precision != "float":
+        raise ValueError("the fake model has no 8-bit graphs")
     if bundle is None:
         return FakeEngine(delay_s=delay_s)
     path = Path(bundle)

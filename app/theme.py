@@ -40,6 +40,11 @@ def current() -> Theme:
     return _current
 
 
+def _gui_app() -> QApplication | None:
+    inst = QApplication.instance()
+    return inst if isinstance(inst, QApplication) else None
+
+
 def apply(name: str, app: QApplication | None = None) -> Theme:
     """Switch the application palette and pyqtgraph defaults; views re-read ``current()``."""
     global _current
@@ -47,22 +52,22 @@ def apply(name: str, app: QApplication | None = None) -> Theme:
     t = _current
     pg.setConfigOptions(background=t.plot_bg, foreground=t.text, antialias=True,
                         imageAxisOrder="row-major")
-    app = app or QApplication.instance()
+    app = app or _gui_app()
     if app is not None:
         app.setStyle("Fusion")
         pal = QPalette()
         roles = {
-            QPalette.Window: t.window, QPalette.WindowText: t.text, QPalette.Base: t.base,
-            QPalette.AlternateBase: t.window, QPalette.Text: t.text, QPalette.Button: t.base,
-            QPalette.ButtonText: t.text, QPalette.ToolTipBase: t.base,
-            QPalette.ToolTipText: t.text, QPalette.Highlight: t.accent,
-            QPalette.HighlightedText: "#000000" if t.name == "dark" else "#ffffff",
-            QPalette.PlaceholderText: t.muted, QPalette.Link: t.bar,
+            QPalette.ColorRole.Window: t.window, QPalette.ColorRole.WindowText: t.text, QPalette.ColorRole.Base: t.base,
+            QPalette.ColorRole.AlternateBase: t.window, QPalette.ColorRole.Text: t.text, QPalette.ColorRole.Button: t.base,
+            QPalette.ColorRole.ButtonText: t.text, QPalette.ColorRole.ToolTipBase: t.base,
+            QPalette.ColorRole.ToolTipText: t.text, QPalette.ColorRole.Highlight: t.accent,
+            QPalette.ColorRole.HighlightedText: "#000000" if t.name == "dark" else "#ffffff",
+            QPalette.ColorRole.PlaceholderText: t.muted, QPalette.ColorRole.Link: t.bar,
         }
         for role, colour in roles.items():
             pal.setColor(role, QColor(colour))
-        pal.setColor(QPalette.Disabled, QPalette.Text, QColor(t.muted))
-        pal.setColor(QPalette.Disabled, QPalette.ButtonText, QColor(t.muted))
+        pal.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor(t.muted))
+        pal.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor(t.muted))
         app.setPalette(pal)
     return t
 

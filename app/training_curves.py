@@ -5,6 +5,8 @@ the probe set at each validation. Items are created once and updated in place.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pyqtgraph as pg
 
@@ -22,7 +24,7 @@ EMPTY = {"entropy": "not in this training log\n(newer runs log it at each valida
          "distance": "not in this training log\n(newer runs log it at each validation)"}
 
 
-def _xy(x: list[float], y: list[float], log: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _xy(x: Sequence[float], y: Sequence[float], log: bool = False) -> tuple[np.ndarray, np.ndarray]:
     xa, ya = np.asarray(x, float), np.asarray(y, float)
     keep = np.isfinite(ya) & ((ya > 0) if log else True)
     return xa[keep], ya[keep]

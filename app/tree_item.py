@@ -124,8 +124,8 @@ class TreeItem(ScreenSpaceItem):
         pen_color = None
         drawn: list[tuple[float, float, float, float]] = []  # x0, x1, y0, y1
         for i, text, color in zip(d.label_ids, d.label_texts, d.label_colors, strict=True):
-            st = static_text(text, font, key)
-            width = st.size().width()
+            label = static_text(text, font, key)
+            width = label.size().width()
             # Above the node, else below it; else the label is left to the node's tooltip.
             for x0, y0 in ((xs[i] + 4.0, ys[i] - 2.0 - h), (xs[i] + 4.0, ys[i] + 3.0)):
                 x1, y1 = x0 + width, y0 + h
@@ -138,7 +138,7 @@ class TreeItem(ScreenSpaceItem):
             if color != pen_color:
                 p.setPen(QColor(color))
                 pen_color = color
-            p.drawStaticText(QPointF(x0, y0), st)
+            p.drawStaticText(QPointF(x0, y0), label)
 
     # -- interaction ---------------------------------------------------------------
     def node_at(self, pos: QPointF) -> int | None:

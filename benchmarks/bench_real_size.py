@@ -132,6 +132,19 @@ def decoder_step_bytes(cfg: Any) -> int:
     return 4 * (layers * per_layer + cfg.vocab_size * d + cfg.vocab_size)
 
 
+def inspection_bytes(ins: Any) -> dict[str, float]:
+    """What one Inspection holds: the per-step logits dominate ([K, V] float32 per step)."""
+    logits = sum(r.logits.nbytes for r in ins.steps)
+    attention = ins.encoder_attention.nbytes + sum(r.self_attention.nbytes + r.cross_attention.nbytes
+                                                   for r in ins.steps)
+    path = ins.best.step_logits.nbytes + ins.best.cross_attention.nbytes + ins.best.decoder_self_attention.nbytes
+    rows = sum(len(r.node_ids) for r in ins.steps)
+    return {"logits_mb": round(logits / 1e6, 2), "attention_mb": round(attention / 1e6, 2),
+            "best_path_mb": round(path / 1e6, 2), "total_mb": round((logits + attention + path) / 1e6, 2),
+            "logit_rows": rows,
+            "logits_mb_at_256k_vocab": round(rows * 256_206 * 4 / 1e6, 1)}
+
+
 def window_latency(engine: Any, keys: int) -> dict[str, Any]:
     """Type the sentence key by key into the real window: keystroke -> first paint / complete."""
     from PySide6.QtCore import QSettings
@@ -217,7 +230,7 @@ def main() -> None:
         "model": f"Marian-base shape: d{cfg.d_model}, {cfg.n_encoder_layers}+{cfg.n_decoder_layers} layers, "
                  f"{cfg.n_heads} heads, FFN {cfg.d_ff}, vocabulary {cfg.vocab_size}, random weights",
         "task": f"{len(SENTENCE.split())} words ({src_ids.shape[1]} source pieces with EOS), beam 4, {STEPS} steps",
-        "export_s": round(export_s, 2), "systems": {}}
+        "export_s": round(export_s, 2), "load_average_at_start": round(os.getloadavg()[0], 2), "systems": {}}
     engines = {}
     for threads in (1, 2):
         row: dict[str, Any] = {}
@@ -228,6 +241,7 @@ def main() -> None:
         ins = eng.inspect(SENTENCE, dcfg)
         row["attnscope_full_inspection"] = {**summary(timeit(lambda e=eng: e.inspect(SENTENCE, dcfg), repeat)),
                                             "steps": len(ins.steps)}
+        res["memory_per_inspection"] = inspection_bytes(ins)
         eng8 = Engine(bundle8, tok, OrtRunner(bundle8, threads, want_cuda=False), "CPU")
         row["attnscope_8bit"] = summary(timeit(lambda e=eng8: e.inspect(SENTENCE, dcfg), repeat))
         for q, path in ct2.items():
@@ -297,6 +311,7 @@ def main() -> None:
     res["goals"] = {"ratio_vs_transformers": 0.35, "ratio_vs_ctranslate2_fp32": 0.35, "fraction_of_floor": 0.6,
                     "ratio_8bit_vs_ctranslate2_int8_1_thread": 1.0, "first_paint_p50_ms": 60,
                     "complete_over_inspection": 1.2}
+    res["load_average_at_end"] = round(os.getloadavg()[0], 2)  # other work on the machine skews all of it
     res["nllb_600m_shape"] = "not measured: the Hugging Face import is not on main yet"
     path = write("real_size", res)
     print(path.read_text())

@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 BENCHES = [
     ["benchmarks.bench_train", "--throughput", "80"],
     ["benchmarks.bench_inference"],
+    ["benchmarks.bench_contributions"],
     ["benchmarks.bench_real_size"],
     ["benchmarks.bench_app"],
     ["benchmarks.stress_inspect"],
@@ -40,6 +41,7 @@ def table() -> str:
         return json.loads(f.read_text()) if f.exists() else {}
 
     inf, app, tr, st = load("inference"), load("app"), load("train_default"), load("stress")
+    co = load("contributions")
     rs = load("real_size")
     t1, t2 = "systems.threads_1", "systems.threads_2"
     d12 = "default_model_beam4_full_inspection.threads_1.12_words"
@@ -50,6 +52,9 @@ def table() -> str:
          _get(inf, "default_model_beam4_full_inspection.threads_1.4_words.p95_ms"), ""),
         ("  … 30 words", _get(inf, "default_model_beam4_full_inspection.threads_1.30_words.p50_ms"),
          _get(inf, "default_model_beam4_full_inspection.threads_1.30_words.p95_ms"), ""),
+        ("Norm-based attention: added to a 12-word beam-4 inspection", _get(co, "norms_overhead"), None, "≤ 0.10"),
+        ("ALTI+ contributions: added to a 12-word beam-4 inspection", _get(co, "alti_overhead_vs_norms"), None,
+         "≤ 0.50"),
         ("Base size: onnxruntime / torch eager, same decode and capture", _get(inf, "base_size.ort_over_torch_p50"),
          None, "≤ 0.3"),
         ("Base decode step @60 / @5 (beam 4)", _get(inf, "base_size.step_scaling.ratio_60_over_5"), None, "≤ 1.5"),
@@ -67,6 +72,8 @@ def table() -> str:
         ("  … keystroke → first paint in the window (ms)", _get(rs, "window.first_paint.p50_ms"),
          _get(rs, "window.first_paint.p95_ms"), "p50 ≤ 60"),
         ("  … keystroke → complete / inspection time", _get(rs, "window.complete_over_inspection"), None, "≤ 1.2"),
+        ("  … memory per inspection (MB) / its logits at a 256k vocabulary (MB)",
+         _get(rs, "memory_per_inspection.total_mb"), _get(rs, "memory_per_inspection.logits_mb_at_256k_vocab"), ""),
         ("Keystroke → every visible view repainted (ms)", _get(app, "keystroke_to_repaint.p50_ms"),
          _get(app, "keystroke_to_repaint.p95_ms"), "p50 ≤ 33, p95 ≤ 66"),
         ("Start to first frame (ms)", _get(app, "start_to_first_frame.p50_ms"), None, "≤ 1500"),

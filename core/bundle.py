@@ -15,10 +15,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from attnscope.core.config import ModelConfig, from_dict
+from attnscope.core.config import DecodeConfig, ModelConfig, from_dict
+from attnscope.core.tokenizer import tokenizer_files
 
 FORMAT_VERSION = 1
-REQUIRED = ("config.json", "spm.model", "encoder.onnx", "decoder.onnx")
+REQUIRED = ("config.json", "encoder.onnx", "decoder.onnx")  # + the tokenizer's files (config.json names them)
 # The shipped model travels in the package as data (``attnscope.resources``), so an installed
 # wheel finds it wherever site-packages is.
 DEFAULT_BUNDLE = Path(str(resources.files("attnscope.resources").joinpath("models", "default")))
@@ -82,6 +83,16 @@ class Bundle:
                 raise BundleError(f"{d / g}: missing (snapshots of this bundle: {known})")
             _check_external_data(d / g, d)
         return replace(self, graphs=d, snapshot_name=name)
+
+    @property
+    def tokenizer_section(self) -> dict[str, Any]:
+        tok = self.config.get("tokenizer")
+        return tok if isinstance(tok, dict) else {}
+
+    def decode_defaults(self) -> DecodeConfig:
+        """The bundle's generation defaults (an imported model's generation_config.json)."""
+        gen = self.config.get("generation")
+        return from_dict(DecodeConfig, gen) if isinstance(gen, dict) else DecodeConfig()
 
     def heads(self) -> dict[str, Any] | None:
         """``heads.json`` (per-head AER, profiles and roles), or None when absent."""
@@ -166,18 +177,23 @@ def read_bundle(path: str | Path | None = None) -> Bundle:
         if not zipfile.is_zipfile(p):
             raise BundleError(f"{p}: a bundle is a folder or a .zip of one")
         p = _safe_extract(p)
-    for name in REQUIRED:
-        f = p / name
-        if not f.exists():
-            raise BundleError(f"{f}: missing (a bundle needs {', '.join(REQUIRED)})")
-        if f.stat().st_size == 0:
-            raise BundleError(f"{f}: empty file")
+    def check(names: tuple[str, ...]) -> None:
+        for name in names:
+            f = p / name
+            if not f.exists():
+                raise BundleError(f"{f}: missing (a bundle needs {', '.join(names)})")
+            if f.stat().st_size == 0:
+                raise BundleError(f"{f}: empty file")
+
+    check(REQUIRED[:1])
     try:
         config = json.loads((p / "config.json").read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BundleError(f"{p / 'config.json'}: not valid JSON ({e})") from e
     if not isinstance(config, dict):
         raise BundleError(f"{p / 'config.json'}: expected a JSON object")
+    tok = config.get("tokenizer")
+    check(REQUIRED + tokenizer_files(tok if isinstance(tok, dict) else {}))
     version = config.get("format_version")
     if version != FORMAT_VERSION:
         raise BundleError(f"{p / 'config.json'}: unknown format_version {version!r} "

@@ -36,6 +36,7 @@ COMMANDS = {  # every subcommand and its one-line help, in the order the top-lev
     "corpus": "write the generated EN→KO corpus (train/valid/test.tsv)",
     "train": "train a Transformer preset",
     "export-onnx": "export a run to a model bundle (graphs, snapshots, heads.json)",
+    "import": "import a Hugging Face model folder (Marian/OPUS-MT, BART, M2M100, NLLB-200) as a bundle",
     "heads": "per-head table of a bundle: head roles, and AER when the corpus had alignments",
     "translate": "translate lines from stdin",
     "inspect": "decode one sentence and print what the model saw",
@@ -62,8 +63,12 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
                    "of the final model")
     p.add_argument("--strategy", choices=["greedy", "beam", "sample"],
                    help="search (default: beam, or greedy with --beam 1)")
-    p.add_argument("--beam", type=int_at_least(1, " (1 = greedy)"), default=4, help="beam size")
-    p.add_argument("--length-penalty", type=float_in(0.0), default=0.6, help="GNMT alpha (0 = none)")
+    p.add_argument("--beam", type=int_at_least(1, " (1 = greedy)"), default=None,
+                   help="beam size (default: 4; an imported model: its generation_config.json)")
+    p.add_argument("--length-penalty", type=float, default=None,
+                   help="alpha, 0 = none (default: 0.6; an imported model: its generation_config.json)")
+    p.add_argument("--length-penalty-kind", choices=["gnmt", "hf"], default=None,
+                   help="gnmt: score / ((5+n)/6)^alpha; hf (transformers): score / n^alpha (default: the bundle's)")
     p.add_argument("--n-best", type=int_at_least(1), default=1, help="hypotheses returned (at most --beam)")
     p.add_argument("--temperature", type=float_in(0.0, low_open=True), default=1.0,
                    help="sampling temperature, > 0")
@@ -71,7 +76,10 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-p", type=float_in(0.0, 1.0, low_open=True), default=1.0,
                    help="nucleus mass in (0, 1] (1 = off)")
     p.add_argument("--seed", type=int_at_least(0), default=0, help="sampling seed")
-    p.add_argument("--max-len", type=int_at_least(1), default=64, help="most generated pieces, EOS included")
+    p.add_argument("--max-len", type=int_at_least(1), default=None,
+                   help="most generated pieces, EOS included (default: 64; an imported model: its max_length - 1)")
+    p.add_argument("--source-lang", help="source language code of a multilingual model (e.g. eng_Latn)")
+    p.add_argument("--target-lang", help="target language code, forced as the first piece (e.g. fra_Latn)")
 
 
 def _decode_config(a: argparse.Namespace) -> Any:
@@ -79,7 +87,7 @@ def _decode_config(a: argparse.Namespace) -> Any:
     from attnscope.core.config import DecodeConfig, Strategy
 
     strategy: Strategy = a.strategy or ("greedy" if a.beam == 1 else "beam")
-    beam = a.beam if strategy == "beam" else 1
+    beam = (a.beam or 4) if strategy == "beam" else 1
     require(a.n_best <= beam, f"--n-best {a.n_best} is more than the {strategy} search keeps "
             f"({beam}); raise --beam or lower --n-best")
     if strategy != "sample":
@@ -88,9 +96,28 @@ def _decode_config(a: argparse.Namespace) -> Any:
             if value != off:  # kept in the inspection's settings, but it changes no choice
                 warn(f"attnscope {a.command}", f"--{name} changes only --strategy sample; the {strategy} "
                      f"search ranks by the model's own probabilities")
-    return DecodeConfig(strategy=strategy, beam_size=beam, length_penalty=a.length_penalty,
-                        n_best=a.n_best, temperature=a.temperature, top_k=a.top_k, top_p=a.top_p,
-                        seed=a.seed, max_len=a.max_len)
+    given = {"length_penalty": a.length_penalty, "length_penalty_kind": a.length_penalty_kind, "max_len": a.max_len}
+    return DecodeConfig(strategy=strategy, beam_size=beam, n_best=a.n_best, temperature=a.temperature,
+                        top_k=a.top_k, top_p=a.top_p, seed=a.seed, **{k: v for k, v in given.items() if v is not None})
+
+
+def _with_bundle(a: argparse.Namespace, cfg: Any, engine: Any) -> Any:
+    """An imported model decodes with its generation defaults unless an option says otherwise;
+    ``--source-lang`` and ``--target-lang`` pick a multilingual model's languages."""
+    if "generation" in engine.bundle.config:
+        base = engine.decode_defaults()
+        changes = {"n_best": cfg.n_best, "temperature": cfg.temperature, "top_k": cfg.top_k, "top_p": cfg.top_p,
+                   "seed": cfg.seed}
+        if a.strategy is not None or a.beam is not None:
+            changes.update(strategy=cfg.strategy, beam_size=cfg.beam_size)
+        for key, value in (("length_penalty", a.length_penalty), ("length_penalty_kind", a.length_penalty_kind),
+                           ("max_len", a.max_len)):
+            if value is not None:
+                changes[key] = value
+        cfg = base.replace(**changes)
+    if a.source_lang:
+        engine.set_source_language(a.source_lang)
+    return engine.target_language(cfg, a.target_lang) if a.target_lang else cfg
 
 
 def _load_engine(a: argparse.Namespace) -> Any:
@@ -151,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantize", choices=["auto", "int8", "none"], default="auto",
                    help="snapshot graphs in 8 bits: when float would pass the 25 MB budget (auto; then also "
                    "leaves out intermediate snapshots if still over), always (int8), never (none)")
+
+    p = add("import")
+    p.add_argument("src", help="a local model folder, or a repo id already in the local Hugging Face cache")
+    p.add_argument("--out", required=True, help="the bundle folder to write")
+    p.add_argument("--verify", action="store_true", help="compare with transformers' generate() and forward")
+    p.add_argument("--name", help="the bundle's display name (default: the folder's name)")
+    p.add_argument("--target-lang", help="default target language of a multilingual model (e.g. fra_Latn)")
 
     p = add("heads")
     p.add_argument("--bundle", help="model bundle folder or .zip (default: the shipped model)")
@@ -225,9 +259,18 @@ def cmd_export(a: argparse.Namespace) -> int:
     return 0 if report.get("verified", True) else 1
 
 
+def cmd_import(a: argparse.Namespace) -> int:
+    from attnscope.core.convert.importer import import_hf
+
+    report = import_hf(a.src, Path(a.out), verify=a.verify, name=a.name, target_lang=a.target_lang)
+    print(json.dumps(report, indent=1))
+    return 0 if report.get("verified", True) else 1
+
+
 def cmd_translate(a: argparse.Namespace) -> int:
     cfg = _decode_config(a)  # options first: a bad one is reported before the model loads
     engine = _load_engine(a)
+    cfg = _with_bundle(a, cfg, engine)
     for number, line in enumerate(read_utf8_lines(sys.stdin.buffer), 1):
         ins = engine.inspect(line, cfg)
         _warn_truncated("translate", ins, engine, f"stdin line {number}")
@@ -241,6 +284,7 @@ def cmd_inspect(a: argparse.Namespace) -> int:
     require(bool(a.text.strip()), "TEXT is empty: give an English sentence to inspect")
     cfg = _decode_config(a)
     engine = _load_engine(a)
+    cfg = _with_bundle(a, cfg, engine)
     if a.force_target is not None:
         cfg = forced_config(engine, a.force_target, cfg)
     ins = engine.inspect(a.text, cfg)
@@ -373,7 +417,7 @@ def _main(argv: list[str] | None = None) -> int:
             return 2
     ap = build_parser()
     handlers = {"corpus": cmd_corpus, "train": cmd_train, "export-onnx": cmd_export,
-                "translate": cmd_translate, "inspect": cmd_inspect, "heads": cmd_heads,
+                "translate": cmd_translate, "inspect": cmd_inspect, "heads": cmd_heads, "import": cmd_import,
                 "desktop": cmd_desktop}
     command = argv[0] if argv[0] in handlers else None
     prog = f"attnscope {command}" if command else "attnscope"
@@ -399,7 +443,7 @@ def _main(argv: list[str] | None = None) -> int:
         raise  # not a user's mistake: main() ends quietly
     except (ValueError, RuntimeError, OSError) as e:
         # User-fixable problems (bad corpus, bad bundle, unwritable folder) get one clear line.
-        if type(e).__name__ in {"CorpusError", "BundleError", "TrainingError", "DecodeError"} or isinstance(e, OSError):
+        if type(e).__name__ in {"CorpusError", "BundleError", "TrainingError", "DecodeError", "ConvertError"} or isinstance(e, OSError):
             return report(prog, e)
         raise
 

@@ -30,7 +30,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         default = action.default
-        if (action.option_strings and default not in (None, False, argparse.SUPPRESS)
+        meaningless = default is None or default is False or default == argparse.SUPPRESS  # 0 is a default
+        if (action.option_strings and not meaningless
                 and "default" not in text and not isinstance(action, argparse._HelpAction)):
             shown = " ".join(map(str, default)) if isinstance(default, list | tuple) else default
             text = f"{text} (default: {shown})" if text else f"(default: {shown})"

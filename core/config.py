@@ -8,6 +8,12 @@ from typing import Any, Literal
 
 Norm = Literal["post", "pre"]
 Strategy = Literal["greedy", "beam", "sample"]
+# Position tables: "sinusoidal" = the paper's interleaved sin/cos; "sinusoidal_half" = sin in the
+# first half, cos in the second (Marian); "sinusoidal_fairseq" = half-split with fairseq's
+# frequencies (M2M100, NLLB); "learned" = a trained table (BART, mBART).
+Positions = Literal["sinusoidal", "sinusoidal_half", "sinusoidal_fairseq", "learned"]
+Activation = Literal["relu", "gelu", "swish"]
+LengthPenalty = Literal["gnmt", "hf"]
 
 
 @dataclass(frozen=True)
@@ -28,14 +34,44 @@ class ModelConfig:
     unk_id: int = 1
     bos_id: int = 2
     eos_id: int = 3
+    # The architecture spec: the defaults are the paper's model; imported families set the rest.
+    decoder_heads: int = 0  # heads per decoder layer (0 = n_heads)
+    decoder_d_ff: int = 0  # decoder feed-forward width (0 = d_ff)
+    final_norm: bool | None = None  # LayerNorm after each stack (None = exactly when norm is "pre")
+    embed_norm: bool = False  # LayerNorm on embeddings + positions (BART's layernorm_embedding)
+    scale_embedding: bool = True  # multiply embeddings by sqrt(d_model) (section 3.4)
+    positions: Positions = "sinusoidal"  # position table layout, see Positions
+    position_offset: int = 0  # table row of position 0 (BART/mBART 2, M2M100/NLLB pad_id + 1)
+    activation: Activation = "relu"  # FFN non-linearity (Marian swish, BART gelu)
+    logits_bias: bool = False  # a final bias on the logits (Marian/BART final_logits_bias)
+    tied_output: bool = True  # the output projection is the target embedding (transposed)
+    shared_embeddings: bool = True  # one embedding for source and target
+    layer_norm_eps: float = 1e-5
 
     def __post_init__(self) -> None:
-        if self.d_model % self.n_heads:
-            raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+        for h in (self.n_heads, self.decoder_n_heads):
+            if self.d_model % h:
+                raise ValueError(f"d_model {self.d_model} is not divisible by {h} heads")
 
     @property
     def d_k(self) -> int:
         return self.d_model // self.n_heads
+
+    @property
+    def decoder_n_heads(self) -> int:
+        return self.decoder_heads or self.n_heads
+
+    @property
+    def decoder_d_k(self) -> int:
+        return self.d_model // self.decoder_n_heads
+
+    @property
+    def decoder_ffn(self) -> int:
+        return self.decoder_d_ff or self.d_ff
+
+    @property
+    def has_final_norm(self) -> bool:
+        return self.norm == "pre" if self.final_norm is None else self.final_norm
 
 
 @dataclass(frozen=True)
@@ -77,6 +113,13 @@ class DecodeConfig:
     seed: int = 0  # sampling seed, so a sample is reproducible
     max_len: int = 64  # most generated pieces, EOS included
     forced_prefix: tuple[int, ...] = field(default=())  # piece ids forced at the first steps (what-if)
+    # transformers' generate() semantics, for imported models (their bundle sets these defaults).
+    length_penalty_kind: LengthPenalty = "gnmt"  # "gnmt" ((5+n)/6)^a, or "hf" n^a (score / length^a)
+    early_stopping: str = ""  # "" = ours (stop at beam_size finished); "true" | "false" | "never" = transformers'
+    min_length: int = 0  # EOS is masked until the decoder input (start token included) is this long
+    no_repeat_ngram_size: int = 0  # no n-gram of the decoder input occurs twice (0 = off)
+    forced_bos_id: int = -1  # the first generated piece, e.g. a target-language code (-1 = none)
+    forced_eos_id: int = -1  # the piece forced at the last allowed step (-1 = none)
 
     def replace(self, **changes: Any) -> DecodeConfig:
         return dataclasses.replace(self, **changes)

@@ -8,6 +8,7 @@ serves training (whole sequences) and the exported one-step decoder (key/value c
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import cast
 
 import torch
@@ -29,24 +30,51 @@ def sinusoid_table(max_len: int, d_model: int) -> Tensor:
     return pe  # (P, D)
 
 
+def position_table(kind: str, rows: int, d_model: int, pad_id: int = -1) -> Tensor:
+    """The fixed (P, D) position table of a layout (see config.Positions); "learned" starts at zero."""
+    if kind == "sinusoidal":
+        return sinusoid_table(rows, d_model)
+    if kind == "sinusoidal_half":  # Marian: the paper's sin columns first, then its cos columns
+        pe = sinusoid_table(rows, d_model)
+        return torch.cat([pe[:, 0::2], pe[:, 1::2]], dim=1)  # (P, D)
+    if kind == "sinusoidal_fairseq":  # M2M100/NLLB: frequencies 10000^(-i/(D/2-1)), pad row zero
+        half = d_model // 2
+        freq = torch.exp(torch.arange(half, dtype=torch.float32) * -(math.log(10000.0) / (half - 1)))
+        ang = torch.arange(rows, dtype=torch.float32)[:, None] * freq[None, :]  # (P, D/2)
+        pe = torch.cat([torch.sin(ang), torch.cos(ang)], dim=1)
+        if 0 <= pad_id < rows:
+            pe[pad_id] = 0.0
+        return pe
+    if kind == "learned":
+        return torch.zeros(rows, d_model)
+    raise ValueError(f"unknown position layout {kind!r}")
+
+
 class PositionalEncoding(nn.Module):
-    """Adds the fixed sinusoids to scaled embeddings, then dropout."""
+    """Adds the position table (row ``offset + position``) to scaled embeddings, then dropout."""
 
-    pe: Tensor  # (P, D) buffer, not a parameter
+    pe: Tensor  # (P, D) buffer for sinusoids, a parameter when learned
 
-    def __init__(self, d_model: int, max_len: int, dropout: float) -> None:
+    def __init__(self, d_model: int, max_len: int, dropout: float, kind: str = "sinusoidal",
+                 offset: int = 0, pad_id: int = -1, norm: nn.Module | None = None) -> None:
         super().__init__()
-        self.register_buffer("pe", sinusoid_table(max_len, d_model), persistent=False)
+        table = position_table(kind, max_len + offset, d_model, pad_id)
+        if kind == "learned":
+            self.pe = nn.Parameter(table)
+        else:
+            self.register_buffer("pe", table, persistent=False)
+        self.offset = offset
+        self.norm = norm if norm is not None else nn.Identity()  # BART's layernorm_embedding
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, start: Tensor | int = 0) -> Tensor:
         # x: (B, T, D); start: first position (the decoder step passes its cache length)
         t = x.size(1)
         if isinstance(start, Tensor):
-            pos = self.pe.index_select(0, start.reshape(1) + torch.arange(t, device=x.device))
+            pos = self.pe.index_select(0, start.reshape(1) + self.offset + torch.arange(t, device=x.device))
         else:
-            pos = self.pe[start:start + t]
-        return self.dropout(x + pos.unsqueeze(0))
+            pos = self.pe[self.offset + start:self.offset + start + t]
+        return self.dropout(self.norm(x + pos.unsqueeze(0)))
 
 
 class MultiHeadAttention(nn.Module):
@@ -84,26 +112,38 @@ class MultiHeadAttention(nn.Module):
         k, v = self.project_kv(key_value)
         return self.attend(query, k, v, mask)
 
+    def value_norms(self, v: Tensor) -> Tensor:
+        """||f_h(x_j)|| = ||(x_j W_V^h + b_V^h) W_O^h|| of every head's values (Kobayashi et al. 2020).
+
+        The norm-based attention of head h is alpha_ij * value_norms[h, j]: what token j adds to i.
+        """
+        w_o = self.w_o.weight.t().reshape(self.n_heads, self.d_k, -1)  # (H, d_k, D): W_O^h stacked
+        return torch.linalg.vector_norm(v @ w_o, dim=-1)  # (B, H, S, d_k) @ (H, d_k, D) -> (B, H, S)
+
+
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "gelu": F.gelu, "swish": F.silu}
+
 
 class PositionwiseFeedForward(nn.Module):
-    """FFN(x) = max(0, x W1 + b1) W2 + b2 (section 3.3)."""
+    """FFN(x) = max(0, x W1 + b1) W2 + b2 (section 3.3); imported families use GELU or swish."""
 
-    def __init__(self, d_model: int, d_ff: int) -> None:
+    def __init__(self, d_model: int, d_ff: int, activation: str = "relu") -> None:
         super().__init__()
         self.w_1, self.w_2 = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
+        self.act = ACTIVATIONS[activation]
         # No dropout on the inner activation: the paper drops only sub-layer outputs, and
         # dropout on the 4x wider inner tensor costs a quarter of a CPU training step.
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.w_2(F.relu(self.w_1(x)))
+        return self.w_2(self.act(self.w_1(x)))
 
 
 class SublayerConnection(nn.Module):
     """Residual around a sub-layer: post-LN LN(x + f(x)) (the paper) or pre-LN x + f(LN(x))."""
 
-    def __init__(self, d_model: int, dropout: float, pre_norm: bool) -> None:
+    def __init__(self, d_model: int, dropout: float, pre_norm: bool, eps: float = 1e-5) -> None:
         super().__init__()
-        self.norm, self.dropout, self.pre_norm = nn.LayerNorm(d_model), nn.Dropout(dropout), pre_norm
+        self.norm, self.dropout, self.pre_norm = nn.LayerNorm(d_model, eps=eps), nn.Dropout(dropout), pre_norm
 
     def inp(self, x: Tensor) -> Tensor:
         return self.norm(x) if self.pre_norm else x
@@ -116,11 +156,16 @@ class SublayerConnection(nn.Module):
 class EncoderLayer(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        pre = cfg.norm == "pre"
+        pre, eps = cfg.norm == "pre", cfg.layer_norm_eps
         self.self_attn = MultiHeadAttention(cfg.d_model, cfg.n_heads, cfg.attn_dropout)
-        self.ffn = PositionwiseFeedForward(cfg.d_model, cfg.d_ff)
-        self.sub1 = SublayerConnection(cfg.d_model, cfg.dropout, pre)
-        self.sub2 = SublayerConnection(cfg.d_model, cfg.dropout, pre)
+        self.ffn = PositionwiseFeedForward(cfg.d_model, cfg.d_ff, cfg.activation)
+        self.sub1 = SublayerConnection(cfg.d_model, cfg.dropout, pre, eps)
+        self.sub2 = SublayerConnection(cfg.d_model, cfg.dropout, pre, eps)
+
+    def value_norms(self, x: Tensor) -> Tensor:
+        """(B, H, S) norms of the self-attention's transformed values for layer input ``x``."""
+        h = self.sub1.inp(x)
+        return self.self_attn.value_norms(self.self_attn.project_kv(h)[1])
 
     def forward(self, x: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor]:
         h = self.sub1.inp(x)
@@ -133,13 +178,13 @@ class EncoderLayer(nn.Module):
 class DecoderLayer(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        pre = cfg.norm == "pre"
-        self.self_attn = MultiHeadAttention(cfg.d_model, cfg.n_heads, cfg.attn_dropout)
-        self.cross_attn = MultiHeadAttention(cfg.d_model, cfg.n_heads, cfg.attn_dropout)
-        self.ffn = PositionwiseFeedForward(cfg.d_model, cfg.d_ff)
-        self.sub1 = SublayerConnection(cfg.d_model, cfg.dropout, pre)
-        self.sub2 = SublayerConnection(cfg.d_model, cfg.dropout, pre)
-        self.sub3 = SublayerConnection(cfg.d_model, cfg.dropout, pre)
+        pre, eps, h = cfg.norm == "pre", cfg.layer_norm_eps, cfg.decoder_n_heads
+        self.self_attn = MultiHeadAttention(cfg.d_model, h, cfg.attn_dropout)
+        self.cross_attn = MultiHeadAttention(cfg.d_model, h, cfg.attn_dropout)
+        self.ffn = PositionwiseFeedForward(cfg.d_model, cfg.decoder_ffn, cfg.activation)
+        self.sub1 = SublayerConnection(cfg.d_model, cfg.dropout, pre, eps)
+        self.sub2 = SublayerConnection(cfg.d_model, cfg.dropout, pre, eps)
+        self.sub3 = SublayerConnection(cfg.d_model, cfg.dropout, pre, eps)
 
     def forward(
         self,
@@ -164,19 +209,40 @@ class DecoderLayer(nn.Module):
 
 
 class Transformer(nn.Module):
-    """Encoder–decoder with one embedding shared by source, target and the output projection."""
+    """Encoder–decoder; by default one embedding serves source, target and the output projection.
+
+    ``cfg`` also carries the architecture spec of imported families (core.convert): norm
+    position, final norms, embedding norm and scale, position layout, activation, logits
+    bias, and separate embeddings or output projection. The defaults are the paper's model.
+    """
+
+    logits_bias: Tensor  # (V,) buffer, only when cfg.logits_bias
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model, padding_idx=cfg.pad_id)
-        self.pos = PositionalEncoding(cfg.d_model, cfg.max_len, cfg.dropout)
+        d, eps = cfg.d_model, cfg.layer_norm_eps
+        self.embed = nn.Embedding(cfg.vocab_size, d, padding_idx=cfg.pad_id)
+        # Target side: the same embedding unless the family keeps two (never an alias: state_dict).
+        self.tgt_embed = None if cfg.shared_embeddings else nn.Embedding(cfg.vocab_size, d, padding_idx=cfg.pad_id)
+
+        def positions() -> PositionalEncoding:
+            norm = nn.LayerNorm(d, eps=eps) if cfg.embed_norm else None
+            return PositionalEncoding(d, cfg.max_len, cfg.dropout, cfg.positions, cfg.position_offset, cfg.pad_id, norm)
+
+        self.pos = positions()
+        # A fixed table is shared; learned tables and embedding norms are per stack (BART).
+        self.tgt_pos = None if cfg.positions != "learned" and not cfg.embed_norm else positions()
         self.encoder = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.n_encoder_layers))
         self.decoder = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.n_decoder_layers))
-        pre = cfg.norm == "pre"
         # Pre-LN leaves the residual stream un-normalised: close each stack with a LayerNorm.
-        self.enc_norm = nn.LayerNorm(cfg.d_model) if pre else nn.Identity()
-        self.dec_norm = nn.LayerNorm(cfg.d_model) if pre else nn.Identity()
+        final = cfg.has_final_norm
+        self.enc_norm = nn.LayerNorm(d, eps=eps) if final else nn.Identity()
+        self.dec_norm = nn.LayerNorm(d, eps=eps) if final else nn.Identity()
+        self.out_proj = None if cfg.tied_output else nn.Linear(d, cfg.vocab_size, bias=False)
+        if cfg.logits_bias:
+            self.register_buffer("logits_bias", torch.zeros(cfg.vocab_size))
+        self.embed_scale = math.sqrt(d) if cfg.scale_embedding else 1.0
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -188,15 +254,25 @@ class Transformer(nn.Module):
             self.embed.weight[self.cfg.pad_id].zero_()
 
     def embed_scaled(self, ids: Tensor) -> Tensor:
-        return self.embed(ids) * math.sqrt(self.cfg.d_model)  # (B, T, D), section 3.4
+        return self.embed(ids) * self.embed_scale  # (B, T, D), section 3.4
+
+    def embed_target(self, ids: Tensor, start: Tensor | int = 0) -> Tensor:
+        """Decoder input: target embeddings, scaled, plus positions from ``start``."""
+        emb = self.embed if self.tgt_embed is None else self.tgt_embed
+        pos = self.pos if self.tgt_pos is None else self.tgt_pos
+        return pos(emb(ids) * self.embed_scale, start)  # (B, T, D)
 
     def src_mask(self, src: Tensor) -> Tensor:
         return ((src == self.cfg.pad_id).float() * NEG_INF)[:, None, None, :]  # (B, 1, 1, S)
 
-    def encode(self, src: Tensor, src_mask: Tensor) -> tuple[Tensor, list[Tensor]]:
+    def encode(self, src: Tensor, src_mask: Tensor,
+               value_norms: list[Tensor] | None = None) -> tuple[Tensor, list[Tensor]]:
+        """``value_norms``, when given, receives each layer's (B, H, S) value norms."""
         x = self.pos(self.embed_scaled(src))
         attns = []
         for layer in self.encoder:
+            if value_norms is not None:
+                value_norms.append(cast(EncoderLayer, layer).value_norms(x))
             x, p = layer(x, src_mask)
             attns.append(p)
         return self.enc_norm(x), attns  # (B, S, D), L x (B, H, S, S)
@@ -205,14 +281,19 @@ class Transformer(nn.Module):
         return [cast(DecoderLayer, layer).cross_attn.project_kv(memory) for layer in self.decoder]
 
     def generator(self, y: Tensor) -> Tensor:
-        return y @ self.embed.weight.t()  # tied output projection, (B, T, V)
+        if self.out_proj is None:
+            emb = self.embed if self.tgt_embed is None else self.tgt_embed
+            logits = y @ emb.weight.t()  # tied output projection, (B, T, V)
+        else:
+            logits = self.out_proj(y)
+        return logits + self.logits_bias if self.cfg.logits_bias else logits
 
     def decode(
         self, tgt_in: Tensor, memory: Tensor, src_mask: Tensor
     ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
         t = tgt_in.size(1)
         causal = torch.triu(torch.full((t, t), NEG_INF, device=tgt_in.device), diagonal=1)[None, None]
-        y = self.pos(self.embed_scaled(tgt_in))
+        y = self.embed_target(tgt_in)
         self_attns, cross_attns = [], []
         for layer, (ck, cv) in zip(self.decoder, self.cross_kv(memory), strict=True):
             y, _, _, sp, cp = layer(y, ck, cv, src_mask, causal)

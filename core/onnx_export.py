@@ -11,7 +11,7 @@ import shutil
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import onnx
@@ -21,19 +21,25 @@ from torch import Tensor, nn
 from attnscope.core.bundle import FORMAT_VERSION, read_bundle
 from attnscope.core.checkpoint import atomic_write_json
 from attnscope.core.config import DecodeConfig, ModelConfig, to_dict
+from attnscope.core.contributions import CONTRIB_INPUTS, CONTRIB_OUTPUTS, ContributionsGraph
 from attnscope.core.inference.engine import EncoderOutput, Engine, StepOutput
 from attnscope.core.inference.familiarity import write_piece_counts
-from attnscope.core.model import NEG_INF, Transformer
+from attnscope.core.model import NEG_INF, DecoderLayer, Transformer
 from attnscope.core.runlog import read_metrics
 from attnscope.core.snapshot_export import add_heads_and_snapshots
-from attnscope.core.tokenizer import BOS, EOS, PAD, Tokenizer
+from attnscope.core.tokenizer import Tokenizer
 from attnscope.core.train import load_run_model
 
 OPSET = 17
 ENCODER_INPUTS = ["src_ids", "src_mask"]
-ENCODER_OUTPUTS = ["memory", "enc_attn", "cross_k", "cross_v"]
+# enc_vnorm, cross_vnorm [L,B,H,S] and self_vnorm [L,B,H,1]: ||f_h(x_j)|| of every value,
+# so the engine can draw norm-based attention (Kobayashi et al. 2020) as alpha * norm.
+ENCODER_OUTPUTS = ["memory", "enc_attn", "cross_k", "cross_v", "enc_vnorm", "cross_vnorm"]
 DECODER_INPUTS = ["token", "position", "src_mask", "cross_k", "cross_v", "past_k", "past_v"]
-DECODER_OUTPUTS = ["logits", "present_k", "present_v", "self_attn", "cross_attn"]
+DECODER_OUTPUTS = ["logits", "present_k", "present_v", "self_attn", "cross_attn", "self_vnorm"]
+
+
+GRAPH_FILES = ("encoder.onnx", "decoder.onnx", "contributions.onnx")
 
 
 def additive_mask(src_mask: Tensor) -> Tensor:
@@ -48,10 +54,14 @@ class EncoderGraph(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, src_ids: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        memory, attns = self.model.encode(src_ids, additive_mask(src_mask))
+    def forward(self, src_ids: Tensor, src_mask: Tensor) -> tuple[Tensor, ...]:
+        norms: list[Tensor] = []
+        memory, attns = self.model.encode(src_ids, additive_mask(src_mask), value_norms=norms)
         kv = self.model.cross_kv(memory)  # computed once per sentence, not every step
-        return (memory, torch.stack(attns), torch.stack([k for k, _ in kv]), torch.stack([v for _, v in kv]))
+        cross_norms = [cast(DecoderLayer, layer).cross_attn.value_norms(v)
+                       for layer, (_, v) in zip(self.model.decoder, kv, strict=True)]
+        return (memory, torch.stack(attns), torch.stack([k for k, _ in kv]), torch.stack([v for _, v in kv]),
+                torch.stack(norms), torch.stack(cross_norms))
 
 
 class DecoderStepGraph(nn.Module):
@@ -64,17 +74,19 @@ class DecoderStepGraph(nn.Module):
     def forward(self, token: Tensor, position: Tensor, src_mask: Tensor, cross_k: Tensor,
                 cross_v: Tensor, past_k: Tensor, past_v: Tensor) -> tuple[Tensor, ...]:
         m = self.model
-        y = m.pos(m.embed_scaled(token), position)  # (B, 1, D)
+        y = m.embed_target(token, position)  # (B, 1, D)
         mask = additive_mask(src_mask)
-        keys, values, selfs, crosses = [], [], [], []
+        keys, values, selfs, crosses, norms = [], [], [], [], []
         for i, layer in enumerate(m.decoder):
             y, k, v, sp, cp = layer(y, cross_k[i], cross_v[i], mask, None, past_k[i], past_v[i])
             keys.append(k)
             values.append(v)
             selfs.append(sp)
             crosses.append(cp)
+            norms.append(cast(DecoderLayer, layer).self_attn.value_norms(v[:, :, -1:]))  # (B, H, 1): the new piece
         logits = m.generator(m.dec_norm(y))[:, 0]  # (B, V)
-        return logits, torch.stack(keys), torch.stack(values), torch.stack(selfs), torch.stack(crosses)
+        return (logits, torch.stack(keys), torch.stack(values), torch.stack(selfs), torch.stack(crosses),
+                torch.stack(norms))
 
 
 def _example_inputs(cfg: ModelConfig) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
@@ -82,15 +94,36 @@ def _example_inputs(cfg: ModelConfig) -> tuple[tuple[Tensor, ...], tuple[Tensor,
     b, s, p = 2, 5, 3
     src = torch.randint(4, cfg.vocab_size, (b, s))
     src_mask = torch.ones(b, s, dtype=torch.long)
-    shape = (cfg.n_decoder_layers, b, cfg.n_heads, s, cfg.d_k)
-    past = (cfg.n_decoder_layers, b, cfg.n_heads, p, cfg.d_k)
+    shape = (cfg.n_decoder_layers, b, cfg.decoder_n_heads, s, cfg.decoder_d_k)
+    past = (cfg.n_decoder_layers, b, cfg.decoder_n_heads, p, cfg.decoder_d_k)
     dec = (torch.randint(4, cfg.vocab_size, (b, 1)), torch.tensor([p], dtype=torch.long), src_mask,
            torch.randn(shape), torch.randn(shape), torch.randn(past), torch.randn(past))
     return (src, src_mask), dec
 
 
-def export_graphs(model: Transformer, out: Path, metadata: dict[str, str]) -> None:
-    """Write encoder.onnx and decoder.onnx (TorchScript exporter: ~0.5 s, matches torch)."""
+def export_contributions(model: Transformer, path: Path, src: Tensor, tgt: Tensor) -> None:
+    """Write the ALTI+ graph without weights: its parameters are inputs named as in
+    ``weights.safetensors``, which the engine feeds, so the bundle holds them once."""
+    torch.onnx.export(
+        ContributionsGraph(model), (src, tgt), str(path), dynamo=False, export_params=False,
+        do_constant_folding=False,  # folding would bake transposed copies of the weights in
+        input_names=CONTRIB_INPUTS, output_names=CONTRIB_OUTPUTS, opset_version=OPSET,
+        dynamic_axes={"src_ids": {1: "src_len"}, "tgt_ids": {1: "tgt_len"},
+                      "enc_alti": {1: "src_len", 2: "src_len"}, "dec_self_alti": {1: "tgt_len", 2: "tgt_len"},
+                      "cross_alti": {1: "tgt_len", 2: "src_len_1"}},
+    )
+    proto = onnx.load(str(path))
+    renames = {i.name: i.name.removeprefix("model.") for i in proto.graph.input if i.name.startswith("model.")}
+    for i in proto.graph.input:
+        i.name = renames.get(i.name, i.name)
+    for node in proto.graph.node:
+        node.input[:] = [renames.get(n, n) for n in node.input]
+    onnx.save(proto, str(path))
+
+
+def export_graphs(model: Transformer, out: Path, metadata: dict[str, str], contributions: bool = True) -> None:
+    """Write encoder.onnx and decoder.onnx (TorchScript exporter: ~0.5 s, matches torch), and
+    with ``contributions`` the ALTI+ graph (core.contributions)."""
     model.eval()
     enc_in, dec_in = _example_inputs(model.cfg)
     with warnings.catch_warnings():
@@ -100,7 +133,8 @@ def export_graphs(model: Transformer, out: Path, metadata: dict[str, str]) -> No
             input_names=ENCODER_INPUTS, output_names=ENCODER_OUTPUTS, opset_version=OPSET,
             dynamic_axes={"src_ids": {0: "batch", 1: "src_len"}, "src_mask": {0: "batch", 1: "src_len"},
                           "memory": {0: "batch", 1: "src_len"}, "enc_attn": {1: "batch", 3: "src_len", 4: "src_len"},
-                          "cross_k": {1: "batch", 3: "src_len"}, "cross_v": {1: "batch", 3: "src_len"}},
+                          "cross_k": {1: "batch", 3: "src_len"}, "cross_v": {1: "batch", 3: "src_len"},
+                          "enc_vnorm": {1: "batch", 3: "src_len"}, "cross_vnorm": {1: "batch", 3: "src_len"}},
         )
         torch.onnx.export(
             DecoderStepGraph(model), dec_in, str(out / "decoder.onnx"), dynamo=False,
@@ -110,9 +144,11 @@ def export_graphs(model: Transformer, out: Path, metadata: dict[str, str]) -> No
                           "past_k": {1: "batch", 3: "past_len"}, "past_v": {1: "batch", 3: "past_len"},
                           "logits": {0: "batch"}, "present_k": {1: "batch", 3: "total_len"},
                           "present_v": {1: "batch", 3: "total_len"}, "self_attn": {1: "batch", 4: "total_len"},
-                          "cross_attn": {1: "batch", 4: "src_len"}},
+                          "cross_attn": {1: "batch", 4: "src_len"}, "self_vnorm": {1: "batch"}},
         )
-    for name in ("encoder.onnx", "decoder.onnx"):
+        if contributions:
+            export_contributions(model, out / "contributions.onnx", enc_in[0][:1], dec_in[0][:1].repeat(1, 4))
+    for name in GRAPH_FILES if contributions else GRAPH_FILES[:2]:
         proto = onnx.load(str(out / name))
         onnx.checker.check_model(proto)
         del proto.metadata_props[:]
@@ -190,9 +226,10 @@ def export_bundle(run: Path, out: Path, verify: bool = False, snapshots: bool = 
         else run_cfg.get("languages", {"source": "src", "target": "tgt"}),
         "model": to_dict(model.cfg),
         "tokenizer": {"type": "sentencepiece", "file": "spm.model", "vocab_size": len(tok),
-                      "pad_id": PAD, "bos_id": BOS, "eos_id": EOS, "shared": True, "byte_fallback": True},
+                      **tok.special.to_config(), "shared": True, "byte_fallback": True},
         "onnx": {"opset": OPSET, "encoder": {"inputs": ENCODER_INPUTS, "outputs": ENCODER_OUTPUTS},
-                 "decoder": {"inputs": DECODER_INPUTS, "outputs": DECODER_OUTPUTS}},
+                 "decoder": {"inputs": DECODER_INPUTS, "outputs": DECODER_OUTPUTS},
+                 "contributions": {"inputs": CONTRIB_INPUTS, "outputs": CONTRIB_OUTPUTS}},
         "provenance": {
             "run": str(run), "preset": run_cfg.get("preset"), "train": run_cfg.get("train"),
             "data": run_cfg.get("data"), "steps": metrics[-1]["step"] if metrics else None,

@@ -176,7 +176,7 @@ def export_snapshots(run: Path, staging: Path, metadata: dict[str, str], quantiz
             continue
         model = Transformer(bundle.model)
         model.load_state_dict(weights)
-        export_graphs(model, d, metadata)
+        export_graphs(model, d, metadata, contributions=False)  # ALTI+ runs on the final model only
         names[step] = (d, False)
     float_bytes = _folder_bytes(root)
     main_bytes = _folder_bytes(staging) - float_bytes

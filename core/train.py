@@ -95,7 +95,7 @@ def greedy_decode(model: Transformer, src: torch.Tensor, max_len: int) -> list[l
     done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
     out: list[torch.Tensor] = []
     for t in range(max_len):
-        y = model.pos(model.embed_scaled(tok), t)
+        y = model.embed_target(tok, t)
         new_past = []
         for layer, (ck, cv), (pk, pv) in zip(model.decoder, kv, past, strict=True):
             y, k, v, _, _ = layer(y, ck, cv, mask, None, pk, pv)

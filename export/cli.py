@@ -24,7 +24,7 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attnscope.core.bundle import BundleError
 from attnscope.core.cliargs import (
@@ -44,6 +44,9 @@ from attnscope.export.figures import DATA_FORMATS, FIGURE_FORMATS, REGISTRY, VIE
 from attnscope.export.fonts import CJKFontNotFound
 from attnscope.export.style import BASE_PT, MIN_PT, SVG_FONTTYPES, WIDTHS, MissingGlyphs, Typography
 
+if TYPE_CHECKING:
+    from attnscope.core.inference.protocols import InspectionEngine
+
 PROG = "attnscope figure"
 FORMATS = tuple(s.lstrip(".") for s in FIGURE_FORMATS + DATA_FORMATS)
 INSPECTION_VIEWS = tuple(v for v, spec in REGISTRY.items() if spec.source in ("inspection", "snapshots"))
@@ -59,6 +62,7 @@ APPLIES = {
     "vmax": ("head", "grid", "cross", "trace", "corpus", "snapshots"),
     "runner_ups": ("beam",),
     "words": ("head", "grid", "cross", "snapshots"),
+    "measure": ("head", "grid", "cross"),
     "run": ("curves",),
     "sentences": ("corpus",),
     "beam": INSPECTION_VIEWS + ("corpus",),
@@ -124,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--top", type=int_at_least(1), help="candidates shown (default: 8 for probs, 3 for trace)")
     g.add_argument("--vmax", type=_vmax, help="top of the attention colour scale: a number in (0, 1] or 'auto' "
                    "(the data's maximum; default 1)")
+    g.add_argument("--measure", choices=["weights", "norm"], help="attention weights (default) or norm-based "
+                   "attention ||alpha f(x)|| (Kobayashi et al. 2020), scaled to its maximum")
     g.add_argument("--runner-ups", action="store_true", help="beam: also draw candidates never kept")
     g.add_argument("--words", action="store_true", help="token axes in words: pieces merged (attention to a "
                    "word summed over its pieces, from a word averaged)")
@@ -148,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def load_engine(bundle: str | None, snapshot: str | None = None) -> Any:
+def load_engine(bundle: str | None, snapshot: str | None = None) -> InspectionEngine:
     """The inference engine (tests replace this with a FakeEngine)."""
     from attnscope.core.inference.engine import Engine
 
@@ -175,7 +181,7 @@ def check_applies(a: argparse.Namespace) -> None:
 def _options(a: argparse.Namespace) -> dict[str, Any]:
     """CLI numbers (from 1) to API options (from 0), for the options this view uses."""
     opts: dict[str, Any] = {"words": a.words or None, "runner_ups": a.runner_ups or None, "top": a.top,
-                            "temperature": a.temperature, "vmax": a.vmax}
+                            "temperature": a.temperature, "vmax": a.vmax, "measure": a.measure}
     if a.view in ("head", "grid", "corpus", "snapshots"):
         opts["kind"] = a.kind or ("cross" if a.view == "snapshots" else "enc")
     if a.step is not None:
@@ -219,10 +225,10 @@ class _Renderer:
     def __init__(self, a: argparse.Namespace) -> None:
         self.a = a
         self.opts = _options(a)
-        self.engine: Any = None
+        self.engine: InspectionEngine | None = None
         self.typo = Typography(font=a.font, size=a.font_size, title=not a.no_title, svg_fonttype=a.svg_fonttype)
 
-    def _engine(self) -> Any:
+    def _engine(self) -> InspectionEngine:
         if self.engine is None:
             self.engine = load_engine(self.a.bundle, self.a.snapshot)
         return self.engine

@@ -25,7 +25,8 @@ from attnscope.core.inference.headstats import attention_rollout
 from attnscope.core.inference.inspection import Inspection, PathView, node_rows, softmax_with_temperature
 from attnscope.export.alignment import SPECIALS, gold_alignment
 
-VIEWS = ("head", "grid", "cross", "beam", "probs", "trace", "curves")
+VIEWS = ("head", "grid", "cross", "beam", "probs", "trace", "curves", "contributions")
+MEASURES = {"weights": "attention weight", "norm": "‖α f(x)‖"}  # norm: Kobayashi et al. 2020
 REDUCTIONS = ("mean", "max", "rollout")  # over heads; rollout also over layers (self-attention)
 MAX_LABEL_CHARS = 12  # longer labels are abbreviated with "…" (the dump keeps the full piece)
 KINDS = {"enc": "encoder self-attention", "dec": "decoder self-attention", "cross": "cross-attention"}
@@ -112,10 +113,13 @@ def _path(ins: Inspection, node: int | None) -> PathView:
     return ins.path(node)
 
 
-def attention(ins: Inspection, kind: str, node: int | None = None) -> dict[str, Any]:
-    """All layers and heads of one attention kind with its axis labels and causal mask."""
+def attention(ins: Inspection, kind: str, node: int | None = None, measure: str = "weights") -> dict[str, Any]:
+    """All layers and heads of one attention kind with its axis labels and causal mask;
+    ``measure`` "norm" gives norm-based attention ||alpha_ij f_h(x_j)|| instead of alpha."""
     if kind not in KINDS:
         raise FigureError(f"kind {kind!r}: use one of {', '.join(KINDS)}")
+    if measure not in MEASURES:
+        raise FigureError(f"measure {measure!r}: use one of {', '.join(MEASURES)}")
     if ins.is_empty:
         raise FigureError("nothing to draw: the inspection is empty (no source text?)")
     path = _path(ins, node)
@@ -128,10 +132,16 @@ def attention(ins: Inspection, kind: str, node: int | None = None) -> dict[str, 
     else:
         stack, xs, ys = path.cross_attention, ins.source_pieces, path.target_pieces
         axes = ("source piece", "generated piece")
+    if measure == "norm":
+        weighted = ins.norm_weighted({"enc": "encoder", "dec": "decoder", "cross": "cross"}[kind], path)
+        if weighted is None:
+            raise FigureError("this bundle's graphs have no value norms: re-export it for norm-based attention")
+        stack = weighted
     q, k = stack.shape[-2:]
     mask = np.triu(np.ones((q, k), bool), 1) if kind == "dec" else None  # the future
     return {"kind": kind, "stack": np.asarray(stack), "x_labels": list(xs), "y_labels": list(ys),
-            "x_axis": axes[0], "y_axis": axes[1], "mask": mask}
+            "x_axis": axes[0], "y_axis": axes[1], "mask": mask, "measure": measure,
+            "value_label": MEASURES[measure]}
 
 
 def _check_index(value: int | None, n: int, what: str, kind: str) -> None:
@@ -153,7 +163,10 @@ def _select(att: dict[str, Any], layer: int | None, head: Head) -> tuple[np.ndar
         if head == "rollout":
             if att["kind"] == "cross":
                 raise FigureError("rollout composes self-attention layers: use it with kind enc or dec")
-            return attention_rollout(att["stack"])[layer], layer, head
+            stack = att["stack"]
+            if att.get("measure") == "norm":  # roll out shares, not norms
+                stack = stack / np.maximum(stack.sum(axis=-1, keepdims=True), 1e-12)
+            return attention_rollout(stack)[layer], layer, head
         m = att["stack"][layer]
         return (m.mean(axis=0) if head == "mean" else m.max(axis=0)), layer, head
     _check_index(int(head), n_heads, "head", att["kind"])
@@ -177,9 +190,16 @@ def _vmax(vmax: float | str | None, values: np.ndarray) -> float:
     return v
 
 
-def _title(kind: str, layer: int, head: Head) -> str:
+def _title(kind: str, layer: int, head: Head, measure: str = "weights") -> str:
     what = {"mean": "mean of heads", "max": "max over heads", "rollout": f"rollout of layers 1-{layer + 1}"}
-    return f"{KINDS[kind]} · layer {layer + 1} · " + (what[head] if isinstance(head, str) else f"head {int(head or 0) + 1}")
+    norm = "norm-weighted " if measure == "norm" else ""
+    return f"{norm}{KINDS[kind]} · layer {layer + 1} · " + (what[head] if isinstance(head, str)
+                                                            else f"head {int(head or 0) + 1}")
+
+
+def _measure_vmax(vmax: float | str | None, values: np.ndarray, measure: str) -> float:
+    """Norms are not bounded by 1: their scale is always the data's maximum."""
+    return _vmax("auto" if measure == "norm" else vmax, values)
 
 
 def _base(ins: Inspection, view: str) -> dict[str, Any]:
@@ -187,30 +207,56 @@ def _base(ins: Inspection, view: str) -> dict[str, Any]:
 
 
 def head_data(ins: Inspection, kind: str = "enc", layer: int | None = None, head: Head = 0,
-              node: int | None = None, vmax: float | str | None = None, words: bool = False) -> dict[str, Any]:
-    att = _labelled(attention(ins, kind, node), words)
+              node: int | None = None, vmax: float | str | None = None, words: bool = False,
+              measure: str = "weights") -> dict[str, Any]:
+    att = _labelled(attention(ins, kind, node, measure), words)
     matrix, layer, head = _select(att, layer, head)
-    return {**_base(ins, "head"), "kind": kind, "layer": layer, "head": head,
-            "title": _title(kind, layer, head), "matrix": matrix, "mask": att["mask"],
-            "x_labels": att["x_labels"], "y_labels": att["y_labels"],
-            "x_axis": att["x_axis"], "y_axis": att["y_axis"], "vmin": 0.0, "vmax": _vmax(vmax, matrix),
+    return {**_base(ins, "head"), "kind": kind, "layer": layer, "head": head, "measure": measure,
+            "title": _title(kind, layer, head, measure), "matrix": matrix, "mask": att["mask"],
+            "x_labels": att["x_labels"], "y_labels": att["y_labels"], "value_label": MEASURES[measure],
+            "x_axis": att["x_axis"], "y_axis": att["y_axis"], "vmin": 0.0,
+            "vmax": _measure_vmax(vmax, matrix, measure),
             "x_pieces": att["x_pieces"], "y_pieces": att["y_pieces"], "unit": att["unit"]}
 
 
 def grid_data(ins: Inspection, kind: str = "enc", node: int | None = None,
-              vmax: float | str | None = None, words: bool = False) -> dict[str, Any]:
-    att = _labelled(attention(ins, kind, node), words)
-    return {**_base(ins, "grid"), "kind": kind, "title": KINDS[kind], "matrices": att["stack"],
+              vmax: float | str | None = None, words: bool = False, measure: str = "weights") -> dict[str, Any]:
+    att = _labelled(attention(ins, kind, node, measure), words)
+    title = ("norm-weighted " if measure == "norm" else "") + KINDS[kind]
+    return {**_base(ins, "grid"), "kind": kind, "title": title, "matrices": att["stack"], "measure": measure,
             "mask": att["mask"], "x_labels": att["x_labels"], "y_labels": att["y_labels"],
-            "x_axis": att["x_axis"], "y_axis": att["y_axis"], "vmin": 0.0,
-            "vmax": _vmax(vmax, att["stack"]), "x_pieces": att["x_pieces"], "y_pieces": att["y_pieces"],
+            "x_axis": att["x_axis"], "y_axis": att["y_axis"], "vmin": 0.0, "value_label": MEASURES[measure],
+            "vmax": _measure_vmax(vmax, att["stack"], measure), "x_pieces": att["x_pieces"],
+            "y_pieces": att["y_pieces"],
             "unit": att["unit"]}
 
 
+def contributions_data(ins: Inspection, node: int | None = None) -> dict[str, Any]:
+    """ALTI+ (Ferrando et al. 2022): each prediction's contributions from the source pieces
+    and the target prefix, and the source share per step (best hypothesis; ``node`` another)."""
+    if ins.is_empty:
+        raise FigureError("nothing to draw: the inspection is empty (no source text?)")
+    path = _path(ins, node)
+    c = ins.contributions if path.node_id == ins.best.node_id else None
+    if c is None:
+        raise FigureError("no ALTI+ contributions: the bundle has no contributions.onnx "
+                          "(re-export it), they were switched off, or the hypothesis is not the best")
+    xs = list(ins.source_pieces) + list(path.decoder_input_pieces)
+    return {**_base(ins, "contributions"), "title": "ALTI+ source and target contributions",
+            "matrix": c.total, "source": c.source, "target": c.target, "source_share": c.source_share,
+            "x_labels": [display_label(p) for p in xs], "y_labels": [display_label(p) for p in path.target_pieces],
+            "x_pieces": xs, "y_pieces": list(path.target_pieces), "n_source": c.source_len,
+            "encoder_rollout": c.encoder_rollout, "encoder_layers": c.encoder_layers,
+            "decoder_self_layers": c.decoder_self_layers, "cross_layers": c.cross_layers,
+            "x_axis": "source pieces | target prefix (decoder inputs)", "y_axis": "predicted piece",
+            "vmin": 0.0, "vmax": float(max(np.max(c.total), 1e-6))}
+
+
 def cross_data(ins: Inspection, layer: int | None = None, head: Head = None,
-               node: int | None = None, vmax: float | str | None = None, words: bool = False) -> dict[str, Any]:
+               node: int | None = None, vmax: float | str | None = None, words: bool = False,
+               measure: str = "weights") -> dict[str, Any]:
     """Cross-attention of one layer (mean of heads by default) and the gold alignment."""
-    att = _labelled(attention(ins, "cross", node), words)
+    att = _labelled(attention(ins, "cross", node, measure), words)
     matrix, layer, head = _select(att, layer, head)
     gold = gold_alignment(ins, _path(ins, node))
     agreement = None
@@ -231,10 +277,11 @@ def cross_data(ins: Inspection, layer: int | None = None, head: Head = None,
         reasons["alignment"] = reasons["argmax_agreement"] = gold.note
     if gold.reference is None:
         reasons["gold_translation"] = reasons["gold_alignment"] = gold.note
-    return {**_base(ins, "cross"), "kind": "cross", "layer": layer, "head": head,
-            "title": _title("cross", layer, head), "matrix": matrix, "mask": None,
-            "x_labels": att["x_labels"], "y_labels": att["y_labels"],
-            "x_axis": att["x_axis"], "y_axis": att["y_axis"], "vmin": 0.0, "vmax": _vmax(vmax, matrix),
+    return {**_base(ins, "cross"), "kind": "cross", "layer": layer, "head": head, "measure": measure,
+            "title": _title("cross", layer, head, measure), "matrix": matrix, "mask": None,
+            "x_labels": att["x_labels"], "y_labels": att["y_labels"], "value_label": MEASURES[measure],
+            "x_axis": att["x_axis"], "y_axis": att["y_axis"], "vmin": 0.0,
+            "vmax": _measure_vmax(vmax, matrix, measure),
             "x_pieces": att["x_pieces"], "y_pieces": att["y_pieces"], "unit": att["unit"],
             "alignment": links, "gold_translation": gold.reference,
             "gold_alignment": gold.pharaoh, "alignment_note": gold.note,

@@ -157,7 +157,8 @@ def _matrix_figure(data: dict[str, Any], width: str | float, typo: Typography) -
     ax.set_xlabel(_thinned(data["x_axis"], kx, unit))
     ax.set_ylabel(_axis_label(_thinned(data["y_axis"], ky, unit), rows * cell_y, typo.size))
     _title(ax, data["title"], typo)
-    _colorbar(fig, im, ax, "attention weight", typo, length_in=rows * cell_y, ax_width=cols * cell)
+    _colorbar(fig, im, ax, data.get("value_label", "attention weight"), typo, length_in=rows * cell_y,
+              ax_width=cols * cell)
     return fig, ax
 
 
@@ -213,7 +214,8 @@ def _tiles(data: dict[str, Any], stack: np.ndarray, width: str | float, typo: Ty
     unit = data.get("unit", "piece")
     fig.supxlabel(_thinned(f"{data['x_axis']}; rows: {data['y_axis'].split(' (')[0]}", max(kx, ky), unit),
                   fontsize=pt)
-    _colorbar(fig, im, list(axes.ravel()), "attention weight", typo, length_in=0.9 * (h - bottom - head_h))
+    _colorbar(fig, im, list(axes.ravel()), data.get("value_label", "attention weight"), typo,
+              length_in=0.9 * (h - bottom - head_h))
     return fig
 
 
@@ -682,7 +684,46 @@ def draw_stat(data: dict[str, Any], width: str | float, typo: Typography) -> Fig
     return fig
 
 
+def draw_contributions(data: dict[str, Any], width: str | float, typo: Typography) -> Figure:
+    """ALTI+: [source | target prefix] contributions to each prediction, and the source share."""
+    w = width_inches(width)
+    m = np.asarray(data["matrix"])
+    rows, cols = m.shape
+    n_src = int(data["n_source"])
+    pt = typo.small
+    side = _labels_width(data["y_labels"], pt) + _line_in(typo.size) + 0.15
+    cell = min((w - side - 0.75) / max(cols, 1), MAX_CELL if w < 5 else 1.5 * MAX_CELL)
+    bottom = _x_labels_height(data["x_labels"], pt, cell) + _line_in(typo.size) + 0.15
+    top = _line_in(typo.size) + 0.1 if typo.title else 0.05
+    curve_h = 1.1
+    h = _clamp(rows * cell + bottom + top + curve_h + 0.3, 2.2, MAX_HEIGHT)
+    fig = Figure(figsize=(w, h), layout="constrained")
+    ax, ax2 = fig.subplots(2, 1, height_ratios=[max(h - curve_h - 0.3, 0.8), curve_h])
+    mask = np.zeros(m.shape, bool)
+    mask[:, n_src:] = np.triu(np.ones((rows, cols - n_src), bool), 1)  # later pieces: never seen
+    im = _heatmap(ax, m, mask, data["vmin"], data["vmax"])
+    cell_y = min(cell, (h - curve_h - 0.3 - bottom - top) / max(rows, 1))
+    kx, ky = _token_ticks(ax, cols, rows, data["x_labels"], data["y_labels"], cell, cell_y, pt)
+    ax.axvline(n_src - 0.5, color=HIGHLIGHT, linewidth=1.0)
+    ax.set_xlabel(_thinned(data["x_axis"], kx, "piece"))
+    ax.set_ylabel(_axis_label(data["y_axis"], rows * cell_y, typo.size))
+    _title(ax, data["title"], typo)
+    _colorbar(fig, im, ax, "contribution", typo, length_in=rows * cell_y, ax_width=cols * cell)
+    share = np.asarray(data["source_share"])
+    steps = np.arange(1, len(share) + 1)
+    ax2.plot(steps, share, marker="o", markersize=3, color=HIGHLIGHT, label="source")
+    ax2.plot(steps, 1 - share, marker="o", markersize=3, color=OKABE_ITO["blue"], label="target prefix")
+    ax2.set_ylim(0, 1)
+    ax2.set_xlim(0.5, len(share) + 0.5)
+    ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax2.set_xlabel("step", fontsize=typo.small)
+    ax2.set_ylabel("share", fontsize=typo.small)
+    ax2.tick_params(labelsize=typo.small)
+    ax2.legend(loc="center right", fontsize=typo.small, frameon=False, ncols=2)
+    return fig
+
+
 DRAW = {"head": draw_head, "grid": draw_grid, "cross": draw_cross, "beam": draw_beam,
         "probs": draw_probs, "trace": draw_trace, "curves": draw_curves, "aer": draw_aer,
         "roles": draw_roles, "entropy": draw_stat, "distance": draw_stat, "corpus": draw_corpus,
-        "snapshots": draw_snapshots}
+        "snapshots": draw_snapshots, "contributions": draw_contributions}

@@ -13,14 +13,17 @@ layer's cross-attention with the gold alignment), ``beam`` (search tree), ``prob
 generation trace), ``curves`` (training curves; ``source`` a run folder, bundle or
 metrics.jsonl, or a list of them to overlay), ``aer``/``roles``/``entropy``/``distance``
 (per-head maps from a bundle's heads.json; ``source`` the bundle, None = shipped),
-``corpus`` (attention averaged over a list of Inspections) and ``snapshots`` (one head
-across training; ``source`` a list of (snapshot name, Inspection)). Options, all keyword:
+``corpus`` (attention averaged over a list of Inspections), ``snapshots`` (one head
+across training; ``source`` a list of (snapshot name, Inspection)) and ``contributions``
+(ALTI+ source/target contributions per step with the source-share curve). Options, all keyword:
 
     kind='enc'|'dec'|'cross'   layer (0-based; default the last)   node (search-tree node)
     head (0-based index, or 'mean' (= None) / 'max' over heads, or 'rollout' of self-attention)
     step (0-based, probs)   temperatures (probs)   temperature (trace)   top (probs/trace)
     runner_ups (beam)   piece (id -> text, e.g. engine.piece)   words (merge pieces into words)
     vmax (top of the attention colour scale: 1 by default, 'auto' = the data's maximum)
+    measure='weights'|'norm' (head, grid, cross: attention weights, or norm-based attention
+    ||alpha f(x)|| of Kobayashi et al. 2020, scaled to its maximum)
     bundle (the Bundle that decoded: its name and content hash go into the data)
 
 Paths ending in .pdf/.svg/.png give a figure (``dpi`` applies to PNG), .json/.npz the
@@ -82,10 +85,11 @@ def register(view: View) -> View:
     return view
 
 
-_ATT = ("layer", "head", "node", "vmax", "words")
+_ATT = ("layer", "head", "node", "vmax", "words", "measure")
 for _v in (
     View("head", d.head_data, DRAW["head"], ("kind", *_ATT), "inspection", "one head, tokens on both axes"),
-    View("grid", d.grid_data, DRAW["grid"], ("kind", "node", "vmax", "words"), "inspection", "layer × head tiles"),
+    View("grid", d.grid_data, DRAW["grid"], ("kind", "node", "vmax", "words", "measure"), "inspection",
+         "layer × head tiles"),
     View("cross", d.cross_data, DRAW["cross"], _ATT, "inspection",
          "cross-attention with the gold alignment outlined"),
     View("beam", d.beam_data, DRAW["beam"], ("runner_ups",), "inspection", "the beam-search tree"),
@@ -102,6 +106,8 @@ for _v in (
          "attention averaged over a file of sentences"),
     View("snapshots", d.snapshots_data, DRAW["snapshots"], ("kind", "layer", "head", "vmax", "words"), "snapshots",
          "one head across the training snapshots"),
+    View("contributions", d.contributions_data, DRAW["contributions"], ("node",), "inspection",
+         "ALTI+ source/target contributions per step and the source-share curve"),
 ):
     register(_v)
 

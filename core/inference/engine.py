@@ -7,6 +7,7 @@ is model-agnostic: a runner encodes and steps, the search (pure numpy) picks sur
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,10 +18,10 @@ import numpy as np
 
 from attnscope.core.bundle import Bundle, BundleError, read_bundle
 from attnscope.core.config import DecodeConfig, ModelConfig
+from attnscope.core.inference.contributions import ContributionRunner, Contributions, load_runner
 from attnscope.core.inference.inspection import Inspection, StepRecord, build_path
-from attnscope.core.inference.protocols import PieceTokenizer
 from attnscope.core.inference.search import Search, SearchResult, make_search
-from attnscope.core.tokenizer import BOS, EOS, Tokenizer
+from attnscope.core.tokenizer import SpecialIds, TextTokenizer, load_tokenizer, tokenizer_files
 
 
 class EncoderOutput(NamedTuple):
@@ -28,6 +29,8 @@ class EncoderOutput(NamedTuple):
     enc_attn: np.ndarray  # [L, B, H, S, S]
     cross_k: np.ndarray  # [L, B, H, S, d_k]
     cross_v: np.ndarray
+    enc_vnorm: np.ndarray | None = None  # [L, B, H, S] value norms (None: graphs without them)
+    cross_vnorm: np.ndarray | None = None  # [L, B, H, S]
 
 
 class StepOutput(NamedTuple):
@@ -36,6 +39,7 @@ class StepOutput(NamedTuple):
     present_v: np.ndarray
     self_attn: np.ndarray  # [L, K, H, 1, P+1]
     cross_attn: np.ndarray  # [L, K, H, 1, S]
+    self_vnorm: np.ndarray | None = None  # [L, K, H, 1] value norm of each row's new piece
 
 
 class Runner(Protocol):
@@ -91,7 +95,7 @@ class OrtRunner:
         self.provider = "CUDA" if used and used[0] == "CUDAExecutionProvider" else "CPU"
         names = [o.name for o in self.decoder.get_outputs()]  # type: ignore[attr-defined]
         expected = ["logits", "present_k", "present_v", "self_attn", "cross_attn"]
-        if names != expected:
+        if names[:len(expected)] != expected:
             raise BundleError(f"{bundle.file('decoder.onnx')}: outputs {names}, expected {expected}")
         vocab = self.decoder.get_outputs()[0].shape[-1]  # type: ignore[attr-defined]
         if isinstance(vocab, int) and vocab != bundle.model.vocab_size:
@@ -109,16 +113,27 @@ class OrtRunner:
         return StepOutput(*self.decoder.run(None, feeds))  # type: ignore[attr-defined]
 
 
+def _on_device(runner: OrtRunner) -> Runner:
+    """On CUDA, keep the key/value cache on the GPU between steps (IO binding)."""
+    if runner.provider != "CUDA":
+        return runner
+    from attnscope.core.inference.iobinding import IoBindingRunner
+
+    return IoBindingRunner(runner)
+
+
 @dataclass
 class Engine:
     """Decode sentences with a bundle and capture everything the model saw."""
 
     bundle: Bundle
-    tokenizer: PieceTokenizer
+    tokenizer: TextTokenizer  # a PieceTokenizer that also names the bundle's special ids
     runner: Runner
     provider: str
     precision: str = "float"  # "int8": the graphs were quantised at load (opt-in)
     int8_difference: dict[str, float] | None = None  # attention |Δ| to float, measured at load
+    alti: ContributionRunner | None = None  # ALTI+ graph of the final model (None: not exported)
+    with_contributions: bool = True  # compute ALTI+ of the best hypothesis in every inspect()
 
     @classmethod
     def load(cls, bundle: str | Path | Bundle | None = None, runner: Runner | None = None,
@@ -135,28 +150,34 @@ class Engine:
         b = bundle if isinstance(bundle, Bundle) else read_bundle(bundle)
         if snapshot is not None:
             b = b.snapshot(snapshot)
+        section = b.tokenizer_section
+        first = b.file(tokenizer_files(section)[0])
         try:
-            tok = Tokenizer.load(b.file("spm.model"))
-        except (RuntimeError, OSError) as e:
-            raise BundleError(f"{b.file('spm.model')}: not a sentencepiece model ({e})") from e
-        if len(tok) != b.model.vocab_size:
-            raise BundleError(f"{b.file('spm.model')}: {len(tok)} pieces, but the model was trained "
+            tok = load_tokenizer(b.path, section)
+        except (RuntimeError, OSError, ValueError, KeyError) as e:
+            raise BundleError(f"{first}: not a readable tokenizer ({e})") from e
+        # Imported vocabularies may be padded beyond the tokenizer (never the other way round).
+        ok = len(tok) == b.model.vocab_size if section.get("type", "sentencepiece") == "sentencepiece" \
+            else len(tok) <= b.model.vocab_size
+        if not ok:
+            raise BundleError(f"{first}: {len(tok)} pieces, but the model was trained "
                               f"with {b.model.vocab_size} (config.json)")
         if runner is None:
             # One intra-op thread is fastest for small models on few cores (measured in benchmarks/).
             n = threads if threads is not None else (1 if b.model.d_model <= 256 else 2)
             ort_runner = OrtRunner(b, n, want_cuda=device != "cpu")
-            engine = cls(b, tok, ort_runner, ort_runner.provider)
+            alti = load_runner(b, n)  # float weights: an int8 engine's ALTI+ is its float model's
+            engine = cls(b, tok, _on_device(ort_runner), ort_runner.provider, alti=alti)
             if precision == "int8":
                 from attnscope.core.inference.int8 import attention_difference, int8_bundle
 
                 q = int8_bundle(b)
                 q_runner = OrtRunner(q, n, want_cuda=device != "cpu")
-                q_engine = cls(b, tok, q_runner, q_runner.provider, "int8")
+                q_engine = cls(b, tok, _on_device(q_runner), q_runner.provider, "int8", alti=alti)
                 q_engine.int8_difference = attention_difference(engine, q_engine)
                 return q_engine
             return engine
-        return cls(b, tok, runner, "torch")
+        return cls(b, tok, runner, "torch", alti=load_runner(b))
 
     @property
     def precision_text(self) -> str:
@@ -179,6 +200,36 @@ class Engine:
         """The snapshot whose graphs run here (None: the final model)."""
         return self.bundle.snapshot_name
 
+    @property
+    def special(self) -> SpecialIds:
+        """The bundle's special ids (a tokenizer that names none has ours)."""
+        sp = getattr(self.tokenizer, "special", None)
+        return sp if isinstance(sp, SpecialIds) else SpecialIds()
+
+    def decode_defaults(self) -> DecodeConfig:
+        """The bundle's generation defaults (ours: DecodeConfig())."""
+        return self.bundle.decode_defaults()
+
+    def languages(self) -> dict[str, int]:
+        """A multilingual model's language codes and their piece ids ({} otherwise)."""
+        return dict(self.special.languages)
+
+    def set_source_language(self, code: str) -> None:
+        """Frame sources with this language's code (NLLB, M2M100, mBART-50)."""
+        langs = self.special.languages
+        if code not in langs:
+            raise BundleError(f"{self.bundle.file('config.json')}: no source language {code!r} "
+                              f"(known: {', '.join(sorted(langs)) or 'none'})")
+        self.tokenizer.special = dataclasses.replace(self.special, source_lang=langs[code])
+
+    def target_language(self, cfg: DecodeConfig, code: str) -> DecodeConfig:
+        """``cfg`` with the target language's code forced as the first piece."""
+        langs = self.special.languages
+        if code not in langs:
+            raise BundleError(f"{self.bundle.file('config.json')}: no target language {code!r} "
+                              f"(known: {', '.join(sorted(langs)) or 'none'})")
+        return cfg.replace(forced_bos_id=langs[code])
+
     def piece(self, i: int) -> str:
         return self.tokenizer.piece(i)
 
@@ -198,7 +249,8 @@ class Engine:
         t0 = time.perf_counter()
         m = self.bundle.model
         ids = self.tokenizer.encode(text) if text.strip() else []
-        limit = m.max_len - 1  # room for EOS
+        sp = self.special
+        limit = m.max_len - len(sp.source_prefix) - len(sp.source_suffix)  # room for the framing
         truncated_in = len(ids) > limit
         ids = ids[:limit]
         if not ids:  # nothing to translate: an empty inspection, not an error
@@ -206,7 +258,7 @@ class Engine:
             return Inspection(text, cfg, np.zeros(0, np.int64), (), False,
                               np.zeros((m.n_encoder_layers, m.n_heads, 0, 0), np.float32), (), (), (), (),
                               False, "", empty, {"total": (time.perf_counter() - t0) * 1e3}, self.provider)
-        src = np.array([ids + [EOS]], dtype=np.int64)  # [1, S]
+        src = np.array([sp.frame(ids)], dtype=np.int64)  # [1, S]
         src_pieces = tuple(self.tokenizer.pieces(src[0]))
         node_pieces: list[str] = []  # grows with the tree; a node's piece never changes
 
@@ -217,12 +269,14 @@ class Engine:
             pieces = tuple(node_pieces[: len(nodes)])
             best_id = result.hypotheses[0].node_id if result.hypotheses else 0
             best = build_path(nodes, pieces, steps, best_id)
+            vnorms = [None if a is None else a[:, 0] for a in (enc.enc_vnorm, enc.cross_vnorm)]  # [L, H, S]
             return Inspection(
                 text=text, config=cfg, source_ids=src[0], source_pieces=src_pieces,
                 truncated_input=truncated_in, encoder_attention=enc.enc_attn[:, 0], steps=steps,
                 nodes=nodes, node_pieces=pieces, hypotheses=result.hypotheses,
                 truncated_output=result.truncated and complete, translation=self.tokenizer.decode(best.target_ids.tolist()),
                 best=best, timings_ms=timings, provider=self.provider, complete=complete,
+                encoder_value_norms=vnorms[0], cross_value_norms=vnorms[1],
             )
 
         on_step: StepFn | None = None
@@ -232,14 +286,27 @@ class Engine:
                 progress(assemble(enc, steps, search.result(), {"total": ms, "steps": float(len(steps))}, False))
 
         t_tok = time.perf_counter()
-        dec = decode(self.runner, src, cfg, m, on_step=on_step, cancel=cancel)
+        dec = decode(self.runner, src, cfg, m, on_step=on_step, cancel=cancel, special=sp)
         t_dec = time.perf_counter()
         timings = {"tokenize": (t_tok - t0) * 1e3, "encode": dec.encode_ms,
                    "decode": (t_dec - t_tok) * 1e3 - dec.encode_ms, "steps": float(len(dec.steps))}
         ins = assemble(dec.encoder, dec.steps, dec.result, timings, not dec.cancelled)
+        t_alti = time.perf_counter()
+        if self.with_contributions and ins.complete:  # ALTI+ of the best hypothesis: one graph call
+            ins = dataclasses.replace(ins, contributions=self.contributions(src[0], ins.best.target_ids))
         t_end = time.perf_counter()
-        timings.update(assemble=(t_end - t_dec) * 1e3, total=(t_end - t0) * 1e3)
+        timings.update(assemble=(t_alti - t_dec) * 1e3, contributions=(t_end - t_alti) * 1e3,
+                       total=(t_end - t0) * 1e3)
         return ins
+
+    def contributions(self, source_ids: np.ndarray, target_ids: np.ndarray) -> Contributions | None:
+        """ALTI+ of ``target_ids`` (generated pieces, no start piece) given ``source_ids`` [S];
+        None when the bundle has no ALTI+ graph or nothing was generated."""
+        if self.alti is None or len(target_ids) == 0:
+            return None
+        start = self.special.decoder_start
+        tgt_in = np.concatenate([[start], np.asarray(target_ids, np.int64)[:-1]])  # teacher forcing
+        return self.alti.contributions(np.asarray(source_ids, np.int64), tgt_in)
 
 
 @dataclass(frozen=True)
@@ -253,20 +320,23 @@ class Decoded:
 
 
 def decode(runner: Runner, src: np.ndarray, cfg: DecodeConfig, m: ModelConfig, on_step: StepFn | None = None,
-           cancel: CancelFn | None = None) -> Decoded:
+           cancel: CancelFn | None = None, special: SpecialIds | None = None) -> Decoded:
     """Encode ``src`` [1, S] once, then step the decoder while the search wants more pieces.
 
     ``on_step`` is called after the encoder (no steps yet) and after every step with the
     records so far and the search; ``cancel`` is asked before every model call and stops
     the decode within one step (latest wins: a newer keystroke supersedes this one).
+    ``special`` names the decoder start, EOS and the pieces never generated (the bundle's).
     """
+    sp = special or SpecialIds()
     t0 = time.perf_counter()
     src_mask = np.ones_like(src)
     enc = runner.encode(src, src_mask)
     encode_ms = (time.perf_counter() - t0) * 1e3
     max_steps = max(1, min(cfg.max_len, m.max_len - 1))  # positions must stay inside the table
-    search = make_search(cfg.replace(max_len=max_steps), bos_id=BOS, eos_id=EOS, vocab_size=m.vocab_size)
-    past_k = np.zeros((m.n_decoder_layers, 1, m.n_heads, 0, m.d_k), np.float32)
+    search = make_search(cfg.replace(max_len=max_steps), bos_id=sp.decoder_start, eos_id=sp.eos,
+                         vocab_size=m.vocab_size, banned=sp.banned)
+    past_k = np.zeros((m.n_decoder_layers, 1, m.decoder_n_heads, 0, m.decoder_d_k), np.float32)
     past_v = past_k
     cross_k, cross_v, mask_k = enc.cross_k, enc.cross_v, src_mask
     steps: list[StepRecord] = []
@@ -290,11 +360,13 @@ def decode(runner: Runner, src: np.ndarray, cfg: DecodeConfig, m: ModelConfig, o
         out = runner.step(tokens.reshape(k, 1).astype(np.int64), np.array([position], np.int64),
                           mask_k, cross_k, cross_v, past_k, past_v)
         step_ms.append((time.perf_counter() - ts) * 1e3)
+        vn = out.self_vnorm
         steps.append(StepRecord(
             node_ids=alive,
             logits=out.logits,
             self_attention=out.self_attn[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,t+1] -> [L,H,K,t+1]
             cross_attention=out.cross_attn[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,S] -> [L,H,K,S]
+            self_value_norms=None if vn is None else vn[..., 0].transpose(0, 2, 1),  # [L,K,H,1] -> [L,H,K]
         ))
         rows = search.advance(out.logits)
         past_k, past_v = out.present_k[:, rows], out.present_v[:, rows]

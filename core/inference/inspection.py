@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from attnscope.core.config import DecodeConfig
+from attnscope.core.inference.contributions import Contributions
 from attnscope.core.inference.search import BeamNode, Hypothesis
 
 
@@ -22,6 +23,7 @@ class StepRecord:
     logits: np.ndarray  # [K, V] raw logits of the next piece
     self_attention: np.ndarray  # [L, H, K, t+1] decoder self-attention of the new position
     cross_attention: np.ndarray  # [L, H, K, S] cross-attention of the new position
+    self_value_norms: np.ndarray | None = None  # [L, H, K] ||f_h(x)|| of each row's new value (None: old graphs)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class PathView:
     decoder_self_attention: np.ndarray  # [L, H, T, T], row t attends to inputs 0..t
     cross_attention: np.ndarray  # [L, H, T, S]
     step_logits: np.ndarray  # [T, V]: logits that chose target t
+    decoder_value_norms: np.ndarray | None = None  # [L, H, T] ||f_h(x_j)|| of each decoder input j
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,19 @@ class Inspection:
     timings_ms: dict[str, float] = field(default_factory=dict)
     provider: str = "CPUExecutionProvider"
     complete: bool = True  # False: handed out while decoding, or a decode cancelled early
+    # Norm-based attention (Kobayashi et al. 2020): ||f_h(x_j)|| of every value; None when
+    # the bundle's graphs predate them. Cross-attention values are the encoder output's.
+    encoder_value_norms: np.ndarray | None = None  # [L, H, S]
+    cross_value_norms: np.ndarray | None = None  # [L, H, S]
+    contributions: Contributions | None = None  # ALTI+ of the best hypothesis (None: off or no graph)
+
+    def norm_weighted(self, kind: str, path: PathView | None = None) -> np.ndarray | None:
+        """||alpha_ij f_h(x_j)|| for "encoder", "decoder" or "cross" [L, H, Q, K] (None: no norms)."""
+        p = path if path is not None else self.best
+        attn, norms = {"encoder": (self.encoder_attention, self.encoder_value_norms),
+                       "decoder": (p.decoder_self_attention, p.decoder_value_norms),
+                       "cross": (p.cross_attention, self.cross_value_norms)}[kind]
+        return None if norms is None else weight_by_norm(attn, norms)
 
     # Convenience views of the chosen hypothesis, the names the CLI's JSON uses.
     @property
@@ -120,12 +136,16 @@ def build_path(
     self_attn = np.zeros((n_layers, n_heads, t_len, t_len), np.float32)
     cross = np.zeros((n_layers, n_heads, t_len, src_len), np.float32)
     logits = np.zeros((t_len, vocab), np.float32)
+    has_norms = all(steps[t].self_value_norms is not None for t, _ in feeders)
+    norms = np.zeros((n_layers, n_heads, t_len), np.float32) if has_norms else None
     for i, (t, k) in enumerate(feeders):
         rec = steps[t]
         width = rec.self_attention.shape[-1]  # t+1 keys at call t
         self_attn[:, :, i, :width] = rec.self_attention[:, :, k, :]
         cross[:, :, i, :] = rec.cross_attention[:, :, k, :]
         logits[i] = rec.logits[k]
+        if norms is not None and rec.self_value_norms is not None:
+            norms[:, :, i] = rec.self_value_norms[:, :, k]  # the value of the piece fed at path step i
     target = np.array([nodes[n].token for n in chain[1:1 + t_len]], np.int64)
     return PathView(
         node_id=node_id,
@@ -135,7 +155,13 @@ def build_path(
         decoder_self_attention=self_attn,
         cross_attention=cross,
         step_logits=logits,
+        decoder_value_norms=norms,
     )
+
+
+def weight_by_norm(attn: np.ndarray, norms: np.ndarray) -> np.ndarray:
+    """[L, H, Q, K] attention x [L, H, K] value norms: ||alpha_ij f_h(x_j)|| (alpha >= 0)."""
+    return (attn * norms[:, :, None, :]).astype(np.float32)
 
 
 def softmax_with_temperature(logits: np.ndarray, temperature: float) -> np.ndarray:

@@ -3,13 +3,16 @@ a tokenizer: structural types, so a test double is checked like the real thing."
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
 from attnscope.core.bundle import Bundle
 from attnscope.core.config import DecodeConfig, ModelConfig
 from attnscope.core.inference.inspection import Inspection
+
+ProgressFn = Callable[[Inspection], None]  # receives partial Inspections during a decode
+CancelFn = Callable[[], bool]  # True: stop before the next decoder step
 
 
 class PieceTokenizer(Protocol):
@@ -34,6 +37,18 @@ class InspectionEngine(Protocol):
     def model_config(self) -> ModelConfig: ...
     @property
     def bundle_path(self) -> Path: ...
+    @property
+    def precision(self) -> str: ...  # "float", or "int8" when quantised at load
+    @property
+    def precision_text(self) -> str: ...  # for the status bar
     def piece(self, i: int) -> str: ...
     def piece_id(self, piece: str) -> int: ...
-    def inspect(self, text: str, config: DecodeConfig | None = None) -> Inspection: ...
+    def inspect(self, text: str, config: DecodeConfig | None = None, progress: ProgressFn | None = None,
+                cancel: CancelFn | None = None) -> Inspection: ...
+
+
+class Inspector(Protocol):
+    """Anything that decodes a sentence on request: an engine, or a bundle's snapshots
+    (``SnapshotSet.inspect`` returns one decode per snapshot)."""
+
+    def inspect(self, text: str, config: DecodeConfig) -> object: ...

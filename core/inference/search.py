@@ -25,6 +25,12 @@ top ``2 * beam_size`` that lost). Node statuses are assigned by ``result()``:
   on the beam when the search stopped because ``beam_size`` hypotheses finished.
 
 Final hypotheses are ranked finished-first, then by length-penalised score.
+
+Imported models decode as ``transformers`` ``generate()`` does: the logits processors
+(banned pieces such as pad/unk, ``min_length``, ``no_repeat_ngram_size``, a forced first
+piece and a forced EOS at the last step) run on every strategy, a forced piece's log-prob
+counts as 0 as it does there, and ``early_stopping`` "true" | "false" | "never" selects
+``HFBeamSearch``, transformers' beam search rules with its length penalty score / n^alpha.
 """
 
 from __future__ import annotations
@@ -61,6 +67,18 @@ class DecodeConfigLike(Protocol):
     def max_len(self) -> int: ...
     @property
     def forced_prefix(self) -> tuple[int, ...]: ...
+    @property
+    def length_penalty_kind(self) -> str: ...
+    @property
+    def early_stopping(self) -> str: ...
+    @property
+    def min_length(self) -> int: ...
+    @property
+    def no_repeat_ngram_size(self) -> int: ...
+    @property
+    def forced_bos_id(self) -> int: ...
+    @property
+    def forced_eos_id(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -99,8 +117,10 @@ class SearchResult:
     alive_per_step: tuple[np.ndarray, ...]
 
 
-def length_penalty(n: int, alpha: float) -> float:
-    """GNMT length penalty lp(n) = ((5 + n) / 6) ** alpha (Wu et al. 2016)."""
+def length_penalty(n: int, alpha: float, kind: str = "gnmt") -> float:
+    """GNMT length penalty lp(n) = ((5 + n) / 6) ** alpha (Wu et al. 2016); "hf": n ** alpha."""
+    if kind == "hf":
+        return float(n ** alpha)
     return float(((5.0 + n) / 6.0) ** alpha)
 
 
@@ -116,7 +136,8 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def validate_config(cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int) -> None:
+def validate_config(cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int,
+                    banned: tuple[int, ...] | None = None) -> None:
     """Raise ValueError with a clear message if the config or vocabulary is unusable."""
     if cfg.strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {cfg.strategy!r}; expected one of {STRATEGIES}")
@@ -134,25 +155,36 @@ def validate_config(cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size:
         raise ValueError(f"max_len must be >= 1, got {cfg.max_len}")
     if vocab_size < 2 or not (0 <= bos_id < vocab_size and 0 <= eos_id < vocab_size):
         raise ValueError(f"bos_id={bos_id} / eos_id={eos_id} must lie in [0, {vocab_size})")
-    if bos_id == eos_id:
+    if banned is None and bos_id == eos_id:
         raise ValueError(f"bos_id and eos_id must differ, both are {bos_id}")
     if len(cfg.forced_prefix) > cfg.max_len:
         raise ValueError(f"forced_prefix has {len(cfg.forced_prefix)} tokens but max_len is {cfg.max_len}")
+    masked = (bos_id,) if banned is None else banned
     for t in cfg.forced_prefix:
-        if not 0 <= t < vocab_size or t == bos_id:
+        if not 0 <= t < vocab_size or t in masked:
             raise ValueError(f"forced_prefix token {t} is BOS or outside [0, {vocab_size})")
+    if getattr(cfg, "early_stopping", "") not in ("", "true", "false", "never"):
+        raise ValueError(f"early_stopping must be '', 'true', 'false' or 'never', got {cfg.early_stopping!r}")
 
 
 class Search(ABC):
     """Shared state: the node tree, the alive rows and the finished hypotheses."""
 
-    def __init__(self, cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int) -> None:
-        validate_config(cfg, bos_id, eos_id, vocab_size)
+    def __init__(self, cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int,
+                 banned: tuple[int, ...] | None = None) -> None:
+        validate_config(cfg, bos_id, eos_id, vocab_size, banned)
         self.cfg = cfg
         self.bos_id, self.eos_id, self.vocab_size = int(bos_id), int(eos_id), int(vocab_size)
+        # Pieces never generated: the decoder start by default; a bundle names its own (pad, unk).
+        self.banned = np.array(sorted({self.bos_id} if banned is None else set(banned)), dtype=np.int64)
         self.capacity = 1  # finished hypotheses needed to stop
         self.runners_up = 0  # max runner-up leaves recorded per step
         self._alpha = float(cfg.length_penalty)
+        self._lp_kind = getattr(cfg, "length_penalty_kind", "gnmt")
+        self._min_length = int(getattr(cfg, "min_length", 0))
+        self._ngram = int(getattr(cfg, "no_repeat_ngram_size", 0))
+        self._forced_bos = int(getattr(cfg, "forced_bos_id", -1))
+        self._forced_eos = int(getattr(cfg, "forced_eos_id", -1))
         self._prefix = tuple(int(t) for t in cfg.forced_prefix)
         root = BeamNode(0, -1, self.bos_id, 0.0, 0.0, 0.0, 0, "alive", False)
         self._nodes: list[BeamNode] = [root]
@@ -190,9 +222,41 @@ class Search(ABC):
         if self._step < len(self._prefix):
             parents = self._advance_forced(logp, self._prefix[self._step])
         else:
-            parents = self._advance(x, logp)
+            parents = self._advance(x, self._process(logp))
         self._step += 1
         return np.asarray(parents, dtype=np.int64)
+
+    def _process(self, logp: np.ndarray) -> np.ndarray:
+        """transformers' logits processors on log-probs [K, V]: masked pieces get -inf, a
+        forced piece 0 (no renormalisation, as in generate())."""
+        logp[:, self.banned] = -np.inf
+        if self._step + 1 < self._min_length:  # decoder input length counts the start token
+            logp[:, self.eos_id] = -np.inf
+        n = self._ngram
+        if n > 0 and self._step + 2 >= n:
+            for row, nid in enumerate(self._alive):
+                seq = self._tokens(nid)
+                prefix = tuple(seq[len(seq) - n + 1:]) if n > 1 else ()
+                for i in range(len(seq) - n + 1):
+                    if tuple(seq[i:i + n - 1]) == prefix:
+                        logp[row, seq[i + n - 1]] = -np.inf
+        forced = -1
+        if self._step == 0 and self._forced_bos >= 0:
+            forced = self._forced_bos
+        elif self._forced_eos >= 0 and self._step == self.cfg.max_len - 1:
+            forced = self._forced_eos
+        if forced >= 0:
+            logp[:] = -np.inf
+            logp[:, forced] = 0.0
+        return logp
+
+    def _tokens(self, nid: int) -> list[int]:
+        """The decoder input of node ``nid``'s row: the start token, then the path's pieces."""
+        out = []
+        while nid >= 0:
+            out.append(self._nodes[nid].token)
+            nid = self._nodes[nid].parent
+        return out[::-1]
 
     @abstractmethod
     def _advance(self, logits: np.ndarray, logp: np.ndarray) -> list[int]:
@@ -210,7 +274,7 @@ class Search(ABC):
         return parents
 
     def _candidates(self, alive: list[int], logp: np.ndarray, n: int) -> list[tuple[int, int]]:
-        """Best n (row, token) pairs by cumulative log-prob, best first, BOS excluded.
+        """Best n (row, token) pairs by cumulative log-prob, best first, banned pieces (BOS) excluded.
 
         Ties go to the lower (row, token). A row's own order is that of its log-probs, so
         each row's best n come from n argmax passes, and the answer is the best n of those
@@ -223,7 +287,7 @@ class Search(ABC):
         cand_t: list[int] = []
         for r in range(k_rows):
             row = logp[r].copy()
-            row[self.bos_id] = -np.inf
+            row[self.banned] = -np.inf
             taken: list[int] = []
             for _ in range(min(n, vocab)):
                 t = int(np.argmax(row))
@@ -237,9 +301,10 @@ class Search(ABC):
             cand_t += taken
         rows, toks = np.array(cand_r, np.int64), np.array(cand_t, np.int64)
         scores = cums[rows] + logp[rows, toks]
-        scores[toks == self.bos_id] = -np.inf
+        banned = np.isin(toks, self.banned)
+        scores[banned] = -np.inf
         order = np.lexsort((rows * vocab + toks, -scores))[:n]  # by score, ties by (row, token)
-        return [(int(r), int(t)) for r, t in zip(rows[order], toks[order], strict=True) if t != self.bos_id]
+        return [(int(r), int(t)) for r, t, x in zip(rows[order], toks[order], banned[order], strict=True) if not x]
 
     def _cums(self, alive: list[int]) -> np.ndarray:
         return np.array([self._nodes[i].cum_logprob for i in alive], dtype=np.float64)
@@ -250,7 +315,7 @@ class Search(ABC):
         cum = p.cum_logprob + logprob
         step = p.step + 1
         nid = len(self._nodes)
-        score = cum / length_penalty(step, self._alpha)
+        score = cum / length_penalty(step, self._alpha, self._lp_kind)
         self._nodes.append(BeamNode(nid, parent, int(token), logprob, cum, score, step, "pruned", forced))
         return nid
 
@@ -302,8 +367,9 @@ class Search(ABC):
 class BeamSearch(Search):
     """Beam search over the top 2K candidates, fairseq-style EOS handling."""
 
-    def __init__(self, cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int) -> None:
-        super().__init__(cfg, bos_id, eos_id, vocab_size)
+    def __init__(self, cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int,
+                 banned: tuple[int, ...] | None = None) -> None:
+        super().__init__(cfg, bos_id, eos_id, vocab_size, banned)
         self.beam_size = self.capacity = self.runners_up = int(cfg.beam_size)
 
     def _advance(self, logits: np.ndarray, logp: np.ndarray) -> list[int]:
@@ -325,15 +391,83 @@ class BeamSearch(Search):
         return parents
 
 
+class HFBeamSearch(Search):
+    """transformers' beam search (generate(), num_beams=K, v5 rules), one sentence.
+
+    Each step takes the top 2K (row, piece) candidates by summed processed log-prob. Those
+    that end (EOS, or the last allowed step) and rank in the top K join the finished set
+    with score = sum / n^alpha (n = generated pieces, EOS included), which keeps the K
+    best; the best K that do not end run on. ``early_stopping`` "true" stops once K have
+    finished; "false" stops when the best running sum / (pieces so far)^alpha cannot beat
+    the worst finished score; "never" uses the longest allowed length when alpha > 0.
+    """
+
+    def __init__(self, cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int,
+                 banned: tuple[int, ...] | None = None) -> None:
+        super().__init__(cfg, bos_id, eos_id, vocab_size, banned)
+        self.beam_size = self.capacity = self.runners_up = int(cfg.beam_size)
+        self._lp_kind = "hf"
+        self._improvable = True  # transformers' is_early_stop_heuristic_unsatisfied
+        self._all_ended = False  # every candidate of the last step hit a stopping criterion
+
+    @property
+    def done(self) -> bool:
+        full = len(self._finished) >= self.beam_size and self.cfg.early_stopping == "true"
+        return (not self._alive or not self._improvable or full or self._all_ended
+                or self._step >= self.cfg.max_len)
+
+    def _advance(self, logits: np.ndarray, logp: np.ndarray) -> list[int]:
+        k, old_alive = self.beam_size, list(self._alive)
+        last = self._step + 1 >= self.cfg.max_len  # transformers' max_length criterion
+        full = len(self._finished) >= k and self.cfg.early_stopping == "true"
+        # Candidates a processor ruled out (-inf) never run or finish: transformers fills those
+        # places with copies of the start row scored -1e9, which never win either.
+        cands = [(r, t) for r, t in self._candidates(old_alive, logp, 2 * k) if np.isfinite(logp[r, t])]
+        new_alive: list[int] = []
+        parents: list[int] = []
+        ended = []
+        for rank, (row, tok) in enumerate(cands):
+            parent, lp = old_alive[row], float(logp[row, tok])
+            if tok == self.eos_id or last:
+                nid = self._extend(parent, tok, lp)
+                if rank < k and not full and self._improvable:
+                    ended.append(nid)
+            elif len(new_alive) < k:
+                new_alive.append(self._extend(parent, tok, lp))
+                parents.append(row)
+            else:
+                self._extend(parent, tok, lp)  # runner-up leaf
+        merged = sorted(self._finished + ended, key=lambda i: (-self._nodes[i].score, i))
+        self._finished = merged[:k]
+        self._alive = new_alive
+        self._all_ended = len(cands) > 0 and all(t == self.eos_id or last for _, t in cands)
+        if new_alive:
+            n = self.cfg.max_len if self.cfg.early_stopping == "never" and self._alpha > 0 else self._step + 1
+            best = max(self._nodes[i].cum_logprob for i in new_alive) / n ** self._alpha
+            worst = min(self._nodes[i].score for i in self._finished) if len(self._finished) >= k else -1e9
+            self._improvable = self._improvable and best > worst
+        return parents
+
+    def result(self) -> SearchResult:
+        res = super().result()
+        if not self._finished:
+            return res
+        # Only the finished set is returned, as generate() does; the rest is history.
+        return SearchResult(res.nodes, tuple(h for h in res.hypotheses if h.finished), res.truncated,
+                            res.alive_per_step)
+
+
 class GreedySearch(BeamSearch):
     """Greedy decoding: exactly beam search with beam_size = 1 (one runner-up leaf per step)."""
 
-    def __init__(self, cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int) -> None:
-        super().__init__(cfg, bos_id, eos_id, vocab_size)
+    def __init__(self, cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int,
+                 banned: tuple[int, ...] | None = None) -> None:
+        super().__init__(cfg, bos_id, eos_id, vocab_size, banned)
         self.beam_size = self.capacity = self.runners_up = 1
 
 
-def kept_set(logits: np.ndarray, temperature: float, top_k: int, top_p: float, bos_id: int) -> np.ndarray:
+def kept_set(logits: np.ndarray, temperature: float, top_k: int, top_p: float,
+             bos_id: int | np.ndarray) -> np.ndarray:
     """The pieces sampling may draw from one logits row, most likely first, int64.
 
     logits / T with BOS masked; the top-k of those (0 = off); then, renormalised over
@@ -355,7 +489,8 @@ def kept_set(logits: np.ndarray, temperature: float, top_k: int, top_p: float, b
     return order.astype(np.int64)
 
 
-def sampling_probs(logits: np.ndarray, temperature: float, top_k: int, top_p: float, bos_id: int) -> np.ndarray:
+def sampling_probs(logits: np.ndarray, temperature: float, top_k: int, top_p: float,
+                   bos_id: int | np.ndarray) -> np.ndarray:
     """Sampling distribution over one row: softmax(logits / T) renormalised over ``kept_set``."""
     z = np.asarray(logits, dtype=np.float64) / temperature
     kept = kept_set(logits, temperature, top_k, top_p, bos_id)
@@ -368,24 +503,30 @@ def sampling_probs(logits: np.ndarray, temperature: float, top_k: int, top_p: fl
 class SamplingSearch(Search):
     """Ancestral sampling with temperature, top-k and nucleus (top-p) filtering."""
 
-    def __init__(self, cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int) -> None:
-        super().__init__(cfg, bos_id, eos_id, vocab_size)
+    def __init__(self, cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int,
+                 banned: tuple[int, ...] | None = None) -> None:
+        super().__init__(cfg, bos_id, eos_id, vocab_size, banned)
         self._rng = np.random.default_rng(cfg.seed)
 
     def _advance(self, logits: np.ndarray, logp: np.ndarray) -> list[int]:
         c = self.cfg
-        p = sampling_probs(logits[0], c.temperature, c.top_k, c.top_p, self.bos_id)
+        row = np.where(np.isfinite(logp[0]), logits[0], -np.inf)  # what the processors masked
+        p = sampling_probs(row, c.temperature, c.top_k, c.top_p, self.banned)
         token = int(self._rng.choice(self.vocab_size, p=p))
         return self._take(0, token, float(logp[0, token]))
 
 
-def make_search(cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int) -> Search:
-    """Build the Search for ``cfg.strategy`` (validates the config)."""
+def make_search(cfg: DecodeConfigLike, bos_id: int, eos_id: int, vocab_size: int,
+                banned: tuple[int, ...] | None = None) -> Search:
+    """Build the Search for ``cfg.strategy`` (validates the config).
+
+    ``bos_id`` is the decoder start; ``banned`` the pieces never generated (default: the start).
+    """
     classes: dict[str, type[Search]] = {
         "greedy": GreedySearch,
-        "beam": BeamSearch,
+        "beam": HFBeamSearch if getattr(cfg, "early_stopping", "") else BeamSearch,
         "sample": SamplingSearch,
     }
     if cfg.strategy not in classes:
         raise ValueError(f"unknown strategy {cfg.strategy!r}; expected one of {STRATEGIES}")
-    return classes[cfg.strategy](cfg, bos_id=bos_id, eos_id=eos_id, vocab_size=vocab_size)
+    return classes[cfg.strategy](cfg, bos_id=bos_id, eos_id=eos_id, vocab_size=vocab_size, banned=banned)

@@ -41,10 +41,13 @@ def _file_digest(path: Path) -> str:
     return _HASHES[key]
 
 
-def bundle_identity(bundle: Any) -> dict[str, Any]:
+def bundle_identity(bundle: Any) -> dict[str, Any] | None:
     """``{"name", "snapshot", "sha256"}``: the folder's name and one SHA-256 over the files
     that decide every number (config, tokenizer, the graphs that ran), so two dumps with
-    the same hash came from the same model whatever the folder was called."""
+    the same hash came from the same model whatever the folder was called. None for a model
+    that is not a bundle folder on disk (a test double)."""
+    if not all(Path(bundle.file(name)).is_file() for name in IDENTITY_FILES):
+        return None
     h = hashlib.sha256()
     for name in IDENTITY_FILES:
         f = bundle.file(name)
@@ -70,7 +73,7 @@ def header_reasons(head: dict[str, Any]) -> dict[str, str]:
     """Why a header field is null."""
     reasons = {}
     if head["bundle"] is None:
-        reasons["bundle"] = "the caller did not say which bundle made this"
+        reasons["bundle"] = "the caller did not say which bundle made this, or it is not a folder on disk"
     elif head["bundle"]["snapshot"] is None:
         reasons["bundle.snapshot"] = "the final model ran, not a training snapshot"
     if head["decode"] is None:
@@ -145,6 +148,11 @@ def inspection_to_json(ins: Inspection, top_logits: int = 10, piece: Callable[[i
             reasons["gold_alignment.links"] = gold["note"]
         if gold["aer"] is None:
             reasons["aer"] = f"no gold links to score the heads against: {gold['note']}"
+    if ins.norm_weighted("encoder") is None:
+        reasons["norm_weighted_attention"] = "the bundle's graphs predate the value norms (export it again)"
+    if ins.contributions is None:
+        reasons["contributions"] = ("no ALTI+: the bundle has no contributions.onnx, it was switched off, "
+                                    "or nothing was generated")
     if node_attention:
         reasons["beam_tree[].attention"] = "a node that was never fed to the model (pruned, or finished) has none"
     gold_out = None if gold is None else {
@@ -163,6 +171,8 @@ def inspection_to_json(ins: Inspection, top_logits: int = 10, piece: Callable[[i
         "encoder_self_attention": _arr(ins.encoder_attention),  # [L, H, S, S]
         "decoder_self_attention": _arr(ins.decoder_attention),  # [L, H, T, T]
         "cross_attention": _arr(ins.cross_attention),  # [L, H, T, S]
+        "norm_weighted_attention": _norm_weighted(ins),  # the same three, ||alpha f(x)||
+        "contributions": _contributions(ins),  # ALTI+ of the best hypothesis
         "beam_tree": tree,
         "hypotheses": [{"node_id": h.node_id, "pieces": _path_pieces(ins, h.node_id), "score": h.score,
                         "cum_logprob": h.cum_logprob, "finished": h.finished} for h in ins.hypotheses],
@@ -181,3 +191,23 @@ def _path_pieces(ins: Inspection, node_id: int) -> list[str]:
         out.append(ins.node_pieces[node_id])
         node_id = ins.nodes[node_id].parent
     return out[::-1]
+
+
+def _norm_weighted(ins: Inspection) -> dict[str, Any] | None:
+    """||alpha_ij f_h(x_j)|| of each attention kind (Kobayashi et al. 2020); None: graphs without norms."""
+    kinds = {"encoder_self_attention": "encoder", "decoder_self_attention": "decoder",
+             "cross_attention": "cross"}
+    out = {key: ins.norm_weighted(kind) for key, kind in kinds.items()}
+    if any(v is None for v in out.values()):
+        return None
+    return {key: _arr(v) for key, v in out.items() if v is not None}
+
+
+def _contributions(ins: Inspection) -> dict[str, Any] | None:
+    """ALTI+ of the best hypothesis: row t = the prediction of target piece t."""
+    c = ins.contributions
+    if c is None:
+        return None
+    return {"source": _arr(c.source), "target_prefix": _arr(c.target), "source_share": _arr(c.source_share),
+            "encoder_rollout": _arr(c.encoder_rollout), "encoder_layers": _arr(c.encoder_layers),
+            "decoder_self_layers": _arr(c.decoder_self_layers), "cross_layers": _arr(c.cross_layers)}

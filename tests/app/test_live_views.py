@@ -6,7 +6,12 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt
 
-from attnscope.core.inference.inspection import softmax_with_temperature
+
+def softmax_at(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """exp(z / T) / sum exp(z / T), written out here: the oracle shares no code with the app."""
+    z = np.asarray(logits, np.float64) / temperature
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def test_typing_updates_translation_and_every_view(window, decoded, qtbot):
@@ -42,7 +47,7 @@ def test_typing_updates_translation_and_every_view(window, decoded, qtbot):
     assert window.tree.drawn_nodes() == list(range(len(ins.nodes)))
     # probability bars: the stored logits at the selected step, temperature 1
     step = window.state.step
-    probs = softmax_with_temperature(ins.best.step_logits[step], 1.0)
+    probs = softmax_at(ins.best.step_logits[step], 1.0)
     np.testing.assert_allclose(window.bars.probs, np.sort(probs)[::-1][: len(window.bars.probs)])
     # data flow (a background tab: repainted once raised) shows this input's lengths
     window.docks["Data flow"].raise_()
@@ -106,7 +111,7 @@ def test_temperature_slider_changes_bars_without_engine_call(window, decoded, en
     window.bars.slider.setValue(window.bars.slider.value() + 40)  # T = 1 -> ~2.5
     t = window.state.display_temperature
     assert t > 2.0
-    expected = np.sort(softmax_with_temperature(ins.best.step_logits[window.state.step], t))[::-1]
+    expected = np.sort(softmax_at(ins.best.step_logits[window.state.step], t))[::-1]
     np.testing.assert_allclose(window.bars.probs, expected[: len(window.bars.probs)])
     assert window.bars.probs[0] < before[0]  # hotter: flatter
     assert len(engine.calls) == calls  # never asked the engine
@@ -154,7 +159,7 @@ def test_clicking_a_tree_node_selects_that_hypothesis(window, decoded, qtbot):
     assert window.state.path.target_pieces == path.target_pieces
     window.grid.set_options(kind="cross", mode="heads")
     np.testing.assert_array_equal(window.grid.matrix(0, 0), path.cross_attention[0, 0])
-    probs = softmax_with_temperature(path.step_logits[-1], window.state.display_temperature)
+    probs = softmax_at(path.step_logits[-1], window.state.display_temperature)
     np.testing.assert_allclose(window.bars.probs[0], probs.max())
     assert "selected hypothesis" in window.sentence.translation.text()
 

@@ -15,6 +15,7 @@ from attnscope.app.prob_bars import ProbBars
 from attnscope.app.state import AppState
 from attnscope.app.testing import fake_engine
 from attnscope.core.config import DecodeConfig
+from attnscope.core.inference.search import sampling_probs
 
 
 def hand_kept(logits, temperature: float, top_k: int, top_p: float, bos: int) -> list[int]:
@@ -71,6 +72,9 @@ def test_bars_mark_the_samplers_kept_set_on_a_grid(bars, temperature: float) -> 
                 expected = hand_kept(ins.best.step_logits[step], temperature, top_k, top_p, bos)
                 assert len(w.top_ids) == 20
                 assert unfaded(w) == [i for i in w.top_ids.tolist() if i in expected]
+                # and the sampler draws from exactly those pieces
+                drawn = sampling_probs(ins.best.step_logits[step], temperature, top_k, top_p, bos)
+                assert unfaded(w) == [i for i in w.top_ids.tolist() if drawn[i] > 0]
                 assert set(expected) <= set(w.top_ids.tolist()) or len(expected) > 20
                 checked += 1
     assert checked > 100

@@ -119,7 +119,7 @@ def test_help_shows_every_command_and_the_defaults(capsys):
         assert f"    {name} " in top or f"    {name}\n" in top, name
     assert main(["inspect", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
-    for default in ("(default: 4)", "(default: 0.6)", "(default: 1.0)", "(default: 64)", "(default: 10)"):
+    for default in ("(default: 4;", "(default: 0.6;", "(default: 1.0)", "(default: 64;", "(default: 10)"):
         assert default in text, default
     assert main(["figure", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())  # help wraps lines

@@ -64,7 +64,7 @@ def test_incremental_decoding_equals_full_decoding() -> None:
     kv = model.cross_kv(memory)
     past = [(None, None)] * len(model.decoder)
     for t in range(tgt.size(1)):
-        y = model.pos(model.embed_scaled(tgt[:, t:t + 1]), t)
+        y = model.embed_target(tgt[:, t:t + 1], t)
         new_past = []
         for i, layer in enumerate(model.decoder):
             y, k, v, sp, _ = layer(y, kv[i][0], kv[i][1], mask, None, *past[i])

@@ -50,6 +50,7 @@ class Oracle:
     bos: int
     eos: int
     max_len: int  # decode length used in the tests (the tiny model rarely stops by itself)
+    sentences: tuple[str, ...]
 
     def source_ids(self, text: str) -> list[int]:
         return [*self.sp.encode(text), self.eos]
@@ -70,14 +71,14 @@ class Oracle:
                 "memory": memory.expand(b, -1, -1).numpy()}
 
 
-def load_oracle(bundle: Path, max_len: int) -> Oracle:
+def load_oracle(bundle: Path, max_len: int, sentences: tuple[str, ...]) -> Oracle:
     config = json.loads((bundle / "config.json").read_text(encoding="utf-8"))
     model = Transformer(from_dict(ModelConfig, config["model"]))
     model.load_state_dict(load_file(str(bundle / "weights.safetensors")))
     model.eval()
     tok = config["tokenizer"]
     sp = spm.SentencePieceProcessor(model_file=str(bundle / tok["file"]))
-    return Oracle(bundle, model, sp, int(tok["bos_id"]), int(tok["eos_id"]), max_len)
+    return Oracle(bundle, model, sp, int(tok["bos_id"]), int(tok["eos_id"]), max_len, sentences)
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -85,8 +86,8 @@ def oracle(request: pytest.FixtureRequest) -> Oracle:
     if request.param == "default":
         if not (DEFAULT_BUNDLE / "weights.safetensors").exists():
             pytest.skip("the default bundle is not built in this checkout")
-        return load_oracle(DEFAULT_BUNDLE, 64)
-    return load_oracle(request.getfixturevalue("tiny_bundle"), 10)
+        return load_oracle(DEFAULT_BUNDLE, 64, SENTENCES)
+    return load_oracle(request.getfixturevalue("tiny_bundle"), 10, SENTENCES[1:3])  # its graphs, freshly exported
 
 
 @pytest.fixture(scope="module")
@@ -139,12 +140,62 @@ def hand_softmax(row: np.ndarray, temperature: float, masked: int | None = None)
     return np.array(e) / sum(e)
 
 
+# -- softmax with temperature, top-k and top-p, by hand ---------------------------------------------
+
+def test_softmax_with_temperature_by_hand() -> None:
+    from attnscope.core.inference.inspection import softmax_with_temperature
+
+    logits = np.log([1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_allclose(softmax_with_temperature(logits, 1.0), [0.1, 0.2, 0.3, 0.4], atol=1e-12)
+    np.testing.assert_allclose(softmax_with_temperature(logits, 0.5), np.array([1, 4, 9, 16]) / 30, atol=1e-12)
+    roots = np.sqrt([1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_allclose(softmax_with_temperature(logits, 2.0), roots / roots.sum(), atol=1e-12)
+    rows = np.stack([logits, logits[::-1]])  # rows are independent
+    np.testing.assert_allclose(softmax_with_temperature(rows, 1.0)[1], [0.4, 0.3, 0.2, 0.1], atol=1e-12)
+
+
+def test_kept_set_by_hand() -> None:
+    from attnscope.core.inference.search import kept_set, sampling_probs
+
+    bos = 4
+    logits = np.log([0.3, 0.25, 0.25, 0.2, 1e-9])  # A, B, C, D, BOS
+    # top_k = 3 keeps A, B, C; renormalised (0.375, 0.3125, 0.3125), 0.6 is reached with B.
+    assert kept_set(logits, 1.0, 3, 0.6, bos).tolist() == [0, 1]
+    np.testing.assert_allclose(sampling_probs(logits, 1.0, 3, 0.6, bos), [0.3 / 0.55, 0.25 / 0.55, 0, 0, 0],
+                               atol=1e-9)
+    assert kept_set(logits, 1.0, 0, 0.6, bos).tolist() == [0, 1, 2]  # 0.3, 0.55, 0.8 of the mass
+    assert kept_set(logits, 1.0, 2, 1.0, bos).tolist() == [0, 1]
+    assert kept_set(logits, 1.0, 0, 1.0, bos).tolist() == [0, 1, 2, 3]  # BOS is never kept
+    assert kept_set(logits, 1.0, 0, 1e-9, bos).tolist() == [0]  # at least one piece
+    # Temperature reshapes the nucleus: at T = 0.5 the masses are 9 : 6.25 : 6.25 : 4.
+    assert kept_set(logits, 0.5, 0, 0.6, bos).tolist() == [0, 1, 2]
+    assert kept_set(logits, 0.5, 0, 0.5, bos).tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 1.7])
+def test_kept_set_and_sampler_over_a_grid(temperature: float) -> None:
+    from attnscope.core.inference.search import kept_set, sampling_probs
+
+    rng = np.random.default_rng(3)
+    bos = 2
+    for _ in range(20):
+        z = rng.normal(0, 2.5, 40)
+        probs = hand_softmax(z, temperature, masked=bos)
+        for k in (0, 1, 2, 3, 5, 17):
+            for p in (0.05, 0.3, 0.6, 0.9, 0.99, 1.0):
+                expected = hand_kept(probs, k, p)
+                assert kept_set(z, temperature, k, p, bos).tolist() == expected
+                q = sampling_probs(z, temperature, k, p, bos)
+                assert np.flatnonzero(q).tolist() == sorted(expected)
+                np.testing.assert_allclose(q[expected], probs[expected] / probs[expected].sum(), atol=1e-12)
+
+
 # -- every node of the tree, teacher forced -------------------------------------------------------
 
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_every_tree_node_matches_teacher_forcing(oracle: Oracle, engine, name: str) -> None:  # noqa: ANN001
     cfg = CONFIGS[name].replace(max_len=oracle.max_len)
-    for text in SENTENCES:
+    for text in oracle.sentences:
         ins = engine.inspect(text, cfg)
         src = oracle.source_ids(text)
         assert ins.source_ids.tolist() == src
@@ -181,7 +232,7 @@ def test_every_tree_node_matches_teacher_forcing(oracle: Oracle, engine, name: s
 def test_tree_scores_and_survivors_from_logits(oracle: Oracle, engine, name: str) -> None:  # noqa: ANN001
     cfg = CONFIGS[name].replace(max_len=oracle.max_len)
     width = {"greedy": 1, "beam": cfg.beam_size}.get(cfg.strategy, 1)
-    for text in SENTENCES:
+    for text in oracle.sentences:
         ins = engine.inspect(text, cfg)
         nodes = ins.nodes
         logp_of: dict[int, np.ndarray] = {}  # fed node -> log-probs of its next piece
@@ -247,6 +298,9 @@ def test_tree_scores_and_survivors_from_logits(oracle: Oracle, engine, name: str
 
 # -- the decoder-step ONNX graph, position by position ---------------------------------------------
 
+DECODER_OUTPUTS_USED = ["logits", "present_k", "present_v", "self_attn", "cross_attn"]  # value norms aside
+
+
 def test_decoder_step_graph_matches_full_sequence_forward(oracle: Oracle) -> None:
     import onnxruntime as ort
 
@@ -262,7 +316,8 @@ def test_decoder_step_graph_matches_full_sequence_forward(oracle: Oracle) -> Non
         rows = [[oracle.bos, *rng.integers(4, vocab, n - 1).tolist()] for _ in range(2)]  # [B=2, T]
         ref = oracle.forward(src, rows)
         src_ids = np.array([src], np.int64)
-        memory, enc_attn, cross_k, cross_v = enc.run(None, {"src_ids": src_ids, "src_mask": np.ones_like(src_ids)})
+        memory, enc_attn, cross_k, cross_v = enc.run(["memory", "enc_attn", "cross_k", "cross_v"],
+                                                     {"src_ids": src_ids, "src_mask": np.ones_like(src_ids)})
         np.testing.assert_allclose(memory[0], ref["memory"][0], atol=ATOL, rtol=0)
         np.testing.assert_allclose(enc_attn[:, 0], ref["enc"][0], atol=ATOL, rtol=0)
         b = len(rows)
@@ -273,7 +328,7 @@ def test_decoder_step_graph_matches_full_sequence_forward(oracle: Oracle) -> Non
         past_v = past_k
         for t in range(n):
             token = np.array([[r[t]] for r in rows], np.int64)
-            logits, past_k, past_v, self_attn, cross_attn = dec.run(None, {
+            logits, past_k, past_v, self_attn, cross_attn = dec.run(DECODER_OUTPUTS_USED, {
                 "token": token, "position": np.array([t], np.int64), "src_mask": mask,
                 "cross_k": cross_k, "cross_v": cross_v, "past_k": past_k, "past_v": past_v})
             assert self_attn.shape[-1] == t + 1
@@ -298,53 +353,3 @@ def test_decoder_self_attention_never_sees_the_future(oracle: Oracle) -> None:
         np.testing.assert_allclose(rb["self"][0, :, :, :cut], ra["self"][0, :, :, :cut], atol=1e-6, rtol=0)
         np.testing.assert_allclose(rb["cross"][0, :, :, :cut], ra["cross"][0, :, :, :cut], atol=1e-6, rtol=0)
         assert np.abs(rb["logits"][0, cut:] - ra["logits"][0, cut:]).max() > 1e-3  # the future does matter
-
-
-# -- softmax with temperature, top-k and top-p, by hand ---------------------------------------------
-
-def test_softmax_with_temperature_by_hand() -> None:
-    from attnscope.core.inference.inspection import softmax_with_temperature
-
-    logits = np.log([1.0, 2.0, 3.0, 4.0])
-    np.testing.assert_allclose(softmax_with_temperature(logits, 1.0), [0.1, 0.2, 0.3, 0.4], atol=1e-12)
-    np.testing.assert_allclose(softmax_with_temperature(logits, 0.5), np.array([1, 4, 9, 16]) / 30, atol=1e-12)
-    roots = np.sqrt([1.0, 2.0, 3.0, 4.0])
-    np.testing.assert_allclose(softmax_with_temperature(logits, 2.0), roots / roots.sum(), atol=1e-12)
-    rows = np.stack([logits, logits[::-1]])  # rows are independent
-    np.testing.assert_allclose(softmax_with_temperature(rows, 1.0)[1], [0.4, 0.3, 0.2, 0.1], atol=1e-12)
-
-
-def test_kept_set_by_hand() -> None:
-    from attnscope.core.inference.search import kept_set, sampling_probs
-
-    bos = 4
-    logits = np.log([0.3, 0.25, 0.25, 0.2, 1e-9])  # A, B, C, D, BOS
-    # top_k = 3 keeps A, B, C; renormalised (0.375, 0.3125, 0.3125), 0.6 is reached with B.
-    assert kept_set(logits, 1.0, 3, 0.6, bos).tolist() == [0, 1]
-    np.testing.assert_allclose(sampling_probs(logits, 1.0, 3, 0.6, bos), [0.3 / 0.55, 0.25 / 0.55, 0, 0, 0],
-                               atol=1e-9)
-    assert kept_set(logits, 1.0, 0, 0.6, bos).tolist() == [0, 1, 2]  # 0.3, 0.55, 0.8 of the mass
-    assert kept_set(logits, 1.0, 2, 1.0, bos).tolist() == [0, 1]
-    assert kept_set(logits, 1.0, 0, 1.0, bos).tolist() == [0, 1, 2, 3]  # BOS is never kept
-    assert kept_set(logits, 1.0, 0, 1e-9, bos).tolist() == [0]  # at least one piece
-    # Temperature reshapes the nucleus: at T = 0.5 the masses are 9 : 6.25 : 6.25 : 4.
-    assert kept_set(logits, 0.5, 0, 0.6, bos).tolist() == [0, 1, 2]
-    assert kept_set(logits, 0.5, 0, 0.5, bos).tolist() == [0, 1]
-
-
-@pytest.mark.parametrize("temperature", [0.5, 1.0, 1.7])
-def test_kept_set_and_sampler_over_a_grid(temperature: float) -> None:
-    from attnscope.core.inference.search import kept_set, sampling_probs
-
-    rng = np.random.default_rng(3)
-    bos = 2
-    for _ in range(20):
-        z = rng.normal(0, 2.5, 40)
-        probs = hand_softmax(z, temperature, masked=bos)
-        for k in (0, 1, 2, 3, 5, 17):
-            for p in (0.05, 0.3, 0.6, 0.9, 0.99, 1.0):
-                expected = hand_kept(probs, k, p)
-                assert kept_set(z, temperature, k, p, bos).tolist() == expected
-                q = sampling_probs(z, temperature, k, p, bos)
-                assert np.flatnonzero(q).tolist() == sorted(expected)
-                np.testing.assert_allclose(q[expected], probs[expected] / probs[expected].sum(), atol=1e-12)

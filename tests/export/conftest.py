@@ -75,12 +75,16 @@ def source_for(view: str, ins, metrics_run: Path, fake_engine=None):
     if source == "heads":
         return None  # the shipped bundle
     if source == "corpus":
-        from attnscope.app.fake_engine import FakeEngine
+        from attnscope.app.testing import FakeEngine
 
         engine = fake_engine or FakeEngine()
         return [engine.inspect(s, DecodeConfig(strategy="greedy", beam_size=1)) for s in CORPUS]
     if source == "snapshots":
         return [("step 0", ins), ("step 120", ins), ("step 1200", ins)]
+    if view == "contributions":  # ALTI+ needs a real model's contributions.onnx: the shipped one
+        from attnscope.core.inference.engine import Engine
+
+        return Engine.load(None).inspect(SENTENCE, DecodeConfig(strategy="beam", beam_size=4))
     return ins
 
 

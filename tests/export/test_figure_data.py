@@ -9,9 +9,15 @@ import math
 import numpy as np
 import pytest
 
-from attnscope.core.inference.inspection import softmax_with_temperature
 from attnscope.export.data import TEMPERATURES, FigureError, display_label
 from attnscope.export.figures import VIEWS, figure_data, make_figure, render
+
+
+def softmax_at(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """exp(z / T) / sum exp(z / T), written out here: the oracle shares no code with the app."""
+    z = np.asarray(logits, np.float64) / temperature
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _dump(ins, view, tmp_path, ext, **opts):
@@ -67,7 +73,7 @@ def test_probs_are_softmax_at_each_temperature(ins, tmp_path, fake_engine):
     assert d["ids"] == order.tolist()
     assert d["temperatures"] == list(TEMPERATURES)
     for row, t in zip(d["probs"], TEMPERATURES, strict=True):
-        np.testing.assert_allclose(row, softmax_with_temperature(logits, t)[order], rtol=1e-12)
+        np.testing.assert_allclose(row, softmax_at(logits, t)[order], rtol=1e-12)
     assert d["raw_pieces"] == [fake_engine.piece(i) for i in order.tolist()]
     assert d["pieces"] == [display_label(fake_engine.piece(i)) for i in order.tolist()]
     assert d["chosen_piece"] == ins.target_pieces[step]
@@ -84,7 +90,7 @@ def test_trace_holds_inputs_choices_and_candidates(ins, tmp_path):
     assert list(d["input_pieces"]) == list(ins.best.decoder_input_pieces)
     assert list(d["selected"]) == [display_label(p) for p in ins.target_pieces]
     np.testing.assert_array_equal(d["chosen_ids"], ins.best.target_ids)
-    probs = softmax_with_temperature(ins.step_logits, 1.0)
+    probs = softmax_at(ins.step_logits, 1.0)
     for t in range(len(ins.target_pieces)):
         top = np.argsort(-probs[t], kind="stable")[:3]
         if d["chosen_rank"][t] < 3:

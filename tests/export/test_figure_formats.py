@@ -18,7 +18,7 @@ SVG_NS = "{http://www.w3.org/2000/svg}"
 CASES = [("head", {"kind": "enc"}), ("head", {"kind": "dec"}), ("grid", {"kind": "enc"}),
          ("grid", {"kind": "cross"}), ("cross", {}), ("beam", {}), ("probs", {}), ("trace", {}),
          ("curves", {}), ("aer", {}), ("roles", {}), ("entropy", {}), ("distance", {}),
-         ("corpus", {"kind": "enc"}), ("snapshots", {"kind": "cross"})]
+         ("corpus", {"kind": "enc"}), ("snapshots", {"kind": "cross"}), ("contributions", {})]
 IDS = [v + ("-" + o["kind"] if o else "") for v, o in CASES]
 ENGLISH_ONLY = {"head-enc", "grid-enc", "curves", "aer", "roles", "entropy", "distance", "corpus-enc"}
 
@@ -38,7 +38,8 @@ def _expected_tokens(case: str, ins) -> set[str]:
             "cross": src | tgt, "beam": tgt, "probs": {display_label(ins.target_pieces[0])},
             "trace": src, "curves": {"loss", "learning rate", "BLEU", "validation"},
             "aer": {"AER", "head", "layer"}, "roles": heads, "entropy": heads, "distance": heads,
-            "corpus-enc": {"head 1", "layer 1"}, "snapshots-cross": {"step 0", "step 1200"}}[case]
+            "corpus-enc": {"head 1", "layer 1"}, "snapshots-cross": {"step 0", "step 1200"},
+            "contributions": {"source", "target prefix", "step"}}[case]
 
 
 def test_cases_cover_every_view():

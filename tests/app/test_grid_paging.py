@@ -1,0 +1,66 @@
+"""A 24-layer x 16-head model in the grid: a page of layers at a time, every tile labelled."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+
+from attnscope.app.attention_grid import PAGE_LAYERS, SHORT_VIEW_PX, AttentionGrid
+from attnscope.app.state import AppState
+from attnscope.app.testing import FakeEngine
+from attnscope.core.config import DecodeConfig, ModelConfig
+
+DEEP = ModelConfig(vocab_size=400, d_model=64, n_heads=16, n_encoder_layers=24, n_decoder_layers=24,
+                   d_ff=128, dropout=0.0, max_len=64)
+
+
+def test_deep_model_pages_by_layer(qtbot):
+    state = AppState()
+    grid = AttentionGrid(state)
+    qtbot.addWidget(grid)
+    grid.resize(1000, 650)
+    grid.show()
+    ins = FakeEngine(DEEP).inspect("I love you", DecodeConfig())
+    state.set_inspection(ins)
+    grid.refresh()
+    assert grid.view.height() >= SHORT_VIEW_PX
+    assert grid.page_box.isVisible() and grid.page_box.count() == 24 // PAGE_LAYERS + 1
+    assert grid.stack.shape[:2] == (PAGE_LAYERS, 16)  # the first page: layers 1-6, all heads
+    assert grid.titles.texts[0] == "L1 H1" and grid.titles.texts[-1] == "L6 H16"
+    np.testing.assert_array_equal(grid.matrix(2, 15), ins.encoder_attention[2, 15])
+
+    qtbot.keyClick(grid.page_box, Qt.Key.Key_Down)  # the user picks the next page
+    grid.refresh()
+    assert grid.page_box.currentText().startswith("Layers 7–12")
+    np.testing.assert_array_equal(grid.matrix(0, 3), ins.encoder_attention[6, 3])
+    got: list[tuple] = []
+    state.attention_selected.connect(lambda *a: got.append(a))
+    grid.click_tile(1, 4)
+    assert got[-1] == ("encoder", "heads", 7, 4)  # layer 8, head 5: the tile's real layer
+    assert grid.titles.texts[0] == "L7 H1" and grid.titles.texts[-1] == "L12 H16"
+
+
+def test_short_grid_pages_fewer_layers(qtbot):
+    state = AppState()
+    grid = AttentionGrid(state)
+    qtbot.addWidget(grid)
+    grid.resize(1000, 300)
+    grid.show()
+    ins = FakeEngine(DEEP).inspect("I love you", DecodeConfig())
+    state.set_inspection(ins)
+    grid.refresh()
+    assert grid.stack.shape[:2] == (PAGE_LAYERS // 2, 16)
+    assert grid.page_box.count() == 24 // (PAGE_LAYERS // 2) + 1
+    qtbot.keyClick(grid.page_box, Qt.Key.Key_End)  # "All layers"
+    grid.refresh()
+    assert grid.stack.shape[:2] == (24, 16) and grid.titles.texts[-1] == "L24 H16"
+
+
+def test_shallow_model_has_no_pages(qtbot):
+    state = AppState()
+    grid = AttentionGrid(state)
+    qtbot.addWidget(grid)
+    state.set_inspection(FakeEngine().inspect("I love you", DecodeConfig()))
+    grid.refresh()
+    assert not grid.page_box.isVisible() and grid.page_box.count() == 0
+    assert grid.stack.shape[0] == 3

@@ -1,0 +1,235 @@
+"""Imported Hugging Face models against transformers itself: generate() token for token,
+and the chosen path's attention and logits against transformers' forward pass."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("transformers")
+import torch  # noqa: E402
+from hf_models import NLLB_LANGS, SENTENCES, bart_folder, marian_folder, nllb_folder  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def marian(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from attnscope.core.convert.importer import import_hf
+
+    folder = marian_folder(tmp_path_factory.mktemp("hf") / "opus-mt-tiny")
+    bundle = tmp_path_factory.mktemp("bundles") / "marian"
+    import_hf(str(folder), bundle)
+    return folder, bundle
+
+
+def _hf(folder: Path):  # noqa: ANN202
+    from transformers import MarianMTModel, MarianTokenizer
+
+    model = MarianMTModel.from_pretrained(folder, attn_implementation="eager").eval()
+    tok = MarianTokenizer(str(folder / "source.spm"), str(folder / "target.spm"), str(folder / "vocab.json"))
+    return model, tok
+
+
+def _generated(seq: torch.Tensor, eos: int) -> list[int]:
+    """generate()'s sequence without the decoder start, up to and including EOS."""
+    out = []
+    for t in seq.tolist()[1:]:
+        out.append(t)
+        if t == eos:
+            break
+    return out
+
+
+def _parity(model, engine, source_ids, texts, cfg=None, lengths_seen=3, **generate_kwargs) -> None:  # noqa: ANN001
+    """Greedy and beam search against generate(), and the chosen path's attention and logits
+    against transformers' forward pass (eager attention, no cache)."""
+    defaults = cfg or engine.decode_defaults()
+    eos = model.config.eos_token_id
+    worst = {"logits": 0.0, "encoder": 0.0, "self": 0.0, "cross": 0.0}
+    lengths = set()
+    for text in texts:
+        ids = source_ids(text)
+        for beams in (1, defaults.beam_size):
+            run = defaults.replace(strategy="greedy") if beams == 1 else defaults
+            ins = engine.inspect(text, run)
+            assert ins.source_ids.tolist() == ids[0].tolist(), text
+            with torch.no_grad():
+                seq = model.generate(ids, num_beams=beams, do_sample=False, **generate_kwargs)[0]
+            want = _generated(seq, eos)
+            got = ins.best.target_ids.tolist()
+            assert got == want, (text, beams, got, want)
+            lengths.add(len(got))
+            dec_in = torch.tensor([[model.config.decoder_start_token_id] + got[:-1]])
+            with torch.no_grad():
+                o = model(input_ids=ids, decoder_input_ids=dec_in, output_attentions=True)
+            worst["logits"] = max(worst["logits"], float(np.abs(ins.best.step_logits - o.logits[0].numpy()).max()))
+            enc = np.stack([a[0].numpy() for a in o.encoder_attentions])
+            worst["encoder"] = max(worst["encoder"], float(np.abs(ins.encoder_attention - enc).max()))
+            dself = np.stack([a[0].numpy() for a in o.decoder_attentions])
+            worst["self"] = max(worst["self"], float(np.abs(ins.best.decoder_self_attention - dself).max()))
+            cross = np.stack([a[0].numpy() for a in o.cross_attentions])
+            worst["cross"] = max(worst["cross"], float(np.abs(ins.best.cross_attention - cross).max()))
+    assert max(worst.values()) < 1e-4, worst
+    assert len(lengths) >= lengths_seen, lengths  # hypotheses of several lengths: stopping rules exercised
+
+
+def test_import_verify_reports_parity(marian: tuple[Path, Path], tmp_path: Path) -> None:
+    """--verify: decoded by the bundle, then by transformers, compared."""
+    from attnscope.core.convert.importer import import_hf
+
+    folder, _ = marian
+    report = import_hf(str(folder), tmp_path / "b", verify=True, sentences=SENTENCES[:3])
+    assert report["verified"] and report["verify"]["identical_beam"] == 3, report
+
+
+def test_marian_matches_generate_and_forward(marian: tuple[Path, Path]) -> None:
+    from attnscope.core.inference.engine import Engine
+
+    folder, bundle = marian
+    model, tok = _hf(folder)
+    engine = Engine.load(bundle)
+    defaults = engine.decode_defaults()
+    assert (defaults.beam_size, defaults.max_len, defaults.length_penalty_kind) == (4, 23, "hf")
+    assert len(SENTENCES) >= 20
+    _parity(model, engine, lambda t: tok(t, return_tensors="pt").input_ids, SENTENCES)
+    for text in SENTENCES[:5]:  # target.spm joins the pieces as MarianTokenizer does
+        ins = engine.inspect(text, defaults)
+        with torch.no_grad():
+            seq = model.generate(tok(text, return_tensors="pt").input_ids)[0]
+        assert ins.translation == tok.decode(seq, skip_special_tokens=True)
+
+
+def test_bart_matches_generate_and_forward(tmp_path: Path) -> None:
+    """Learned positions from row 2, embedding LayerNorm, GELU, forced BOS and EOS, n-gram
+    blocking and early stopping from generation_config.json; byte-level "Ġ" shown as "▁"."""
+    from tokenizers import Tokenizer as HFTokenizer
+    from transformers import BartForConditionalGeneration
+
+    from attnscope.core.convert.importer import import_hf
+    from attnscope.core.inference.engine import Engine
+
+    folder = bart_folder(tmp_path / "bart")
+    import_hf(str(folder), tmp_path / "bundle")
+    engine = Engine.load(tmp_path / "bundle")
+    model = BartForConditionalGeneration.from_pretrained(folder, attn_implementation="eager").eval()
+    bpe = HFTokenizer.from_file(str(folder / "tokenizer.json"))
+    # BART frames a source as <s> pieces </s> (ids 0 and 2).
+    _parity(model, engine, lambda t: torch.tensor([[0, *bpe.encode(t).ids, 2]]), SENTENCES[:20])
+    ins = engine.inspect("the cat sees the dog")
+    pieces = ins.source_pieces
+    assert sum(p.startswith("▁") for p in pieces) >= 4 and not any("Ġ" in p for p in pieces), pieces
+
+
+def test_nllb_matches_generate_and_forward(tmp_path: Path) -> None:
+    """M2M100/NLLB: pre-LN, final norms, fairseq sinusoids from row pad + 1, a decoder with
+    other layer and head counts; language codes frame the source and force the first piece."""
+    from transformers import AutoTokenizer, M2M100ForConditionalGeneration
+
+    from attnscope.core.convert.importer import import_hf
+    from attnscope.core.inference.engine import Engine
+
+    folder = nllb_folder(tmp_path / "nllb")
+    import_hf(str(folder), tmp_path / "bundle", target_lang="fra_Latn")
+    engine = Engine.load(tmp_path / "bundle")
+    assert set(engine.languages()) == set(NLLB_LANGS)
+    model = M2M100ForConditionalGeneration.from_pretrained(folder, attn_implementation="eager").eval()
+    tok = AutoTokenizer.from_pretrained(str(folder), src_lang="eng_Latn")
+    fra = tok.convert_tokens_to_ids("fra_Latn")
+    assert engine.decode_defaults().forced_bos_id == fra
+    _parity(model, engine, lambda t: tok(t, return_tensors="pt").input_ids, SENTENCES[:20], lengths_seen=2,
+            forced_bos_token_id=fra)
+    # Another pair, chosen at run time: German source, English target.
+    engine.set_source_language("deu_Latn")
+    deu = AutoTokenizer.from_pretrained(str(folder), src_lang="deu_Latn")
+    eng = tok.convert_tokens_to_ids("eng_Latn")
+    cfg = engine.target_language(engine.decode_defaults(), "eng_Latn")
+    _parity(model, engine, lambda t: deu(t, return_tensors="pt").input_ids, SENTENCES[:5], cfg,
+            lengths_seen=1, forced_bos_token_id=eng)
+
+
+@pytest.mark.parametrize("settings", [
+    {"early_stopping": "never", "length_penalty": 1.5, "no_repeat_ngram_size": 2, "min_length": 6},
+    {"early_stopping": False, "length_penalty": -0.5, "num_beams": 3},
+])
+def test_marian_generation_settings_match_generate(marian: tuple[Path, Path], settings: dict,
+                                                   tmp_path: Path) -> None:
+    """generation_config.json's early_stopping, length penalty, min_length and n-gram blocking."""
+    from attnscope.core.convert.importer import import_hf
+    from attnscope.core.inference.engine import Engine
+
+    folder = marian_folder(tmp_path / "hf", seed=1, generation=settings)
+    bundle = tmp_path / "bundle"
+    import_hf(str(folder), bundle)
+    model, tok = _hf(folder)
+    engine = Engine.load(bundle)
+    cfg = engine.decode_defaults()
+    for text in SENTENCES[:5]:
+        ids = tok(text, return_tensors="pt").input_ids
+        with torch.no_grad():
+            seq = model.generate(ids, do_sample=False)[0]
+        want = _generated(seq, model.config.eos_token_id)
+        assert engine.inspect(text, cfg).best.target_ids.tolist() == want, text
+
+
+class _Result:
+    def __init__(self, returncode: int, stderr: str) -> None:
+        self.returncode, self.stderr = returncode, stderr
+
+
+@pytest.fixture
+def _cli(capsys: pytest.CaptureFixture[str]):  # noqa: ANN202
+    """The `attnscope` command in this process (what the console script runs)."""
+    from attnscope.core.cli import main
+
+    def run(*args: str) -> _Result:
+        code = main(list(args))
+        return _Result(code, capsys.readouterr().err)
+
+    return run
+
+
+def test_import_errors_are_one_line(marian: tuple[Path, Path], tmp_path: Path, _cli) -> None:  # noqa: ANN001
+    folder, _ = marian
+    # A family we do not read: the message names its model_type and the supported ones.
+    other = tmp_path / "t5"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"model_type": "t5"}))
+    r = _cli("import", str(other), "--out", str(tmp_path / "b1"))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "'t5'" in r.stderr and "marian" in r.stderr and "config.json" in r.stderr
+    # A repo id not in the local cache: download first, no network.
+    r = _cli("import", "nobody/not-a-model", "--out", str(tmp_path / "b2"))
+    assert r.returncode == 2 and "download" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    # A missing tokenizer file, and a vocabulary larger than the model's.
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(folder, broken)
+    (broken / "target.spm").unlink()
+    r = _cli("import", str(broken), "--out", str(tmp_path / "b3"))
+    assert r.returncode == 2 and "target.spm" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    shutil.copyfile(folder / "target.spm", broken / "target.spm")
+    vocab = json.loads((broken / "vocab.json").read_text())
+    vocab["extra"] = 10_000
+    (broken / "vocab.json").write_text(json.dumps(vocab))
+    r = _cli("import", str(broken), "--out", str(tmp_path / "b4"))
+    assert r.returncode == 2 and "vocab.json" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "b4").exists() and not (tmp_path / "b4.partial").exists()
+
+
+def test_repo_id_resolves_in_local_cache(marian: tuple[Path, Path], tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A repo id is read from the local Hugging Face cache's snapshot folder, offline."""
+    import shutil
+
+    from attnscope.core.convert.hf import resolve_source
+
+    folder, _ = marian
+    snap = tmp_path / "hub" / "models--acme--opus-mt-tiny" / "snapshots" / "abc123"
+    shutil.copytree(folder, snap)
+    (snap.parents[1] / "refs").mkdir()
+    (snap.parents[1] / "refs" / "main").write_text("abc123")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert resolve_source("acme/opus-mt-tiny") == snap
