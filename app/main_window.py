@@ -6,7 +6,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from PySide6.QtCore import QSettings, QSignalBlocker, Qt, QTimer
+from PySide6.QtCore import QSettings, QSignalBlocker, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -132,7 +132,7 @@ class MainWindow(QMainWindow):
         # The side column and the bottom tabs keep their share of the window as it is
         # resized (Qt gives all new room to the centre); dragging a divider sets the share.
         self.right_share, self.bottom_share = 440 / 1280, 230 / 800
-        self._fitted_size = None
+        self._fitted_size: QSize | None = None
         self._fitted_docks = (0, 0)
         self._fitting = False
         self._fit_timer = QTimer(self, singleShot=True, interval=0)
@@ -269,7 +269,7 @@ class MainWindow(QMainWindow):
                      "Alt+Right")
         self._action(decode, "Re-&run", self.controller.refresh, "F5")
         self.int8_action = self._action(decode, "&8-bit weights (faster, approximate)",
-                                        lambda: self._on_int8_toggled(self.int8_action.isChecked()))
+                                        self._on_int8_triggered)
         self.int8_action.setCheckable(True)
         self._action(decode, "Focus the &input", self._on_focus_input, "Ctrl+L")
         view = self.menuBar().addMenu("&View")
@@ -374,6 +374,9 @@ class MainWindow(QMainWindow):
             problems.append(f"Snapshots not shown: {problem}")
         if problems:
             self.statusBar().showMessage(" · ".join(problems), 20_000)
+
+    def _on_int8_triggered(self) -> None:
+        self._on_int8_toggled(self.int8_action.isChecked())
 
     def _on_int8_toggled(self, checked: bool) -> None:
         """Reload the same bundle quantised to 8 bits, or back to float (never silently)."""

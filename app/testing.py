@@ -27,6 +27,7 @@ from attnscope.core.inference.engine import EncoderOutput, Engine, StepOutput
 from attnscope.core.inference.inspection import Inspection
 from attnscope.core.inference.protocols import CancelFn, ProgressFn
 from attnscope.core.inference.snapshots import SnapshotDecode
+from attnscope.core.tokenizer import SpecialIds
 
 _SPECIALS = ("<pad>", "<unk>", "<s>", "</s>")
 # english word -> (korean pieces, alternative first piece, role)
@@ -81,6 +82,7 @@ class FakeTokenizer:
     def __init__(self, vocab_size: int) -> None:
         self.vocab = _build_vocab(vocab_size)
         self.ids = {p: i for i, p in enumerate(self.vocab)}
+        self.special = SpecialIds()  # pad, unk, bos, eos = 0-3, as the vocabulary above
 
     def __len__(self) -> int:
         return len(self.vocab)
