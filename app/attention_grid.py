@@ -40,7 +40,7 @@ class AttentionGrid(LazyView, QWidget):
         self.mosaic = np.zeros((1, 1), np.float32)
         self._geom: tuple[int, int, int, int, int, int] | None = None  # R, C, Q, K, gy, gx
         self._titled_row0 = 0  # first layer the tile titles were written for
-        self._titled: tuple | None = None  # (geometry, mode) the tile titles were written for
+        self._titled: tuple | None = None  # (geometry, mode, first layer) the titles were written for
         self._labels: tuple = ((), ())
         self.kind_box = self._combo(ad.KINDS, self._on_kind_changed)
         self.mode_box = self._combo(ad.MODES, self._on_mode_changed)
@@ -217,8 +217,8 @@ class AttentionGrid(LazyView, QWidget):
             self.mosaic = np.full((height, width), np.nan, np.float32)
             # half a cell of margin on the left so the first key label is not clipped
             set_range(self.plot, x=(-1.0, width - 0.5), y=(-gy - 0.5, height - 0.5))
-        if (geom, self.mode) != self._titled:  # "L1 mean" and "L1 rollout" share a geometry
-            self._titled = (geom, self.mode)
+        if (geom, self.mode, self.row0) != self._titled:  # "L1 mean", "L1 rollout": one geometry
+            self._titled = (geom, self.mode, self.row0)
             titles, xy = [], []
             for r in range(rows):
                 for c in range(cols):
