@@ -6,7 +6,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from PySide6.QtCore import QEvent, QSettings, QSignalBlocker, QSize, Qt, QTimer
+from PySide6.QtCore import QSettings, QSignalBlocker, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -133,11 +133,10 @@ class MainWindow(QMainWindow):
         # resized (Qt gives all new room to the centre); dragging a divider sets the share.
         self.right_share, self.bottom_share = 440 / 1280, 230 / 800
         self._fitted_size: QSize | None = None
+        self._fitted_docks = (0, 0)
         self._fitting = False
         self._fit_timer = QTimer(self, singleShot=True, interval=0)
         self._fit_timer.timeout.connect(self.fit_docks)
-        for name in ("Beam tree", "Step scrubber"):
-            self.docks[name].installEventFilter(self)
         # -- status bar ----------------------------------------------------------
         self.provider_label, self.bundle_label, self.time_label = QLabel(), QLabel(), QLabel()
         # A fixed size: the timing changes every keystroke and must not relayout the window.
@@ -269,8 +268,8 @@ class MainWindow(QMainWindow):
         self._action(decode, "&Next step", lambda: self.state.set_step(self.state.step + 1),
                      "Alt+Right")
         self._action(decode, "Re-&run", self.controller.refresh, "F5")
-        self.int8_action: QAction = self._action(decode, "&8-bit weights (faster, approximate)",
-                                        lambda: self._on_int8_toggled(self.int8_action.isChecked()))
+        self.int8_action = self._action(decode, "&8-bit weights (faster, approximate)",
+                                        self._on_int8_triggered)
         self.int8_action.setCheckable(True)
         self._action(decode, "Focus the &input", self._on_focus_input, "Ctrl+L")
         view = self.menuBar().addMenu("&View")
@@ -375,6 +374,9 @@ class MainWindow(QMainWindow):
             problems.append(f"Snapshots not shown: {problem}")
         if problems:
             self.statusBar().showMessage(" · ".join(problems), 20_000)
+
+    def _on_int8_triggered(self) -> None:
+        self._on_int8_toggled(self.int8_action.isChecked())
 
     def _on_int8_toggled(self, checked: bool) -> None:
         """Reload the same bundle quantised to 8 bits, or back to float (never silently)."""
@@ -498,16 +500,20 @@ class MainWindow(QMainWindow):
         super().resizeEvent(ev)
         self._fit_timer.start()
 
-    def eventFilter(self, obj, ev) -> bool:  # noqa: N802 - Qt override
-        # A dock resized while the window kept its size and a button is held: the user is
-        # dragging a divider (layouts settling after a fit hold no button).
-        if (ev.type() == QEvent.Type.Resize and not self._fitting and self._fitted_size == self.size()
-                and QApplication.mouseButtons() & Qt.MouseButton.LeftButton and self.isVisible()):
-            if obj is self.docks["Beam tree"] and not obj.isFloating():
-                self.right_share = obj.width() / max(self.width(), 1)
-            elif obj is self.docks["Step scrubber"] and not obj.isFloating():
-                self.bottom_share = obj.height() / max(self.height(), 1)
-        return super().eventFilter(obj, ev)
+    def mouseReleaseEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        super().mouseReleaseEvent(ev)  # the dock dividers belong to the main window
+        self._note_dragged_dividers()
+
+    def _note_dragged_dividers(self) -> None:
+        """A dock whose size differs from the last fit's was dragged: keep that share."""
+        if self._fitted_size != self.size() or self._fit_timer.isActive():
+            return
+        w, h = self.width(), self.height()
+        tree, bottom = self.docks["Beam tree"], self.docks["Step scrubber"]
+        if not tree.isFloating() and abs(tree.width() - self._fitted_docks[0]) > 4:
+            self.right_share = tree.width() / max(w, 1)
+        if not bottom.isFloating() and abs(bottom.height() - self._fitted_docks[1]) > 4:
+            self.bottom_share = bottom.height() / max(h, 1)
 
     def fit_docks(self) -> None:
         """Give the side column and the bottom tabs their share of the window's size."""
@@ -521,6 +527,7 @@ class MainWindow(QMainWindow):
         finally:
             self._fitting = False
         self._fitted_size = self.size()
+        self._fitted_docks = (self.docks["Beam tree"].width(), self.docks["Step scrubber"].height())
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self, text: str) -> None:

@@ -35,7 +35,8 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self._plots: dict[str, pg.PlotItem] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
-        self._built = False  # eight plots cost ~0.3 s: built when first shown or fed
+        self._built = False  # eight plots cost ~0.3 s: built when first painted
+        self._series: RunSeries | None = None  # fed before the plots exist: drawn when built
         self._notes: dict[str, pg.TextItem] = {}
         self.setMinimumHeight(2 * ROW_PX)
 
@@ -66,8 +67,6 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
             p.addLegend(offset=(-4, 4), labelTextSize="8pt")
             p.setMenuEnabled(False)
             p.getAxis("left").setWidth(52)  # room for "0.001" without labels running together
-            if log:  # decades only: labelled minor ticks of a short log axis run together
-                p.getAxis("left").setStyle(maxTextLevel=0)
             self._plots[key] = p
         t = theme.current()
         self._curve("loss", "train_loss", "train", t.bar)
@@ -84,7 +83,7 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
                 self._curve(stat, f"{stat}:{kind}", kind, getattr(t, color), symbol=True)
         self._layer_colors = pg.colormap.get("CET-C6")
         theme.style_widget(self)
-        self.set_series(RunSeries())
+        self.set_series(self._series or RunSeries())
 
     def _curve(self, plot: str, key: str, name: str, color: str, symbol: bool = False,
                width: float = 2.0) -> pg.PlotDataItem:
@@ -95,6 +94,9 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
 
     def set_series(self, s: RunSeries) -> None:
         """Redraw every curve from ``s`` (cheap: a few hundred points per curve)."""
+        self._series = s
+        if not self._built:  # a background tab: drawn when first painted
+            return
         tr, va = s.train, s.valid
         ts, vs = tr.get("step", []), va.get("step", [])
         for key, src, col, log in (("train_loss", tr, "loss", False), ("train_ppl", tr, "ppl", True),
@@ -121,6 +123,25 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
             pts = s.layer_grad[layer]
             self.curves[key].setData(*_xy([p[0] for p in pts], [p[1] for p in pts], True))
         self._sync_legends()
+        for key, _title, log in PLOTS:
+            if log:
+                self._log_ticks(self._plots[key])
+
+    @staticmethod
+    def _log_ticks(plot: pg.PlotItem) -> None:
+        """1, 2, 5 × each decade the data spans (pyqtgraph labels every 1..9 of a short
+        log axis, and they run together); only decades when it spans several."""
+        ys = [np.log10(it.yData[it.yData > 0]) for it in plot.listDataItems()
+              if it.yData is not None and len(it.yData)]
+        ys = [y for y in ys if len(y)]
+        if not ys:
+            plot.getAxis("left").setTicks(None)
+            return
+        lo, hi = min(float(y.min()) for y in ys), max(float(y.max()) for y in ys)
+        steps = (0.0,) if hi - lo > 2 else (0.0, np.log10(2), np.log10(5))
+        ticks = [(d + m, f"{10 ** (d + m):g}") for d in range(int(np.floor(lo)), int(np.ceil(hi)) + 1)
+                 for m in steps if lo - 0.05 <= d + m <= hi + 0.05]
+        plot.getAxis("left").setTicks([ticks, []])
 
     def _sync_legends(self) -> None:
         """A legend names only curves that have points; an empty plot says why."""
@@ -148,6 +169,9 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
                     plot.enableAutoRange()
 
     def clear_curves(self) -> None:
+        self._series = None
+        if not self._built:
+            return
         for item in self.curves.values():
             item.setData([], [])
         self._sync_legends()

@@ -149,7 +149,7 @@ class Familiarity:
         return not self.reasons
 
 
-def assess(pieces: Sequence[str], ids: Sequence[int], counts: PieceCounts | None,
+def assess(pieces: Sequence[str], ids: Sequence[int] | np.ndarray, counts: PieceCounts | None,
            unk_id: int = 1, target_pieces: Sequence[str] = ()) -> Familiarity:
     """Mark the source pieces that are byte fallbacks, unknown, or rare in training, and
     the words the model never saw whole; count byte pieces in the translation."""

@@ -154,11 +154,14 @@ def test_training_tab_shows_the_open_models_log(real_window, qtbot):
 
     image = QImage(10, 10, QImage.Format.Format_ARGB32)
     painter = QPainter(image)
-    for key in ("update", "grad", "ppl"):  # log axes: their labels never run together
-        rects = [r for r, _flags, _text in dash.curves.plots[key].getAxis("left").generateDrawSpecs(painter)[2]]
+    try:  # a failed assert must still end the painter (destroying a painted device aborts Qt)
+        specs = {key: [r for r, _flags, _text in dash.curves.plots[key].getAxis("left").generateDrawSpecs(painter)[2]]
+                 for key in ("update", "grad", "ppl")}
+    finally:
+        painter.end()
+    for key, rects in specs.items():  # log axes: their labels never run together
         assert len(rects) >= 2
         assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:]), key
-    painter.end()
 
 
 # -- 7, 8: temperature and modes ------------------------------------------------------
