@@ -143,7 +143,7 @@ def decompositions(model: Transformer, src: Tensor, tgt_in: Tensor
     memory = model.enc_norm(x)
     t = tgt_in.size(1)
     causal = torch.triu(torch.full((t, t), NEG_INF, device=tgt_in.device), diagonal=1)[None, None]
-    y = model.pos(model.embed_scaled(tgt_in))  # (B, T, D), as Transformer.decode
+    y = model.embed_target(tgt_in)  # (B, T, D), as Transformer.decode (its own embedding and positions)
     dec: list[tuple[BlockDecomposition, BlockDecomposition]] = []
     for layer in model.decoder:
         (s_sub, s_attn), (c_sub, c_attn) = DECODER_BLOCKS

@@ -19,12 +19,21 @@ from attnscope.core.inference.engine import Engine
 from attnscope.core.model import Transformer
 from attnscope.core.train import load_run_model
 
+# The imported families' shapes on the architecture spec (core.convert maps each onto it).
+FAMILY_SPECS = {
+    "bart": {"norm": "post", "embed_norm": True, "positions": "learned", "position_offset": 2,
+             "activation": "gelu", "logits_bias": True, "scale_embedding": False},
+    "marian": {"norm": "post", "positions": "sinusoidal_half", "activation": "swish", "logits_bias": True},
+    "nllb": {"norm": "pre", "final_norm": True, "positions": "sinusoidal_fairseq", "position_offset": 2,
+             "activation": "relu", "decoder_heads": 2, "decoder_d_ff": 96},
+}
 
-def _random_model(norm: str, seed: int = 0) -> Transformer:
+
+def _random_model(norm: str, seed: int = 0, **spec: object) -> Transformer:
     """A tiny model whose LayerNorms and biases are far from their initial 1/0 values."""
     torch.manual_seed(seed)
     base = PRESETS["tiny"][0]
-    cfg = ModelConfig(**{**base.__dict__, "norm": norm})
+    cfg = ModelConfig(**{**base.__dict__, "norm": norm, **spec})
     model = Transformer(cfg).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -63,9 +72,10 @@ def _block_outputs(model: Transformer, src: torch.Tensor, tgt: torch.Tensor) -> 
     return seen
 
 
-@pytest.mark.parametrize("norm", ["post", "pre"])
-def test_terms_sum_back_to_every_block_output(norm: str) -> None:
-    model = _random_model(norm)
+@pytest.mark.parametrize("family", ["paper-post", "paper-pre", *FAMILY_SPECS])
+def test_terms_sum_back_to_every_block_output(family: str) -> None:
+    spec = dict(FAMILY_SPECS.get(family, {"norm": family.removeprefix("paper-")}))
+    model = _random_model(str(spec.pop("norm")), **spec)
     src, tgt = torch.randint(4, 300, (2, 9)), torch.randint(4, 300, (2, 6))
     real = _block_outputs(model, src, tgt)
     with torch.no_grad():
