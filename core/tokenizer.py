@@ -75,10 +75,8 @@ class SpecialIds:
         return frozenset({self.pad, self.unk, self.bos, self.eos, self.decoder_start, *self.languages.values()})
 
 
-class TextTokenizer(Protocol):
-    """What the engine needs of a tokenizer."""
-
-    special: SpecialIds
+class PieceTokenizer(Protocol):
+    """Text to piece ids and back (``Tokenizer`` is one); what the views need."""
 
     def __len__(self) -> int: ...
     def encode(self, text: str) -> list[int]: ...
@@ -86,6 +84,12 @@ class TextTokenizer(Protocol):
     def piece(self, i: int) -> str: ...
     def pieces(self, ids: Iterable[int]) -> list[str]: ...
     def piece_id(self, piece: str) -> int: ...
+
+
+class TextTokenizer(PieceTokenizer, Protocol):
+    """What the engine needs of a tokenizer: the pieces and the bundle's special ids."""
+
+    special: SpecialIds
 
 
 class Tokenizer:

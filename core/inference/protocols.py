@@ -3,27 +3,19 @@ a tokenizer: structural types, so a test double is checked like the real thing."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from attnscope.core.bundle import Bundle
 from attnscope.core.config import DecodeConfig, ModelConfig
 from attnscope.core.inference.inspection import Inspection
+from attnscope.core.tokenizer import PieceTokenizer
+
+__all__ = ["CancelFn", "InspectionEngine", "Inspector", "PieceTokenizer", "ProgressFn"]
 
 ProgressFn = Callable[[Inspection], None]  # receives partial Inspections during a decode
 CancelFn = Callable[[], bool]  # True: stop before the next decoder step
-
-
-class PieceTokenizer(Protocol):
-    """Text to piece ids and back (``core.tokenizer.Tokenizer`` is one)."""
-
-    def __len__(self) -> int: ...
-    def encode(self, text: str) -> list[int]: ...
-    def decode(self, ids: Iterable[int]) -> str: ...
-    def piece(self, i: int) -> str: ...
-    def pieces(self, ids: Iterable[int]) -> list[str]: ...
-    def piece_id(self, piece: str) -> int: ...
 
 
 class InspectionEngine(Protocol):
