@@ -120,6 +120,29 @@ def test_bart_matches_generate_and_forward(tmp_path: Path) -> None:
     ins = engine.inspect("the cat sees the dog")
     pieces = ins.source_pieces
     assert sum(p.startswith("▁") for p in pieces) >= 4 and not any("Ġ" in p for p in pieces), pieces
+    _alti_matches_torch(engine, ins, tmp_path / "bundle")
+
+
+def _alti_matches_torch(engine, ins, bundle: Path) -> None:  # noqa: ANN001
+    """ALTI+ of an imported model: the onnxruntime layer matrices equal the torch
+    decomposition of the bundle's own weights on the same teacher-forced prefix."""
+    from safetensors.torch import load_file
+
+    from attnscope.core.contributions import ContributionsGraph
+    from attnscope.core.model import Transformer
+
+    c = ins.contributions
+    assert c is not None, "an imported bundle has no ALTI+ graph"
+    model = Transformer(engine.model_config).eval()
+    model.load_state_dict(load_file(str(bundle / "weights.safetensors")), strict=False)
+    start = engine.tokenizer.special.decoder_start
+    tgt_in = np.concatenate([[start], ins.best.target_ids[:-1]]).astype(np.int64)
+    with torch.no_grad():
+        want = ContributionsGraph(model)(torch.from_numpy(ins.source_ids[None]), torch.from_numpy(tgt_in[None]))
+    for got, w in zip((c.encoder_layers, c.decoder_self_layers, c.cross_layers), want, strict=True):
+        np.testing.assert_allclose(got, w.numpy(), atol=1e-5)
+    np.testing.assert_allclose(c.total.sum(axis=1), 1.0, atol=1e-5)
+    assert np.all((c.source_share > 0) & (c.source_share < 1))
 
 
 def test_nllb_matches_generate_and_forward(tmp_path: Path) -> None:
@@ -147,6 +170,7 @@ def test_nllb_matches_generate_and_forward(tmp_path: Path) -> None:
     cfg = engine.target_language(engine.decode_defaults(), "eng_Latn")
     _parity(model, engine, lambda t: deu(t, return_tensors="pt").input_ids, SENTENCES[:5], cfg,
             lengths_seen=1, forced_bos_token_id=eng)
+    _alti_matches_torch(engine, engine.inspect("the cat sees the dog", cfg), tmp_path / "bundle")
 
 
 @pytest.mark.parametrize("settings", [
