@@ -236,7 +236,7 @@ class MainWindow(QMainWindow):
         if shortcut is not None:
             act.setShortcut(QKeySequence(shortcut))
         # triggered passes Qt's `checked` flag; the slot takes no argument and never sees it.
-        act.triggered.connect(lambda _checked=False: slot())
+        act.triggered.connect(lambda *_flag: slot())
         menu.addAction(act)
         return act
 
