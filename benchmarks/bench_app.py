@@ -17,7 +17,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from benchmarks.common import summary, write  # noqa: E402
+from benchmarks.common import settle_window, summary, write  # noqa: E402
 
 SENTENCE = "The student reads a new book at the library every day."
 
@@ -80,14 +80,7 @@ def main() -> None:
     edit = window.sentence.source
 
     def settle() -> None:
-        """Spin until the latest request is drawn and no decode is running."""
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            app.processEvents()
-            if not ctrl.runner.busy and not ctrl._asked_at:
-                app.processEvents()
-                return
-            time.sleep(0.0005)
+        settle_window(app, window, 10)
 
     window.start("")
     settle()

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import summary, timeit, write
+from benchmarks.common import settle_window, summary, timeit, write
 
 SENTENCE = "The teacher reads a new book and the child drinks the milk."  # 12 words, 12 pieces
 STEPS = 12
@@ -164,13 +164,7 @@ def window_latency(engine: Any, keys: int) -> dict[str, Any]:
     ctrl.set_config(ctrl.config.replace(strategy="beam", beam_size=4, max_len=STEPS))
 
     def settle() -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            app.processEvents()
-            if not ctrl.runner.busy and not ctrl._asked_at:
-                app.processEvents()
-                return
-            time.sleep(0.0005)
+        settle_window(app, window, 30)
 
     start = "The teacher"
     window.start(start)

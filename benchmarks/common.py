@@ -70,3 +70,15 @@ def write(name: str, data: dict[str, Any]) -> Path:
     payload = {"benchmark": name, "date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), **data}
     path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
     return path
+
+
+def settle_window(app: Any, window: Any, timeout_s: float) -> None:
+    """Spin the Qt event loop until the window's latest request is drawn and no decode runs."""
+    ctrl = window.controller
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        app.processEvents()
+        if not ctrl.runner.busy and not ctrl._asked_at:
+            app.processEvents()
+            return
+        time.sleep(0.0005)
