@@ -118,10 +118,13 @@ def inspection_to_json(ins: Inspection, top_logits: int = 10, piece: Callable[[i
     known = {n.token: ins.node_pieces[n.id] for n in ins.nodes}
     name = piece or (lambda i: known.get(i, f"#{i}"))
     steps: list[Any] = []
-    for t, row in enumerate(ins.best.step_logits):
-        idx = np.argsort(-row, kind="stable")[:top_logits] if top_logits > 0 else np.arange(len(row))
+    logits = ins.best.step_logits
+    for t in range(len(logits)):
+        idx, z = logits.kept(t)  # most likely first; above 64k pieces only the kept ones
+        if top_logits > 0:
+            idx, z = idx[:top_logits], z[:top_logits]
         steps.append({"step": t, "ids": idx.tolist(), "pieces": [name(int(i)) for i in idx],
-                      "logits": _arr(row[idx], 4)})
+                      "logits": _arr(z, 4), "log_z": round(float(logits.log_z[t]), 6)})
     rows = node_rows(ins.steps)
     tree = []
     for n in ins.nodes:

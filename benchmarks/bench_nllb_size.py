@@ -1,0 +1,158 @@
+"""NLLB-600M size: import time, peak memory, inspection time and memory per inspection.
+
+The model has the shape of NLLB-200-distilled-600M (d1024, 12+12 layers, 16 heads, FFN
+4096, a 256 206-piece vocabulary) and random weights, built offline from ``M2M100Config``
+with a word-level ``tokenizer.json`` that covers every id. It is built once into a cache
+folder outside the repository (``$ATTNSCOPE_BENCH_CACHE``, default
+``~/.cache/attnscope-bench``), then ``attnscope import`` runs in a child process whose peak
+resident memory is read from the kernel (``ru_maxrss`` of the child).
+
+Run: .venv/bin/python -m benchmarks.bench_nllb_size [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import summary, timeit, write
+
+SENTENCE = "The teacher reads a new book and the child drinks the milk."  # 12 words
+VOCAB = 256_206
+SHAPE = {"d_model": 1024, "encoder_layers": 12, "decoder_layers": 12, "encoder_attention_heads": 16,
+         "decoder_attention_heads": 16, "encoder_ffn_dim": 4096, "decoder_ffn_dim": 4096}
+LANGS = ("eng_Latn", "deu_Latn", "fra_Latn", "kor_Hang")
+CACHE = Path(os.environ.get("ATTNSCOPE_BENCH_CACHE") or Path.home() / ".cache" / "attnscope-bench")
+
+
+def word_tokenizer(folder: Path) -> None:
+    """A word-level tokenizer.json with exactly VOCAB pieces: specials, the sentence's words,
+    filler words, and NLLB's language codes as added tokens at the end."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>"]
+    words = ["▁" + w for w in dict.fromkeys(SENTENCE.replace(".", " .").split())]
+    fill = VOCAB - len(specials) - len(words) - len(LANGS) - 1  # - <mask>
+    vocab = {p: i for i, p in enumerate(specials + words + [f"▁w{i}" for i in range(fill)])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    tok.add_special_tokens([*specials, *LANGS, "<mask>"])
+    assert tok.get_vocab_size(with_added_tokens=True) == VOCAB
+    tok.save(str(folder / "tokenizer.json"))
+    (folder / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "NllbTokenizer", "src_lang": "eng_Latn", "tgt_lang": "deu_Latn", "bos_token": "<s>",
+        "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>", "mask_token": "<mask>"}))
+
+
+def nllb_600m_folder(shards: bool = True) -> Path:
+    """The Hugging Face folder (built once, then reused from the cache)."""
+    folder = CACHE / "nllb-600m-shape"
+    if (folder / "config.json").is_file() and (folder / "tokenizer.json").is_file():
+        return folder
+    import torch
+    from transformers import GenerationConfig, M2M100Config, M2M100ForConditionalGeneration
+
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    torch.manual_seed(0)
+    cfg = M2M100Config(vocab_size=VOCAB, max_position_embeddings=1024, pad_token_id=1, bos_token_id=0,
+                       eos_token_id=2, decoder_start_token_id=2, activation_function="relu", dropout=0.0,
+                       scale_embedding=True, tie_word_embeddings=True, **SHAPE)
+    model = M2M100ForConditionalGeneration(cfg).eval()
+    model.generation_config = GenerationConfig(decoder_start_token_id=2, bos_token_id=0, eos_token_id=2,
+                                               pad_token_id=1, max_length=200, num_beams=4)
+    # Sharded like the published checkpoints once over a size, so the index path is measured.
+    model.save_pretrained(partial, max_shard_size="1GB" if shards else "100GB")
+    del model
+    word_tokenizer(partial)
+    shutil.rmtree(folder, ignore_errors=True)
+    partial.rename(folder)
+    return folder
+
+
+def child_peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+
+
+def run_import(folder: Path, out: Path, verify: bool) -> dict[str, Any]:
+    """`attnscope import` in a fresh process: wall time and that process's peak RSS."""
+    cmd = [sys.executable, "-P", "-m", "attnscope", "import", str(folder), "--out", str(out)]
+    if verify:
+        cmd.append("--verify")
+    # ru_maxrss of RUSAGE_CHILDREN is the largest child so far: run a time-wrapper per call.
+    wrapped = [sys.executable, "-c",
+               "import resource,subprocess,sys;r=subprocess.run(sys.argv[1:]);"
+               "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr);"
+               "sys.exit(r.returncode)", *cmd]
+    t0 = time.perf_counter()
+    proc = subprocess.run(wrapped, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"import failed: {proc.stderr.strip().splitlines()[-1:]}")
+    peak = next(int(ln.split()[1]) for ln in proc.stderr.splitlines() if ln.startswith("PEAK_RSS_KB"))
+    report = json.loads(proc.stdout[proc.stdout.index("{"):]) if "{" in proc.stdout else {}
+    return {"wall_s": round(wall, 1), "peak_rss_mb": round(peak / 1024), "report": report}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--verify", action="store_true", help="also time `import --verify` (loads transformers)")
+    a = ap.parse_args()
+    repeat = 3 if a.quick else 7
+    t0 = time.perf_counter()
+    folder = nllb_600m_folder()
+    build_s = time.perf_counter() - t0
+    out = CACHE / "nllb-600m-shape.bundle"
+    res: dict[str, Any] = {
+        "model": "NLLB-600M shape: d1024, 12+12 layers, 16 heads, FFN 4096, vocabulary 256206, random weights "
+                 "(M2M100Config), sharded safetensors",
+        "machine_note": "2 cores and 24 GiB shared with other jobs running at the same time: the times are "
+                        "upper bounds, see the load averages",
+        "load_average_at_start": round(os.getloadavg()[0], 2),
+        "hf_folder_bytes": sum(p.stat().st_size for p in folder.iterdir() if p.is_file()),
+        "hf_folder_build_s": round(build_s, 1)}
+    res["import"] = run_import(folder, out, verify=False)
+    if a.verify:
+        res["import_verify"] = run_import(folder, CACHE / "nllb-600m-shape.verified", verify=True)
+    res["bundle_files_mb"] = {p.name: round(p.stat().st_size / 1e6, 1) for p in sorted(out.iterdir()) if p.is_file()}
+
+    from attnscope.core.inference.engine import Engine
+
+    t1 = time.perf_counter()
+    engine = Engine.load(out, device="cpu", threads=2)
+    res["engine_load_s"] = round(time.perf_counter() - t1, 1)
+    engine.with_contributions = False  # timed separately below
+    dcfg = engine.decode_defaults().replace(strategy="beam", beam_size=4, max_len=12, min_length=13)
+    ins = engine.inspect(SENTENCE, dcfg)
+    res["inspection"] = {**summary(timeit(lambda: engine.inspect(SENTENCE, dcfg), repeat, warmup=1)),
+                         "source_pieces": len(ins.source_ids), "steps": len(ins.steps), "threads": 2}
+    res["memory_per_inspection"] = inspection_memory(ins)
+    res["load_average_at_end"] = round(os.getloadavg()[0], 2)
+    path = write("nllb_size", res)
+    print(path.read_text())
+
+
+def inspection_memory(ins: Any) -> dict[str, Any]:
+    """The arrays one Inspection holds, by kind (nbytes, not RSS)."""
+    from attnscope.core.inference.inspection import inspection_nbytes
+
+    parts = inspection_nbytes(ins)
+    rows = sum(len(r.node_ids) for r in ins.steps)
+    vocab = ins.steps[0].logits.vocab_size if ins.steps else 0
+    return {**{k: round(v / 1e6, 3) for k, v in parts.items()}, "unit": "MB", "logit_rows": rows,
+            "full_logits_would_be_mb": round(rows * vocab * 4 / 1e6, 1)}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
