@@ -163,12 +163,14 @@ class StepScrubber(LazyView, QWidget):
             f"<b>{html.escape(ins.source_pieces[top_src]) if n else '—'}</b>")
         # log p straight from the logits (z / T - log Z_T): log(p) of an underflowed p would
         # stop at a floor. Kept pieces only, most likely first (core.inference.logits).
-        ids, logp = path.step_logits[step].log_probs(self.state.display_temperature)
+        logits = path.step_logits[step]
+        ids, logp = logits.log_probs(self.state.display_temperature)
+        approx = "" if logits.exact_at(self.state.display_temperature) else "≈"  # as the bars mark it
         for r, (pid, lp) in enumerate(zip(ids[:TOP].tolist(), logp[:TOP].tolist(), strict=True)):
             colour = t.accent if pid == path.target_ids[step] else t.text
             p = float(np.exp(lp))  # as the bars print it: tiny values in scientific notation
-            for c, text in enumerate((self.state.piece(pid), f"{p:.3f}" if p >= 5e-4 else f"{p:.0e}",
-                                      f"{lp:.2f}")):
+            for c, text in enumerate((self.state.piece(pid), approx + (f"{p:.3f}" if p >= 5e-4 else f"{p:.0e}"),
+                                      approx + f"{lp:.2f}")):
                 self._set_cell(r, c, text, colour)
 
     def _set_cell(self, row: int, col: int, text: str, colour: str) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -80,34 +79,42 @@ def nllb_600m_folder(shards: bool = True) -> Path:
     return folder
 
 
-def child_peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+# Runs in a fresh process: the import with a progress callback that notes the resident
+# memory at every phase (current from /proc/self/statm, peak from getrusage).
+CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+from attnscope.core.convert.importer import import_hf
+phases, t0 = [], time.perf_counter()
+def say(msg):
+    with open("/proc/self/statm") as f:
+        cur = int(f.read().split()[1]) * resource.getpagesize()
+    phases.append({"phase": msg, "at_s": round(time.perf_counter() - t0, 1), "rss_mb": round(cur / 2**20),
+                   "peak_rss_mb_so_far": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)})
+report = import_hf(sys.argv[1], Path(sys.argv[2]), verify=sys.argv[3] == "1", progress=say,
+                   sentences=sys.argv[4:] or None)
+say("done")
+print("RESULT " + json.dumps({"report": report, "phases": phases}))
+"""
 
 
-def run_import(folder: Path, out: Path, verify: bool) -> dict[str, Any]:
-    """`attnscope import` in a fresh process: wall time and that process's peak RSS."""
-    cmd = [sys.executable, "-P", "-m", "attnscope", "import", str(folder), "--out", str(out)]
-    if verify:
-        cmd.append("--verify")
-    # ru_maxrss of RUSAGE_CHILDREN is the largest child so far: run a time-wrapper per call.
-    wrapped = [sys.executable, "-c",
-               "import resource,subprocess,sys;r=subprocess.run(sys.argv[1:]);"
-               "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr);"
-               "sys.exit(r.returncode)", *cmd]
+def run_import(folder: Path, out: Path, verify: bool, sentences: list[str] | None = None) -> dict[str, Any]:
+    """`import_hf` in a fresh process: wall time, resident memory per phase and its peak."""
     t0 = time.perf_counter()
-    proc = subprocess.run(wrapped, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-P", "-c", CHILD, str(folder), str(out), "1" if verify else "0",
+                           *(sentences or [])], capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise SystemExit(f"import failed: {proc.stderr.strip().splitlines()[-1:]}")
-    peak = next(int(ln.split()[1]) for ln in proc.stderr.splitlines() if ln.startswith("PEAK_RSS_KB"))
-    report = json.loads(proc.stdout[proc.stdout.index("{"):]) if "{" in proc.stdout else {}
-    return {"wall_s": round(wall, 1), "peak_rss_mb": round(peak / 1024), "report": report}
+        raise SystemExit(f"import failed: {proc.stderr.strip().splitlines()[-3:]}")
+    res = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[7:])
+    return {"wall_s": round(wall, 1), "peak_rss_mb": max(p["peak_rss_mb_so_far"] for p in res["phases"]),
+            "phases": res["phases"], "report": res["report"]}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--verify", action="store_true", help="also time `import --verify` (loads transformers)")
+    ap.add_argument("--verify", action="store_true", help="import with --verify (then loads transformers)")
     a = ap.parse_args()
     repeat = 3 if a.quick else 7
     t0 = time.perf_counter()
@@ -122,9 +129,9 @@ def main() -> None:
         "load_average_at_start": round(os.getloadavg()[0], 2),
         "hf_folder_bytes": sum(p.stat().st_size for p in folder.iterdir() if p.is_file()),
         "hf_folder_build_s": round(build_s, 1)}
-    res["import"] = run_import(folder, out, verify=False)
-    if a.verify:
-        res["import_verify"] = run_import(folder, CACHE / "nllb-600m-shape.verified", verify=True)
+    # With --verify the same run goes on to `import --verify` (the bundle against transformers);
+    # its phases show the resident memory before and after the bundle is released.
+    res["import"] = run_import(folder, out, verify=a.verify, sentences=[SENTENCE, "The child reads."])
     res["bundle_files_mb"] = {p.name: round(p.stat().st_size / 1e6, 1) for p in sorted(out.iterdir()) if p.is_file()}
 
     from attnscope.core.inference.engine import Engine
