@@ -36,6 +36,18 @@ def _logsumexp(x: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.squeeze(m, axis) + np.log(np.sum(np.exp(x - m), axis=axis))
 
 
+def _top(row: np.ndarray, k: int, stride: int = 32) -> np.ndarray:
+    """Ids of the ``k`` largest entries of ``row`` (any order). A strided sample gives a
+    threshold that leaves a few hundred candidates, so the selection never sorts the row."""
+    sample = row[::stride]
+    rank = min(sample.size - 1, k // stride + 8)
+    if rank >= 1:
+        cand = np.flatnonzero(row >= np.partition(sample, sample.size - rank)[sample.size - rank])
+        if cand.size >= k:
+            return cand[np.argpartition(row[cand], cand.size - k)[cand.size - k:]]
+    return np.argpartition(row, row.size - k)[row.size - k:]
+
+
 @dataclass(frozen=True)
 class StepLogits:
     """Logits of R rows (one decoder call's K rows, or a path's T steps), dense or compact."""
@@ -44,7 +56,7 @@ class StepLogits:
     ids: np.ndarray | None  # [R, W] int32 piece of each value (compact; -1 pads a shorter row); None: dense
     log_z: np.ndarray  # [R] float64 log-sum-exp of the whole row at T = 1
     vocab_size: int
-    ranked: int = 0  # compact: the first `ranked` entries of every row are its exact top pieces
+    ranked: int = 0  # compact: the first `ranked` entries of every row are its exact top pieces (>= TOP)
     tail_count: np.ndarray | None = None  # [R, B] int32 pieces not kept, per logit bin
     tail_lse: np.ndarray | None = None  # [R, B] float64 log-sum-exp of those logits, per bin
     tail_edges: np.ndarray | None = None  # [R, 2] float64 lowest and highest logit not kept
@@ -55,11 +67,13 @@ class StepLogits:
              dense_max: int = DENSE_MAX, bins: int = TAIL_BINS) -> StepLogits:
         """Keep [R, V] raw logits: whole when V <= ``dense_max``, else top + ``always`` (per row)
         + log Z + tail histogram."""
-        x = np.asarray(logits)
+        x = np.asarray(logits, np.float32)
         r, v = x.shape
-        log_z = _logsumexp(x.astype(np.float64))
+        m = x.max(axis=1, keepdims=True)
+        # exp in float32 (1e-7 per term), the sum over the row in float64
+        log_z = m[:, 0].astype(np.float64) + np.log(np.exp(x - m).sum(axis=1, dtype=np.float64))
         if v <= dense_max:
-            return cls(x.astype(np.float32, copy=False), None, log_z, v)
+            return cls(x, None, log_z, v)
         always = always or [[] for _ in range(r)]
         extra = max((len(a) for a in always), default=0)
         width = min(v, top + extra)
@@ -68,32 +82,45 @@ class StepLogits:
         count = np.zeros((r, bins), np.int32)
         lse = np.full((r, bins), -np.inf, np.float64)
         edges = np.zeros((r, 2), np.float64)
+        ranked = width
         for i in range(r):
             row = x[i]
             wanted = sorted({int(a) for a in always[i] if 0 <= int(a) < v})
-            best = np.argpartition(-row, width - 1)[:width]
-            best = best[np.argsort(-row[best], kind="stable")]
-            missing = [a for a in wanted if a not in set(best.tolist())]
+            best = _top(row, width)
+            best = best[np.lexsort((best, -row[best]))]  # largest first, ties by id
+            have = set(best.tolist())
+            missing = [a for a in wanted if a not in have]
+            ranked = min(ranked, width - len(missing))  # the exact top of every row: at least `top`
             # The chosen pieces take the places of the lowest-ranked; at least `top` stay ranked.
             keep = np.concatenate([best[: width - len(missing)], np.asarray(missing, np.int64)]).astype(np.int64)
             keep = keep[np.lexsort((keep, -row[keep]))]  # largest first, ties by id (as argsort)
             ids[i, : len(keep)] = keep
             values[i, : len(keep)] = row[keep]
-            mask = np.ones(v, bool)
-            mask[keep] = False
-            tail = row[mask].astype(np.float64)
-            if tail.size:
-                lo, hi = float(tail.min()), float(tail.max())
-                edges[i] = lo, hi
-                step = (hi - lo) / bins
-                b = np.minimum(((tail - lo) / step).astype(np.int64), bins - 1) if step > 0 \
-                    else np.zeros(tail.size, np.int64)
-                count[i] = np.bincount(b, minlength=bins)
-                upper = lo + (np.arange(bins) + 1) * step if step > 0 else np.full(bins, hi)
-                s = np.bincount(b, weights=np.exp(tail - upper[b]), minlength=bins)  # each within a bin of 1
-                with np.errstate(divide="ignore"):
-                    lse[i] = np.where(count[i] > 0, upper + np.log(s), -np.inf)
-        return cls(values, ids, log_z, v, width - extra, count, lse, edges)
+            if len(keep) == v:
+                continue
+            # The tail: every piece not kept, binned by logit without copying it out.
+            probe = row.copy()
+            probe[keep] = np.inf
+            lo = float(probe.min())
+            probe[keep] = -np.inf
+            hi = float(probe.max())
+            edges[i] = lo, hi
+            step = (hi - lo) / bins
+            if step > 0:
+                b = ((row - np.float32(lo)) * np.float32(1 / step)).astype(np.int32)
+                np.clip(b, 0, bins - 1, out=b)
+                upper = lo + (np.arange(bins) + 1) * step
+            else:
+                b = np.zeros(v, np.int32)
+                upper = np.full(bins, hi)
+            b[keep] = bins  # an overflow bin for the kept pieces, dropped below
+            count[i] = np.bincount(b, minlength=bins + 1)[:bins]
+            # each term within a bin's width of 1; float64 weights take bincount's fast path
+            e = np.exp(row - upper.astype(np.float32)[np.minimum(b, bins - 1)]).astype(np.float64)
+            s = np.bincount(b, weights=e, minlength=bins + 1)[:bins]
+            with np.errstate(divide="ignore"):
+                lse[i] = np.where(count[i] > 0, upper + np.log(s), -np.inf)
+        return cls(values, ids, log_z, v, ranked, count, lse, edges)
 
     @classmethod
     def stack(cls, rows: list[StepLogits]) -> StepLogits:

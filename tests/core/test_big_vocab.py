@@ -150,3 +150,42 @@ def test_kept_set_at_256k_matches_the_sampler_on_the_full_row(engine, bundles: d
             got = row.kept_set(1.0, 0, 0.5, bos)
             assert got.tolist() == want[: len(got)].tolist() and (len(got) == len(want) or len(got) >= 255)
     assert checked > 100
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_step_logits_by_hand_on_random_rows(seed: int) -> None:
+    """Rows the test draws itself: peaked, with ties, a chosen piece at the very bottom."""
+    from attnscope.core.inference.logits import StepLogits
+    from attnscope.core.inference.search import kept_set
+
+    rng = np.random.default_rng(seed)
+    v = 100_000
+    x = (rng.standard_normal((3, v)) * 3).astype(np.float32)
+    x[:, :40] = np.round(x[:, :40]) + 9  # ties among the top pieces
+    x[2, 777] = x[2].min() - 5.0  # a piece chosen from the very bottom (a forced prefix)
+    always = [[2], [2, 5, int(np.argsort(x[1])[v // 2])], [2, 777]]
+    kept = StepLogits.keep(x, always)
+    assert not kept.dense and kept.ranked >= 256
+    for r in range(3):
+        ids, z = kept.kept(r)
+        assert z.tolist() == x[r, ids].tolist()
+        assert set(always[r]) <= set(ids.tolist())
+        assert np.sort(x[r])[-256:].tolist() == np.sort(z)[-256:].tolist()  # the 256 largest, exactly
+        logp = z.astype(np.float64) - (x[r].max() + np.log(np.exp(x[r].astype(np.float64) - x[r].max()).sum()))
+        np.testing.assert_allclose(kept.log_probs(1.0, r)[1], logp, atol=1e-9)
+        for t in (0.3, 0.7, 1.5, 4.0):
+            y = x[r].astype(np.float64) / t
+            true = y.max() + math.log(float(np.exp(y - y.max()).sum()))
+            lo, hi = kept.log_partition_bounds(t)
+            assert lo[r] - 1e-9 <= true <= hi[r] + 1e-9
+            assert lo[r] - 1e-9 <= kept.log_partition(t)[r] <= hi[r] + 1e-9
+            for top_k, top_p in ((3, 1.0), (50, 0.7), (256, 0.95), (1, 0.2)):
+                want = kept_set(x[r], t, top_k, top_p, 2)
+                assert kept.kept_set(t, top_k, top_p, 2, row=r).tolist() == want.tolist()
+    # Up to 64k pieces nothing is dropped: the rows are kept as they came.
+    small = x[:, :60_000]
+    dense = StepLogits.keep(small, always)
+    assert dense.dense and dense.dense_values() is not None
+    np.testing.assert_array_equal(dense.dense_values(), small)
+    stacked = StepLogits.stack([kept[0], kept[2]])  # a path's rows, of different widths
+    assert len(stacked) == 2 and stacked.kept(1)[0].tolist() == kept.kept(2)[0].tolist()
