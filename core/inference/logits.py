@@ -48,13 +48,21 @@ def _top(row: np.ndarray, k: int, stride: int = 32) -> np.ndarray:
     return np.argpartition(row, row.size - k)[row.size - k:]
 
 
+def _row_log_z(x: np.ndarray) -> np.ndarray:
+    """[R] log-sum-exp of float32 rows: exp in float32 (1e-7 a term), the sums in float64."""
+    if x.size == 0:
+        return np.zeros(x.shape[0])
+    m = x.max(axis=1, keepdims=True)
+    return m[:, 0].astype(np.float64) + np.log(np.exp(x - m).sum(axis=1, dtype=np.float64))
+
+
 @dataclass(frozen=True)
 class StepLogits:
     """Logits of R rows (one decoder call's K rows, or a path's T steps), dense or compact."""
 
     values: np.ndarray  # [R, W] float32 raw logits; dense: W = V in id order; compact: by logit, descending
     ids: np.ndarray | None  # [R, W] int32 piece of each value (compact; -1 pads a shorter row); None: dense
-    log_z: np.ndarray  # [R] float64 log-sum-exp of the whole row at T = 1
+    given_log_z: np.ndarray | None  # [R] float64 log-sum-exp of each row at T = 1 (dense: computed when asked)
     vocab_size: int
     ranked: int = 0  # compact: the first `ranked` entries of every row are its exact top pieces (>= TOP)
     tail_count: np.ndarray | None = None  # [R, B] int32 pieces not kept, per logit bin
@@ -69,11 +77,9 @@ class StepLogits:
         + log Z + tail histogram."""
         x = np.asarray(logits, np.float32)
         r, v = x.shape
-        m = x.max(axis=1, keepdims=True)
-        # exp in float32 (1e-7 per term), the sum over the row in float64
-        log_z = m[:, 0].astype(np.float64) + np.log(np.exp(x - m).sum(axis=1, dtype=np.float64))
-        if v <= dense_max:
-            return cls(x, None, log_z, v)
+        if v <= dense_max:  # log Z only when a view asks: the decode loop never does
+            return cls(x, None, None, v)
+        log_z = _row_log_z(x)
         always = always or [[] for _ in range(r)]
         extra = max((len(a) for a in always), default=0)
         width = min(v, top + extra)
@@ -129,7 +135,7 @@ class StepLogits:
             return cls(np.zeros((0, 0), np.float32), None, np.zeros(0), 0)
         v = rows[0].vocab_size
         if rows[0].dense:
-            return cls(np.concatenate([r.values for r in rows]), None, np.concatenate([r.log_z for r in rows]), v)
+            return cls(np.concatenate([r.values for r in rows]), None, None, v)
         width = max(r.values.shape[1] for r in rows)
 
         def pad(a: np.ndarray, fill: float) -> np.ndarray:
@@ -144,6 +150,14 @@ class StepLogits:
 
     # --- access -------------------------------------------------------------------
     @property
+    def log_z(self) -> np.ndarray:
+        """[R] float64 log-sum-exp of each whole row at T = 1."""
+        if self.given_log_z is None:
+            object.__setattr__(self, "given_log_z", _row_log_z(self.values))  # a cache, not a change
+        assert self.given_log_z is not None
+        return self.given_log_z
+
+    @property
     def dense(self) -> bool:
         return self.ids is None
 
@@ -157,12 +171,12 @@ class StepLogits:
         def take(a: np.ndarray | None) -> np.ndarray | None:
             return None if a is None else a[sel]
 
-        return StepLogits(self.values[sel], take(self.ids), self.log_z[sel], self.vocab_size, self.ranked,
+        return StepLogits(self.values[sel], take(self.ids), take(self.given_log_z), self.vocab_size, self.ranked,
                           take(self.tail_count), take(self.tail_lse), take(self.tail_edges))
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.values, self.ids, self.log_z, self.tail_count, self.tail_lse,
+        return sum(a.nbytes for a in (self.values, self.ids, self.given_log_z, self.tail_count, self.tail_lse,
                                       self.tail_edges) if a is not None)
 
     def dense_values(self) -> np.ndarray:
