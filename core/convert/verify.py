@@ -27,7 +27,7 @@ def verify_import(bundle: Path, folder: Path, sentences: list[str] | None = None
     from attnscope.core.inference.logits import max_abs_diff
 
     texts = sentences or DEFAULT_SENTENCES
-    engine = Engine.load(bundle, device="cpu")
+    engine = Engine.load(bundle, device="cpu", contributions=False)  # what is compared, no more
     cfg = engine.decode_defaults()
     ours = []
     for text in texts:

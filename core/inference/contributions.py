@@ -9,7 +9,9 @@ it is a handful of small matrix products and keeps the per-layer matrices availa
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -96,7 +98,7 @@ class ContributionRunner:
         opts.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(str(graph), sess_options=opts, providers=["CPUExecutionProvider"])
-            tensors = load_file(str(weights))
+            tensors = map_safetensors(weights) or load_file(str(weights))
         except Exception as e:  # onnxruntime and safetensors raise their own types
             raise BundleError(f"{graph}: cannot run ALTI+ ({str(e).strip().splitlines()[0]})") from e
         self.feeds: dict[str, np.ndarray] = {}
@@ -122,6 +124,24 @@ class ContributionRunner:
 
     def contributions(self, src_ids: np.ndarray, tgt_in: np.ndarray) -> Contributions:
         return rollout(*self.layers(src_ids, tgt_in))
+
+
+def map_safetensors(path: Path) -> dict[str, np.ndarray] | None:
+    """The float32 tensors of a safetensors file as read-only memory maps, so an NLLB-size
+    model's weights stay in the page cache instead of being copied (None: other dtypes)."""
+    with path.open("rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + n)
+    out: dict[str, np.ndarray] = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info["dtype"] != "F32":
+            return None
+        begin, end = info["data_offsets"]
+        out[name] = data[begin:end].view(np.float32).reshape(info["shape"])
+    return out
 
 
 def load_runner(bundle: Bundle, threads: int = 1) -> ContributionRunner | None:

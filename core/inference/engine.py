@@ -139,12 +139,13 @@ class Engine:
     @classmethod
     def load(cls, bundle: str | Path | Bundle | None = None, runner: Runner | None = None,
              threads: int | None = None, device: str = "auto", snapshot: str | None = None,
-             precision: str = "float") -> Engine:
+             precision: str = "float", contributions: bool = True) -> Engine:
         """Open a bundle (None = the shipped default); raises BundleError naming the bad file.
 
         ``snapshot`` ("step-000120", one of ``bundle.snapshots()``) runs that earlier
         training state's graphs with the bundle's tokenizer. ``precision="int8"`` quantises
         the graphs (cached) and measures the attention difference to float on probe sentences.
+        ``contributions=False`` leaves the ALTI+ graph and its weights unloaded.
         """
         if precision not in ("float", "int8"):
             raise ValueError(f"precision must be 'float' or 'int8', got {precision!r}")
@@ -167,7 +168,8 @@ class Engine:
             # One intra-op thread is fastest for small models on few cores (measured in benchmarks/).
             n = threads if threads is not None else (1 if b.model.d_model <= 256 else 2)
             ort_runner = OrtRunner(b, n, want_cuda=device != "cpu")
-            alti = load_runner(b, n)  # float weights: an int8 engine's ALTI+ is its float model's
+            # float weights: an int8 engine's ALTI+ is its float model's
+            alti = load_runner(b, n) if contributions else None
             engine = cls(b, tok, _on_device(ort_runner), ort_runner.provider, alti=alti)
             if precision == "int8":
                 from attnscope.core.inference.int8 import attention_difference, int8_bundle
@@ -178,7 +180,7 @@ class Engine:
                 q_engine.int8_difference = attention_difference(engine, q_engine)
                 return q_engine
             return engine
-        return cls(b, tok, runner, "torch", alti=load_runner(b))
+        return cls(b, tok, runner, "torch", alti=load_runner(b) if contributions else None)
 
     @property
     def precision_text(self) -> str:
