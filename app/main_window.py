@@ -126,7 +126,7 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.resizeDocks([self.docks["Beam tree"]], [440], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["Beam tree"], self.docks["Next-piece probabilities"]],
-                         [330, 300], Qt.Orientation.Vertical)
+                         [380, 250], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["Step scrubber"]], [230], Qt.Orientation.Vertical)
         self._default_state = self.saveState()
         # The side column and the bottom tabs keep their share of the window as it is

@@ -219,6 +219,83 @@ def test_best_path_is_labelled_and_hover_names_both_scores(real_window, decoded,
     assert all(float(v).is_integer() for v, _ in ticks)
 
 
+def _painted_tree(window, qtbot, size):
+    """Resize the window, let the docks settle and paint the tree; returns the tree."""
+    window.resize(*size)
+    qtbot.waitUntil(lambda: window.size().width() == size[0] and not window._fit_timer.isActive())
+    qtbot.wait(100)
+    tree = window.tree
+    tree.plot_widget.grab()  # one paint: the item records what it drew where
+    return tree
+
+
+@pytest.mark.parametrize(("size", "hint"), [((1000, 650), True), ((1280, 800), False), ((1920, 1080), True)])
+@pytest.mark.parametrize("text", ["The student reads a new book at the library.", "She eats an apple."])
+def test_tree_marks_and_labels_never_overlap(real_window, decoded, qtbot, size, hint, text):
+    """Every hypothesis is drawn apart from the others and every label clear of marks,
+    labels and the view's edge; at 1000x650 under the first-run hint the pruned rows may
+    squeeze, the surviving ones may not. The default size labels the whole best path."""
+    w = real_window
+    if not hint:
+        qtbot.mouseClick(w.hint.ok, Qt.MouseButton.LeftButton)
+    w.sentence.set_text(text)
+    ins = decoded(w, text)
+    tree = _painted_tree(w, qtbot, size)
+    marks, labels = tree.item.mark_rects, tree.item.label_rects
+    assert set(marks) | {i for g in tree.item.data.groups for i in g} == set(range(len(ins.nodes)))
+    live = {i: r for i, r in marks.items() if ins.nodes[i].status != "pruned"}
+    small = size == (1000, 650)
+    crowd = live if small else marks
+    items = list(crowd.items())
+    for k, (i, a) in enumerate(items):
+        for j, b in items[k + 1:]:
+            assert not a.intersects(b), (size, ins.node_pieces[i], ins.node_pieces[j])
+    view = tree.plot_widget.mapFromScene(tree.plot.vb.sceneBoundingRect()).boundingRect()
+    rects = list(labels.items())
+    for k, (i, a) in enumerate(rects):
+        assert view.contains(a.toAlignedRect()), (size, ins.node_pieces[i])  # not cut off
+        assert not any(a.intersects(b) for _j, b in rects[k + 1:])
+        assert not any(a.intersects(m) for j, m in crowd.items() if j != i), ins.node_pieces[i]
+    if not small:
+        assert set(tree._chain(ins.best.node_id)) <= set(labels)  # the best path is labelled
+    caption = tree.caption
+    assert caption.label.heightForWidth(caption.width()) <= caption.height()  # nothing cut
+
+
+def _hover(tree, qtbot, node: int) -> str:
+    from PySide6.QtCore import QPointF
+
+    scene_pt = tree.plot.vb.mapViewToScene(QPointF(*tree._pos[node]))
+    view_pt = tree.plot_widget.mapFromScene(scene_pt)
+    corner = tree.plot_widget.mapFromScene(tree.plot.vb.sceneBoundingRect().bottomRight())
+    qtbot.wait(50)  # the scene sends hover events at most every few milliseconds
+    qtbot.mouseMove(tree.plot_widget.viewport(), corner - QPoint(3, 3))  # off every node first
+    qtbot.waitUntil(lambda: tree.plot.vb.toolTip() == "", timeout=3000)
+    qtbot.wait(50)
+    qtbot.mouseMove(tree.plot_widget.viewport(), QPoint(int(view_pt.x()), int(view_pt.y())))
+    qtbot.waitUntil(lambda: tree.plot.vb.toolTip() != "", timeout=3000)
+    return tree.plot.vb.toolTip()
+
+
+def test_hovering_the_tree_shows_the_hypothesis_and_both_scores(real_window, decoded, qtbot):
+    w = real_window
+    text = "The student reads a new book at the library."
+    w.sentence.set_text(text)
+    ins = decoded(w, text)
+    tree = _painted_tree(w, qtbot, (1366, 768))
+    best = ins.nodes[ins.best.node_id]
+    tip = _hover(tree, qtbot, best.id)
+    assert ins.translation in tip
+    assert f"hypothesis log p (Σ log p) = {best.cum_logprob:.3f}" in tip
+    assert f"score = {best.score:.3f}" in tip
+    # A mark standing for several pruned candidates lists every one of them.
+    group = max(tree.item.data.groups, key=len)
+    tip = _hover(tree, qtbot, group[0])
+    assert f"{len(group)} candidates pruned" in tip
+    for i in group:
+        assert f"{ins.node_pieces[i]}   log p = {ins.nodes[i].logprob:.3f}" in tip
+
+
 def test_log_p_column_is_exact_at_low_temperature(real_window, decoded, qtbot):
     window = real_window
     window.sentence.set_text("I love you")
