@@ -439,3 +439,35 @@ def test_head_detail_opens_in_its_own_window_with_every_row_labelled(real_window
     axis = w.detail.heatmap.getAxis("left")
     rows = [s for _v, s in axis._tickLevels[0]]
     assert len(rows) == len(ins.source_pieces)  # every row has its label
+
+
+# -- 10: the Lines view labels every token, inside the view -----------------------------
+@pytest.mark.parametrize("size", [(1000, 650), (1920, 1080)])
+def test_lines_view_labels_every_token_inside_the_view(real_window, decoded, qtbot, size):
+    w = real_window
+    text = "The old teacher gave the small children a new book at the library yesterday."
+    w.sentence.set_text(text)
+    ins = decoded(w, text)
+    w.resize(*size)
+    qtbot.waitUntil(lambda: w.size().width() == size[0] and not w._fit_timer.isActive())
+    w.docks["Head detail"].raise_()
+    detail = w.detail
+    bar = detail.tabs.tabBar()
+    qtbot.waitUntil(lambda: bar.isVisible())
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(1).center())
+    lines = detail.lines
+    qtbot.waitUntil(lambda: lines.isVisible() and lines.matrix.shape == (len(ins.source_pieces),) * 2)
+    assert (w.width(), w.height()) == size  # the head detail never forces the window wider
+    lines.grab()  # one paint
+    xl, xr = lines._columns()
+    for side, pieces in (("q", ins.source_pieces), ("k", ins.source_pieces)):
+        drawn = [(i, shown, r) for s, i, shown, r in lines.drawn if s == side]
+        assert [i for i, _s, _r in drawn] == list(range(len(pieces)))  # every token labelled
+        for k, (i, shown, r) in enumerate(drawn):
+            assert shown == pieces[i] or (shown.endswith("…") and pieces[i].startswith(shown[:-1]))
+            assert 0 <= r.left() and r.right() <= lines.width()  # not cut off at either edge
+            assert 0 <= r.top() and r.bottom() <= lines.height()
+            assert r.right() <= xl if side == "q" else r.left() >= xr  # clear of the lines
+            assert not any(r.intersects(o) for _j, _s, o in drawn[k + 1:]), shown  # no overlap
+    if size == (1920, 1080):  # room enough: nothing elided
+        assert all(shown == ins.source_pieces[i] for _s, i, shown, _r in lines.drawn)
