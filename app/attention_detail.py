@@ -45,8 +45,8 @@ class AttentionDetail(LazyView, QWidget):
         # What to show above the tabs, which head beside them: the bottom dock of a 1000 px
         # window holds both rows, and the plot keeps the height.
         bar = QHBoxLayout()
-        for w in (self.kind_box, self.mode_box, self.measure_box):
-            bar.addWidget(w)
+        for box in (self.kind_box, self.mode_box, self.measure_box):
+            bar.addWidget(box)
         bar.addWidget(self.value_label, 1)
         corner = QWidget()
         bar2 = QHBoxLayout(corner)
