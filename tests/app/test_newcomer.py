@@ -471,3 +471,83 @@ def test_lines_view_labels_every_token_inside_the_view(real_window, decoded, qtb
             assert not any(r.intersects(o) for _j, _s, o in drawn[k + 1:]), shown  # no overlap
     if size == (1920, 1080):  # room enough: nothing elided
         assert all(shown == ins.source_pieces[i] for _s, i, shown, _r in lines.drawn)
+
+
+# -- 9: statistics plots keep their titles, labels and cells inside the view -------------
+def _axis_label_rects(axis):
+    """(text, scene rect) of each tick label the axis draws: right-aligned beside a left
+    axis, centred under a bottom one, measured with the axis font."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QFontMetricsF
+
+    if not axis.style["showValues"] or not axis.isVisible():
+        return []
+    bounds = axis.mapRectFromParent(axis.geometry())
+    vertical = axis.orientation == "left"
+    lo, hi = axis.range
+    span = bounds.height() if vertical else bounds.width()
+    scale = span / (hi - lo)
+    fm = QFontMetricsF(axis.style["tickFont"] or axis.font())
+    gap = max(0, axis.style["tickLength"]) + axis.style["tickTextOffset"][0 if vertical else 1]
+    out = []
+    for v, s in axis._tickLevels[0]:
+        at = span - (v - lo) * scale if vertical else (v - lo) * scale
+        w, h = fm.horizontalAdvance(s), fm.height()
+        rect = (QRectF(bounds.right() - gap - w, bounds.top() + at - h / 2, w, h) if vertical
+                else QRectF(bounds.left() + at - w / 2, bounds.top() + gap, w, h))
+        out.append((s, axis.mapRectToScene(rect)))
+    return out
+
+
+def _assert_plot_inside(view, plot, texts=()):
+    """The plot's title, tick labels and ``texts`` (pg.TextItems on cells) lie inside the
+    widget's visible area and inside what clips them (the axis, the view box)."""
+    visible = view.mapToScene(view.viewport().rect()).boundingRect().adjusted(-0.5, -0.5, 0.5, 0.5)
+    title = plot.titleLabel.item.sceneBoundingRect()
+    assert plot.titleLabel.text and visible.contains(title), plot.titleLabel.text
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        box = axis.sceneBoundingRect().adjusted(-0.5, -0.5, 0.5, 0.5)
+        labels = _axis_label_rects(axis)
+        for s, r in labels:
+            assert visible.contains(r) and box.contains(r), (plot.titleLabel.text, name, s)
+    cells = plot.vb.sceneBoundingRect().adjusted(-0.5, -0.5, 0.5, 0.5)
+    for item in texts:
+        if item.isVisible():
+            m = item.textItem.document().documentMargin()  # empty padding around the line
+            text = item.mapRectToScene(item.boundingRect().adjusted(m, m, -m, -m))
+            assert cells.contains(text), item.textItem.toPlainText()
+
+
+@pytest.mark.parametrize("size", [(1000, 650), (1920, 1080)])
+def test_head_roles_and_statistics_are_not_cut_off(real_window, decoded, qtbot, size):
+    w = real_window
+    text = "The student reads a new book at the library."
+    w.sentence.set_text(text)
+    ins = decoded(w, text)
+    w.resize(*size)
+    qtbot.waitUntil(lambda: w.size().width() == size[0] and not w._fit_timer.isActive())
+    w.docks["Head roles"].raise_()
+    roles = w.roles
+    qtbot.waitUntil(lambda: roles.view.isVisible() and any(t.isVisible() for t in roles.cell_text))
+    qtbot.wait(50)
+    assert (w.width(), w.height()) == size  # no panel forces the window larger
+    aer = np.asarray(roles.heads["cross_aer"])
+    cells = [t for t in roles.cell_text if t.isVisible()]
+    assert len(cells) == aer.size and sum("★" in t.textItem.toPlainText() for t in cells) == 1
+    bottom = [s for s, _r in _axis_label_rects(roles.aer_plot.getAxis("bottom"))]
+    assert bottom == [f"H{h + 1}" for h in range(aer.shape[1])]  # the last head's column too
+    _assert_plot_inside(roles.view, roles.aer_plot, cells)
+    assert roles.best_box.mapRectToScene(roles.best_box.rect()).intersects(roles.aer_plot.vb.sceneBoundingRect())
+    w.docks["Head statistics"].raise_()
+    stats = w.stats
+    qtbot.waitUntil(lambda: stats.view.isVisible() and "entropy" in stats.values)
+    qtbot.wait(50)
+    assert (w.width(), w.height()) == size
+    n_layers = ins.encoder_attention.shape[0]
+    for name, plot in stats.plots.items():
+        _assert_plot_inside(stats.view, plot, stats.texts.get(name, ()))
+    layers = [s for s, _r in _axis_label_rects(stats.distance.getAxis("left"))]
+    assert layers == [f"L{i + 1}" for i in range(n_layers)]
+    first = _axis_label_rects(stats.similarity.getAxis("left"))[0][0]
+    assert first == "L{}H{}".format(*(divmod(int(stats.order[0]), ins.encoder_attention.shape[1])[k] + 1 for k in (0, 1)))
