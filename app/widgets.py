@@ -72,7 +72,8 @@ def fit_to_layout(view) -> None:
     """A pyqtgraph GraphicsLayoutWidget at least as wide and tall as its plots' smallest
     layout (titles, axes, labels): a narrower widget would cut them off at its edge."""
     need = view.ci.layout.effectiveSizeHint(Qt.SizeHint.MinimumSize)
-    view.setMinimumSize(int(need.width()) + 2, int(need.height()) + 2)
+    view.setMinimumSize(max(view.minimumWidth(), int(need.width()) + 2),
+                        max(view.minimumHeight(), int(need.height()) + 2))
 
 
 def scrolled(widget: QWidget) -> QScrollArea:

@@ -551,3 +551,75 @@ def test_head_roles_and_statistics_are_not_cut_off(real_window, decoded, qtbot, 
     assert layers == [f"L{i + 1}" for i in range(n_layers)]
     first = _axis_label_rects(stats.similarity.getAxis("left"))[0][0]
     assert first == "L{}H{}".format(*(divmod(int(stats.order[0]), ins.encoder_attention.shape[1])[k] + 1 for k in (0, 1)))
+
+
+# -- 6: the training charts after dragging the divider ---------------------------------------
+def _drag_divider(window, qtbot, dock, dy: int) -> None:
+    """Press on the divider above ``dock``, move the mouse ``dy`` pixels, release, as a
+    user drags it (the dividers belong to the main window)."""
+    top = dock.geometry().top()
+    centre = window.centralWidget().geometry()
+    at = QPoint(centre.center().x(), (centre.bottom() + top) // 2 + 1)
+    qtbot.mouseMove(window, at)
+    qtbot.mousePress(window, Qt.MouseButton.LeftButton, pos=at)
+    for k in range(1, 6):  # a few steps, as a hand moves (Qt applies each on a timer)
+        qtbot.mouseMove(window, at + QPoint(0, dy * k // 5))
+        qtbot.wait(20)
+    qtbot.mouseRelease(window, Qt.MouseButton.LeftButton, pos=at + QPoint(0, dy))
+    qtbot.wait(50)
+
+
+def _readable(curves) -> None:
+    """Every chart at least 150 px tall and 200 wide, inside the widget, its legend inside
+    its plot, and no two labels of a log axis touching (2 px apart at least)."""
+    from PySide6.QtGui import QImage, QPainter
+
+    width = curves.width()
+    for key, plot in curves.plots.items():
+        r = plot.sceneBoundingRect()
+        assert r.height() >= 150 and r.width() >= 200, (key, r)
+        assert r.left() >= 0 and r.right() <= width + 0.5, (key, r, width)  # not cut off at the right
+        assert plot.vb.height() >= 90, key
+        if plot.legend.items:
+            assert plot.vb.sceneBoundingRect().contains(plot.legend.sceneBoundingRect()), key
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        for key in ("update", "grad", "ppl"):
+            rects = [r for r, _f, _t in curves.plots[key].getAxis("left").generateDrawSpecs(painter)[2]]
+            assert len(rects) >= 2, key
+            for i, a in enumerate(rects):
+                assert not any(a.adjusted(0, -1, 0, 1).intersects(b) for b in rects[i + 1:]), key
+    finally:
+        painter.end()
+
+
+def test_dragging_the_divider_keeps_the_training_charts_readable(real_window, qtbot):
+    w = real_window
+    w.resize(1280, 800)
+    qtbot.waitUntil(lambda: w.width() == 1280 and not w._fit_timer.isActive())
+    dock = w.docks["Training"]
+    dock.raise_()
+    curves = w.dashboard.curves
+    qtbot.waitUntil(lambda: curves._built and curves.isVisible())
+    qtbot.wait(50)
+    _readable(curves)  # the default size
+    before = dock.height()
+    _drag_divider(w, qtbot, dock, -150)  # taller
+    assert dock.height() == pytest.approx(before + 150, abs=12)
+    _readable(curves)
+    assert w.bottom_share == pytest.approx(dock.height() / w.height(), abs=0.01)  # kept
+    _drag_divider(w, qtbot, dock, 400)  # as short as it goes: the charts scroll
+    assert dock.height() < before
+    _readable(curves)
+    w.docks["Gradient flow"].raise_()
+    grad = w.gradients
+    qtbot.waitUntil(lambda: grad.view.isVisible() and len(grad.layers) > 0)
+    qtbot.wait(50)
+    visible = grad.view.mapToScene(grad.view.viewport().rect()).boundingRect().adjusted(-0.5, -0.5, 0.5, 0.5)
+    for plot in (grad.bars_plot, grad.history):
+        assert visible.contains(plot.sceneBoundingRect()) and plot.vb.height() >= 90
+        _assert_plot_inside(grad.view, plot) if plot is grad.history else None
+    labels = [s for s, _r in _axis_label_rects(grad.bars_plot.getAxis("bottom"))]
+    assert labels and labels[0] == "emb"
+    assert w.width() == 1280  # nothing forced the window wider
