@@ -185,6 +185,7 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
         axis = plot.getAxis("left")
         need = 1.5 * QFontMetricsF(axis.style["tickFont"] or axis.font()).height()
         px_per_decade = max(plot.vb.height(), 60.0) / max(hi - lo + 0.1, 0.1)  # 0.1: the view's padding
+        steps: tuple[float, ...]
         if px_per_decade * np.log10(2) >= need:  # the closest pair: 1 and 2, 5 and 10
             steps, every = (0.0, np.log10(2), np.log10(5)), 1
         elif px_per_decade * np.log10(3) >= need:  # 1 and 3
