@@ -24,6 +24,7 @@ from attnscope.core.inference.inspection import Inspection
 
 MAX_LABELS = 160  # beyond this only nodes on surviving paths get a text label
 LIVE_PX = 24.0  # pitch of a surviving row: its node and a label line above it
+LIVE_MIN_PX = 19.0  # the least it gets before pruned rows squeeze: a label line just fits
 PRUNED_PX = 11.0  # pitch of a pruned row: a ring (radius 4.5) clear of a square (5.5)
 TOP_PX, BOTTOM_PX = 40.0, 12.0  # room above the first row (two lines of labels), below the last
 
@@ -121,13 +122,14 @@ def spaced_rows(depth: np.ndarray, y: np.ndarray, parents: np.ndarray, pruned: n
     layout = rows(False)
     height_px = max(height_px - TOP_PX - BOTTOM_PX, 1.0)
     if any(p for p, _ids in layout[1:]):
-        for collapse in (False, True):
+        # Full rows apart, else pruned siblings folded, else surviving rows one label tall.
+        for live_px, collapse in ((LIVE_PX, False), (LIVE_PX, True), (LIVE_MIN_PX, True)):
             layout = rows(collapse)
-            # span(r) = a + b r in units: solve unit >= LIVE_PX and unit * r >= PRUNED_PX.
+            # span(r) = a + b r in units: solve unit >= live_px and unit * r >= PRUNED_PX.
             a = sum(1 for p, _ids in layout[1:] if not p)
             b = sum(1 for p, _ids in layout[1:] if p)
             r_lo = PRUNED_PX * a / (height_px - PRUNED_PX * b) if height_px > PRUNED_PX * b else np.inf
-            r_hi = (height_px / LIVE_PX - a) / b
+            r_hi = (height_px / live_px - a) / b
             if r_lo <= r_hi:
                 r = min(max(1 / 3, r_lo), r_hi, 1.0)
                 break

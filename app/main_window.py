@@ -448,6 +448,13 @@ class MainWindow(QMainWindow):
 
     def _on_hint_dismissed(self) -> None:
         self.store.s.setValue("hint_dismissed", True)
+        QTimer.singleShot(0, self, self._fit_sentence_dock)
+
+    def _fit_sentence_dock(self) -> None:
+        """The hint's room goes back to the views below it (a top dock keeps its height)."""
+        dock = self.docks["Sentence"]
+        if not dock.isFloating():
+            self.resizeDocks([dock], [dock.minimumSizeHint().height()], Qt.Orientation.Vertical)
 
     def _on_show_hint(self) -> None:
         self.hint.show()

@@ -137,6 +137,99 @@ def test_layout_fits_and_adapts(window, decoded, qtbot, size):
     assert window.docks["Step scrubber"].height() >= 140
 
 
+def test_no_bottom_tab_forces_a_small_window_larger(window, decoded, qtbot):
+    """At 1000x650 every bottom tab, raised by a click on its tab, fits the window."""
+    from PySide6.QtWidgets import QTabBar
+
+    window.sentence.set_text("I love you")
+    decoded(window, "I love you")
+    window.resize(1000, 650)
+    qtbot.waitUntil(lambda: window.size().width() == 1000 and not window._fit_timer.isActive())
+    bar = next(b for b in window.findChildren(QTabBar)
+               if b.isVisible() and any(b.tabText(i) == "Head detail" for i in range(b.count())))
+    for i in range(bar.count()):
+        qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(i).center())
+        qtbot.wait(30)
+        name = bar.tabText(i)
+        dock = window.docks[name]
+        assert dock.isVisible() and not dock.visibleRegion().isEmpty(), name
+        assert (window.width(), window.height()) == (1000, 650), name
+        assert window.centralWidget().height() >= 150, name  # the grid keeps its room
+
+
+SCALED = """
+import json, sys, time
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from attnscope.app import theme
+from attnscope.app.fonts import install_cjk_font
+from attnscope.app.main_window import MainWindow
+from attnscope.app.testing import load_fake_engine
+theme.apply("dark", app)
+install_cjk_font(app)
+w = MainWindow(load_fake_engine(), QSettings(sys.argv[1], QSettings.Format.IniFormat),
+               loader=load_fake_engine)
+w.show()
+def settle(size):
+    w.resize(*size)
+    for _ in range(40):
+        app.processEvents()
+        time.sleep(0.01)
+settle((1000, 650))
+w.start("I love you")
+deadline = time.monotonic() + 20
+while (w.state.inspection is None or w.controller.runner.busy) and time.monotonic() < deadline:
+    app.processEvents()
+    time.sleep(0.01)
+out = {"ratio": w.devicePixelRatioF()}
+for size, hint in (((1000, 650), True), ((1280, 720), True), ((1280, 720), False)):
+    if not hint:
+        w.hint.ok.click()
+    settle(size)
+    img = w.grab().toImage()
+    tree = w.tree
+    tree.plot_widget.grab()
+    nodes = w.state.inspection.nodes
+    marks = list(tree.item.mark_rects.values())
+    live = [r for i, r in tree.item.mark_rects.items() if nodes[i].status != "pruned"]
+    caption = tree.caption
+    out[f"{size[0]}{'' if hint else ' no hint'}"] = {
+        "window": [w.width(), w.height()], "pixels": [img.width(), img.height()],
+        "tree_width": w.docks["Beam tree"].width(), "slider": w.bars.slider.width(),
+        "scrubber": w.docks["Step scrubber"].height(),
+        "caption_fits": caption.label.heightForWidth(caption.width()) <= caption.height(),
+        "marks_apart": not any(a.intersects(b) for i, a in enumerate(marks) for b in marks[i + 1:]),
+        "live_apart": not any(a.intersects(b) for i, a in enumerate(live) for b in live[i + 1:]),
+        "best_labelled": set(tree._chain(w.state.inspection.best.node_id)) <= set(tree.item.label_rects),
+    }
+w.controller.shutdown()
+print(json.dumps(out))
+"""
+
+
+def test_layout_at_150_percent_scaling(tmp_path):
+    """QT_SCALE_FACTOR=1.5 (a 1920x1080 screen at 150 % is 1280x720 logical pixels): the
+    window keeps its size, its docks their room, and the tree its marks apart."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, QT_SCALE_FACTOR="1.5", QT_QPA_PLATFORM="offscreen")
+    done = subprocess.run([sys.executable, "-P", "-c", SCALED, str(tmp_path / "s.ini")], env=env,
+                          capture_output=True, text=True, timeout=120, check=True)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["ratio"] == 1.5
+    for size, got in (((1000, 650), out["1000"]), ((1280, 720), out["1280"]), ((1280, 720), out["1280 no hint"])):
+        assert got["window"] == list(size)  # nothing forces the window larger
+        assert got["pixels"] == [round(size[0] * 1.5), round(size[1] * 1.5)]
+        assert got["tree_width"] >= 280 and got["slider"] >= 60 and got["scrubber"] >= 140
+        assert got["caption_fits"] and got["live_apart"]
+    # Under the first-run hint the pruned rows may squeeze; once it is dismissed, nothing does.
+    assert out["1280"]["best_labelled"] and out["1280 no hint"]["best_labelled"]
+    assert out["1280 no hint"]["marks_apart"]
+
+
 # -- 6: training tabs ----------------------------------------------------------------
 def test_training_tab_shows_the_open_models_log(real_window, qtbot):
     dash = real_window.dashboard
