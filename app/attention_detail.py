@@ -24,6 +24,8 @@ from attnscope.app.line_view import LineView
 from attnscope.app.state import AppState
 from attnscope.app.widgets import combo_box, scrolled
 
+TITLE_MIN_PX = 260  # a heatmap shorter than this drops its title line
+
 
 class AttentionDetail(LazyView, QWidget):
     detach_requested = Signal()  # the user wants the detail in its own window
@@ -160,7 +162,10 @@ class AttentionDetail(LazyView, QWidget):
         self.heatmap.highlight_row(row)
         what = f"head {head + 1}" if head >= 0 else ad.MODES[mode].lower()
         norm = "norm-weighted " if self.state.measure == "norm" and ad.has_norms(ins) else ""
-        self.heatmap.setTitle(f"{norm}{ad.KINDS[kind]} · layer {layer + 1} · {what}", size="10pt")
+        # A short dock gives the title's line to the rows (the controls above say the same).
+        title = f"{norm}{ad.KINDS[kind]} · layer {layer + 1} · {what}"
+        self.heatmap.setTitle(title if self.view.height() >= TITLE_MIN_PX else None, size="10pt")
+        self.view.setToolTip(title)
 
     def _on_heatmap_hovered(self, r: int, c: int, v: float) -> None:
         q, k = self._labels
@@ -168,6 +173,10 @@ class AttentionDetail(LazyView, QWidget):
             self.value_label.setText(" ")
             return
         self.value_label.setText(f"{q[r]} → {k[c]}:  {v:.4f}")
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(ev)
+        self.refit_on_resize()
 
     def apply_theme(self) -> None:
         self.lines.update()
