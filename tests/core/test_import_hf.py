@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("transformers")
 import torch  # noqa: E402
-from hf_models import NLLB_LANGS, SENTENCES, bart_folder, marian_folder, nllb_folder  # noqa: E402
+from hf_models import NLLB_LANGS, SENTENCES, bart_folder, marian_folder, mbart50_folder, nllb_folder  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +171,40 @@ def test_nllb_matches_generate_and_forward(tmp_path: Path) -> None:
     _parity(model, engine, lambda t: deu(t, return_tensors="pt").input_ids, SENTENCES[:5], cfg,
             lengths_seen=1, forced_bos_token_id=eng)
     _alti_matches_torch(engine, engine.inspect("the cat sees the dog", cfg), tmp_path / "bundle")
+
+
+def test_mbart50_matches_generate_and_forward(tmp_path: Path) -> None:
+    """mBART-50: pre-LN with final norms and an embedding LayerNorm, learned positions from
+    row 2, GELU, scaled embeddings; "[en_XX] X </s>", the decoder starts with </s> and the
+    target language code is forced first; its 52 codes are the language picker's."""
+    from transformers import AutoTokenizer, MBartForConditionalGeneration
+
+    from attnscope.core.convert.importer import import_hf
+    from attnscope.core.inference.engine import Engine
+
+    folder = mbart50_folder(tmp_path / "mbart50")
+    import_hf(str(folder), tmp_path / "bundle")
+    engine = Engine.load(tmp_path / "bundle")
+    tok = AutoTokenizer.from_pretrained(str(folder), src_lang="en_XX")
+    assert len(engine.languages()) == 52 and engine.languages()["ro_RO"] == tok.convert_tokens_to_ids("ro_RO")
+    cfg = engine.model_config
+    assert (cfg.norm, cfg.has_final_norm, cfg.embed_norm, cfg.positions, cfg.position_offset, cfg.activation) == (
+        "pre", True, True, "learned", 2, "gelu")
+    model = MBartForConditionalGeneration.from_pretrained(folder, attn_implementation="eager").eval()
+    ro = tok.convert_tokens_to_ids("ro_RO")
+    assert engine.decode_defaults().forced_bos_id == ro  # tokenizer_config.json's tgt_lang
+    _parity(model, engine, lambda t: tok(t, return_tensors="pt").input_ids, SENTENCES[:20],
+            forced_bos_token_id=ro)
+    # Another pair at run time, as the picker and --source-lang/--target-lang choose it.
+    engine.set_source_language("de_DE")
+    deu = AutoTokenizer.from_pretrained(str(folder), src_lang="de_DE")
+    fr = tok.convert_tokens_to_ids("fr_XX")
+    to_fr = engine.target_language(engine.decode_defaults(), "fr_XX")
+    _parity(model, engine, lambda t: deu(t, return_tensors="pt").input_ids, SENTENCES[:4], to_fr,
+            lengths_seen=1, forced_bos_token_id=fr)
+    ins = engine.inspect("the cat sees the dog", to_fr)
+    assert ins.source_pieces[0] == "de_DE" and ins.source_pieces[-1] == "</s>"
+    assert ins.best.target_ids[0] == fr and "fr_XX" not in ins.translation
 
 
 @pytest.mark.parametrize("settings", [
