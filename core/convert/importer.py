@@ -46,15 +46,17 @@ def build_model(cfg: ModelConfig, tensors: Tensors) -> Transformer:
         raise ConvertError(f"no mapping for {sorted(missing)[:3]} (converter incomplete)")
     with torch.no_grad():
         for ours, theirs in names.items():
-            t = tensors.first(*theirs)
-            if t is None and ours == "logits_bias":
+            found = next((n for n in theirs if n in tensors), None)
+            if found is None and ours == "logits_bias":
                 t = torch.zeros(cfg.vocab_size)  # transformers starts a missing final_logits_bias at zero
-            if t is None:
+            elif found is None:
                 raise ConvertError(f"{tensors.folder}: the weights lack {theirs[0]}")
+            else:
+                t = tensors.get(found)
             target = state[ours]
             if t.numel() != target.numel() or (t.dim() == target.dim() and t.shape != target.shape):
-                raise ConvertError(f"{tensors.folder}: {theirs[0]} has shape {tuple(t.shape)}, "
-                                   f"config.json implies {tuple(target.shape)}")
+                raise ConvertError(f"{tensors.where[found] if found else tensors.folder}: {found} has shape "
+                                   f"{tuple(t.shape)}, config.json implies {tuple(target.shape)}")
             target.copy_(t.reshape(target.shape))
     return model.eval()
 
@@ -205,7 +207,11 @@ def import_hf(src: str, out: Path, verify: bool = False, name: str | None = None
     config = read_json(folder / "config.json")
     fam: Family = family(config, str(folder / "config.json"))
     gen = read_json(folder / "generation_config.json", required=False)
-    cfg = fam.spec(config)
+    try:
+        cfg = fam.spec(config)
+    except (ConvertError, KeyError, TypeError, ValueError) as e:
+        what = f"lacks {e}" if isinstance(e, KeyError) else str(e).removeprefix("config.json: ")
+        raise ConvertError(f"{folder / 'config.json'}: {what}") from e
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)

@@ -277,6 +277,52 @@ def test_import_errors_are_one_line(marian: tuple[Path, Path], tmp_path: Path, _
     assert not (tmp_path / "b4").exists() and not (tmp_path / "b4.partial").exists()
 
 
+FOLDERS = {"marian": marian_folder, "bart": bart_folder, "mbart": mbart50_folder, "m2m_100": nllb_folder}
+
+
+@pytest.mark.parametrize("kind", sorted(FOLDERS))
+def test_every_family_names_the_file_it_cannot_use(kind: str, tmp_path: Path, _cli,  # noqa: ANN001
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing or unreadable tokenizer file, a tokenizer larger than config.json's
+    vocab_size, and weights smaller than it: one line each, naming the file, nothing written."""
+    import shutil
+
+    folder = FOLDERS[kind](tmp_path / kind)
+    capsys.readouterr()  # transformers' progress bars while saving the folder
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == kind
+    files = ("source.spm", "target.spm", "vocab.json") if kind == "marian" else ("tokenizer.json",)
+
+    def fails(broken: Path, name: str) -> None:
+        out = tmp_path / "out"
+        r = _cli("import", str(broken), "--out", str(out))
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert str(broken / name) in r.stderr, (name, r.stderr)
+        assert not out.exists() and not out.with_name("out.partial").exists()
+
+    for name in files:
+        broken = tmp_path / f"no-{name}"
+        shutil.copytree(folder, broken)
+        (broken / name).unlink()
+        fails(broken, name)
+        if name != "vocab.json":
+            (broken / name).write_text("not a tokenizer")
+            fails(broken, name)
+    def vocab(size: int) -> Path:
+        changed = tmp_path / f"vocab-{size}"
+        shutil.copytree(folder, changed)
+        sizes = {"vocab_size": size, **({"decoder_vocab_size": size} if config.get("decoder_vocab_size") else {})}
+        (changed / "config.json").write_text(json.dumps({**config, **sizes}))
+        return changed
+
+    fails(vocab(config["vocab_size"] - 8), files[-1])  # the tokenizer has more pieces than the model …
+    fails(vocab(config["vocab_size"] + 8), "model.safetensors")  # … or config.json more than the weights
+    other = tmp_path / "no-d_model"
+    shutil.copytree(folder, other)
+    (other / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "d_model"}))
+    fails(other, "config.json")
+
+
 def test_repo_id_resolves_in_local_cache(marian: tuple[Path, Path], tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A repo id is read from the local Hugging Face cache's snapshot folder, offline."""
