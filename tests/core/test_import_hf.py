@@ -101,6 +101,27 @@ def test_marian_matches_generate_and_forward(marian: tuple[Path, Path]) -> None:
         assert ins.translation == tok.decode(seq, skip_special_tokens=True)
 
 
+def test_imported_marian_exports_back_as_the_same_model(marian: tuple[Path, Path], tmp_path: Path) -> None:
+    """OPUS-MT → import → export-hf: transformers reads back the model it started from
+    (swish, logits bias, Marian's own tokenizer files), logits within 1e-5 and the same
+    generate() output."""
+    from attnscope.core.convert.export_hf import export_hf
+
+    folder, bundle = marian
+    report = export_hf(bundle, tmp_path / "back")
+    assert not report["permuted"]  # already Marian's half-split layout
+    model, tok = _hf(folder)
+    back, back_tok = _hf(tmp_path / "back")
+    for text in SENTENCES[:4]:
+        ids = tok(text, return_tensors="pt").input_ids
+        assert back_tok(text, return_tensors="pt").input_ids.tolist() == ids.tolist()
+        dec = torch.tensor([[model.config.decoder_start_token_id, 5, 9, 17]])
+        with torch.no_grad():
+            np.testing.assert_allclose(back(input_ids=ids, decoder_input_ids=dec).logits.numpy(),
+                                       model(input_ids=ids, decoder_input_ids=dec).logits.numpy(), atol=1e-5)
+            assert back.generate(ids).tolist() == model.generate(ids).tolist()
+
+
 def test_bart_matches_generate_and_forward(tmp_path: Path) -> None:
     """Learned positions from row 2, embedding LayerNorm, GELU, forced BOS and EOS, n-gram
     blocking and early stopping from generation_config.json; byte-level "Ġ" shown as "▁"."""
@@ -205,6 +226,31 @@ def test_mbart50_matches_generate_and_forward(tmp_path: Path) -> None:
     ins = engine.inspect("the cat sees the dog", to_fr)
     assert ins.source_pieces[0] == "de_DE" and ins.source_pieces[-1] == "</s>"
     assert ins.best.target_ids[0] == fr and "fr_XX" not in ins.translation
+
+
+def test_mbart_cc25_frames_after_the_sentence_and_starts_with_the_target(tmp_path: Path) -> None:
+    """mBART-cc25: "X </s> [en_XX]", and the target language is the decoder's first input
+    (config.json's decoder_start_token_id, or --target-lang at import), not a forced piece."""
+    from transformers import AutoTokenizer, MBartForConditionalGeneration
+
+    from attnscope.core.convert.importer import import_hf
+    from attnscope.core.inference.engine import Engine
+
+    folder = mbart50_folder(tmp_path / "cc25", cc25=True)
+    tok = AutoTokenizer.from_pretrained(str(folder), src_lang="en_XX")
+    model = MBartForConditionalGeneration.from_pretrained(folder, attn_implementation="eager").eval()
+    import_hf(str(folder), tmp_path / "bundle")
+    engine = Engine.load(tmp_path / "bundle")
+    assert len(engine.languages()) == 25 and engine.decode_defaults().forced_bos_id == -1
+    assert engine.special.decoder_start == tok.convert_tokens_to_ids("ro_RO")
+    _parity(model, engine, lambda t: tok(t, return_tensors="pt").input_ids, SENTENCES[:8], lengths_seen=2)
+    assert list(engine.inspect("the cat").source_pieces[-2:]) == ["</s>", "en_XX"]
+    import_hf(str(folder), tmp_path / "de", target_lang="de_DE")
+    de = Engine.load(tmp_path / "de")
+    de_id = tok.convert_tokens_to_ids("de_DE")
+    model.config.decoder_start_token_id = de_id  # what _parity teacher-forces from
+    _parity(model, de, lambda t: tok(t, return_tensors="pt").input_ids, SENTENCES[:3], lengths_seen=1,
+            decoder_start_token_id=de_id)
 
 
 @pytest.mark.parametrize("settings", [
