@@ -169,8 +169,13 @@ def mbart50_folder(folder: Path, *, seed: int = 0, cc25: bool = False) -> Path:
     MBartTokenizer (25 codes, "X </s> [src_lang]") and a decoder that starts with ro_RO."""
     import torch
     from tokenizers import SentencePieceUnigramTokenizer
-    from transformers import (GenerationConfig, MBart50Tokenizer, MBartConfig, MBartForConditionalGeneration,
-                              MBartTokenizer)
+    from transformers import (
+        GenerationConfig,
+        MBart50Tokenizer,
+        MBartConfig,
+        MBartForConditionalGeneration,
+        MBartTokenizer,
+    )
     from transformers.models.mbart.tokenization_mbart import FAIRSEQ_LANGUAGE_CODES as CC25_CODES
     from transformers.models.mbart50.tokenization_mbart50 import FAIRSEQ_LANGUAGE_CODES
 
