@@ -253,7 +253,7 @@ def import_hf(src: str, out: Path, verify: bool = False, name: str | None = None
         from attnscope.core.convert.verify import verify_import
 
         say("verify")
-        report["verify"] = verify_import(out, folder, sentences)
+        report["verify"] = verify_import(out, folder, sentences, progress=say)
         report["verified"] = report["verify"]["verified"]
     return report
 

@@ -64,7 +64,7 @@ def _parity(model, engine, source_ids, texts, cfg=None, lengths_seen=3, **genera
             dec_in = torch.tensor([[model.config.decoder_start_token_id] + got[:-1]])
             with torch.no_grad():
                 o = model(input_ids=ids, decoder_input_ids=dec_in, output_attentions=True)
-            worst["logits"] = max(worst["logits"], float(np.abs(ins.best.step_logits - o.logits[0].numpy()).max()))
+            worst["logits"] = max(worst["logits"], float(np.abs(ins.best.step_logits.dense_values() - o.logits[0].numpy()).max()))
             enc = np.stack([a[0].numpy() for a in o.encoder_attentions])
             worst["encoder"] = max(worst["encoder"], float(np.abs(ins.encoder_attention - enc).max()))
             dself = np.stack([a[0].numpy() for a in o.decoder_attentions])
