@@ -488,6 +488,7 @@ class MainWindow(QMainWindow):
         if target:
             cfg = cfg.replace(forced_bos_id=langs[target])
         self.languages.set_languages(list(langs), source, target)
+        self.sentence.set_hidden(frozenset(engine.piece(i) for i in langs.values()))
         self.controls.set_config(cfg)
         self.controller.config = cfg
 

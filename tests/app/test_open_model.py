@@ -225,3 +225,66 @@ def test_dropped_folder_imports_and_cancel_leaves_nothing(window, engine, nllb, 
     assert "cancelled" in window.statusBar().currentMessage()
     assert [p.name for p in cache.iterdir()] == ["hashes.json"]
     assert window.controller.engine is engine
+
+
+DEEP = dict(vocab_size=400, d_model=32, n_heads=16, n_encoder_layers=24, n_decoder_layers=24, d_ff=64,
+            dropout=0.0, max_len=64)
+
+
+def test_every_view_adapts_to_24_layers_of_16_heads(qtbot, settings, decoded):
+    """Head statistics, data flow, the head detail and the grid follow the model's shape."""
+    from attnscope.app.main_window import MainWindow
+    from attnscope.app.testing import FakeEngine
+    from attnscope.core.config import ModelConfig
+
+    cfg = ModelConfig(**DEEP)
+    w = MainWindow(FakeEngine(cfg), settings)
+    qtbot.addWidget(w)
+    w.resize(1000, 650)
+    w.show()
+    w.start("I love you")
+    ins = decoded(w, "I love you")
+    s, t = len(ins.source_pieces), len(ins.best.target_pieces)
+    assert ins.encoder_attention.shape[:2] == (24, 16)
+
+    w.docks["Head statistics"].raise_()
+    qtbot.waitUntil(lambda: "entropy" in w.stats.values, timeout=5000)
+    assert w.stats.values["entropy"].shape == (24, 16) and w.stats.values["similarity"].shape == (384, 384)
+    p = ins.encoder_attention[23, 15]  # the last head's entropy, by hand: mean over rows of -Σ p log p / log S
+    want = float(np.mean([-(r[r > 0] * np.log(r[r > 0])).sum() / np.log(len(r)) for r in p]))
+    assert w.stats.values["entropy"][23, 15] == pytest.approx(want, abs=1e-4)
+    assert not any(item.isVisible() for item in w.stats.texts["entropy"])  # 384 numbers would not fit
+
+    w.docks["Data flow"].raise_()
+    qtbot.waitUntil(lambda: ("Encoder layer 24", f"[1, {s}, 32]") in w.flow.shapes(), timeout=5000)
+    shapes = w.flow.shapes()
+    assert ("Multi-head self-attention", f"[1, 16, {s}, {s}]") in shapes
+    assert ("Cross-attention", f"[1, 16, {t}, {s}]") in shapes and ("Decoder layer 24", f"[1, {t}, 32]") in shapes
+
+    w.state.select_attention("cross", "heads", 23, 15)  # what clicking tile L24 H16 does
+    qtbot.waitUntil(lambda: w.deferred["Head detail"].built, timeout=5000)
+    qtbot.waitUntil(lambda: w.detail.layer_spin.maximum() == 24, timeout=5000)
+    assert w.detail.head_spin.maximum() == 16 and w.detail.layer_spin.value() == 24
+    np.testing.assert_array_equal(w.detail.matrix(), ins.best.cross_attention[23, 15])
+    w.controller.shutdown()
+
+
+def test_data_flow_follows_the_architecture_spec():
+    """NLLB's shape: pre-norm, final norms, 4 encoder and 2 decoder heads, its own widths."""
+    from attnscope.app.data_flow import stages
+    from attnscope.core.config import ModelConfig
+
+    cfg = ModelConfig(vocab_size=154, d_model=32, n_heads=4, decoder_heads=2, n_encoder_layers=2, n_decoder_layers=3,
+                      d_ff=64, decoder_d_ff=48, norm="pre", final_norm=True, positions="sinusoidal_fairseq",
+                      position_offset=2, activation="relu")
+    rows = stages(cfg, 7, 5)
+    names = [r[0] for r in rows]
+    enc, dec = rows[names.index("Encoder layer 1")][3], rows[names.index("Decoder layer 3")][3]
+    assert [c[0] for c in enc] == ["LayerNorm", "Multi-head self-attention", "+ residual",
+                                   "LayerNorm", "Feed-forward", "+ residual"]
+    assert enc[1][1] == "[1, 4, 7, 7]" and "d_k=8" in enc[1][2]
+    self_attn, cross = dec[1], dec[4]
+    assert self_attn[1] == "[1, 2, 5, 5]" and "d_k=16" in self_attn[2] and cross[1] == "[1, 2, 5, 7]"
+    assert dec[7][1] == "[1, 5, 48] → [1, 5, 32]"
+    assert "Final LayerNorm (encoder)" in names and "Final LayerNorm (decoder)" in names
+    assert sum(n.startswith("Decoder layer") for n in names) == 3
