@@ -186,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="compare with transformers' generate() and forward")
     p.add_argument("--name", help="the bundle's display name (default: the folder's name)")
     p.add_argument("--target-lang", help="default target language of a multilingual model (e.g. fra_Latn)")
+    p.add_argument("--progress", action="store_true", help="print each stage as `stage: NAME` on stdout "
+                   "(for the window's progress bar)")
 
     p = add("export-hf")
     p.add_argument("run", help="training run folder, or a bundle folder with weights.safetensors")
@@ -267,7 +269,11 @@ def cmd_export(a: argparse.Namespace) -> int:
 def cmd_import(a: argparse.Namespace) -> int:
     from attnscope.core.convert.importer import import_hf
 
-    report = import_hf(a.src, Path(a.out), verify=a.verify, name=a.name, target_lang=a.target_lang)
+    def stage(name: str) -> None:
+        print(f"stage: {name}", flush=True)
+
+    report = import_hf(a.src, Path(a.out), verify=a.verify, name=a.name, target_lang=a.target_lang,
+                       progress=stage if a.progress else None)
     print(json.dumps(report, indent=1))
     return 0 if report.get("verified", True) else 1
 
