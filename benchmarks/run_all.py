@@ -20,7 +20,7 @@ BENCHES = [
     ["benchmarks.bench_inference"],
     ["benchmarks.bench_contributions"],
     ["benchmarks.bench_real_size"],
-    ["benchmarks.bench_nllb_size"],
+    ["benchmarks.bench_nllb_size", "--verify"],
     ["benchmarks.bench_app"],
     ["benchmarks.stress_inspect"],
 ]
