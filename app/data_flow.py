@@ -13,34 +13,63 @@ from attnscope.app.lazy import LazyView
 from attnscope.app.state import AppState
 from attnscope.core.config import ModelConfig
 
+POSITIONS = {"sinusoidal": "sinusoidal (interleaved sin/cos)", "sinusoidal_half": "sinusoidal (sin half, cos half)",
+             "sinusoidal_fairseq": "sinusoidal (fairseq half-split)", "learned": "learned table"}
 
-def stages(cfg: ModelConfig, s: int, t: int) -> list[tuple[str, str, str, list]]:
-    """(stage, shape, note, children) for batch 1, S source and T target pieces."""
-    d, h, f, v = cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.vocab_size
 
-    def enc_layer(i: int) -> tuple[str, str, str, list]:
+Stage = tuple[str, str, str, list]  # (stage, shape, note, children)
+
+
+def stages(cfg: ModelConfig, s: int, t: int) -> list[Stage]:
+    """(stage, shape, note, children) for batch 1, S source and T target pieces, as the
+    model's architecture spec builds them (norm position, heads and widths per stack, …)."""
+    d, v = cfg.d_model, cfg.vocab_size
+    act = {"relu": "ReLU", "gelu": "GELU", "swish": "SiLU"}[cfg.activation]
+    pre = cfg.norm == "pre"
+
+    def sublayer(name: str, shape: str, note: str, width: int) -> list[Stage]:
+        norm: Stage = ("LayerNorm", f"[1, {width}, {d}]", "pre-norm: before the sub-layer", [])
+        add: Stage = ("Add & norm", f"[1, {width}, {d}]", "post-norm residual", []) if not pre \
+            else ("+ residual", f"[1, {width}, {d}]", "", [])
+        return [norm, (name, shape, note, []), add] if pre else [(name, shape, note, []), add]
+
+    def ffn(width: int, inner: int) -> list[Stage]:
+        return sublayer("Feed-forward", f"[1, {width}, {inner}] → [1, {width}, {d}]", f"{act}, position-wise", width)
+
+    def enc_layer(i: int) -> Stage:
+        h = cfg.n_heads
         return (f"Encoder layer {i + 1}", f"[1, {s}, {d}]", "", [
-            ("Multi-head self-attention", f"[1, {h}, {s}, {s}]", f"{h} heads × d_k={cfg.d_k}", []),
-            ("Add & norm", f"[1, {s}, {d}]", f"{cfg.norm}-norm residual", []),
-            ("Feed-forward", f"[1, {s}, {f}] → [1, {s}, {d}]", "ReLU, position-wise", []),
-            ("Add & norm", f"[1, {s}, {d}]", "", [])])
+            *sublayer("Multi-head self-attention", f"[1, {h}, {s}, {s}]", f"{h} heads × d_k={cfg.d_k}", s),
+            *ffn(s, cfg.d_ff)])
 
-    def dec_layer(i: int) -> tuple[str, str, str, list]:
+    def dec_layer(i: int) -> Stage:
+        h = cfg.decoder_n_heads
         return (f"Decoder layer {i + 1}", f"[1, {t}, {d}]", "", [
-            ("Masked self-attention", f"[1, {h}, {t}, {t}]", "future positions masked", []),
-            ("Cross-attention", f"[1, {h}, {t}, {s}]", "queries: decoder, keys/values: encoder", []),
-            ("Feed-forward", f"[1, {t}, {f}] → [1, {t}, {d}]", "", [])])
+            *sublayer("Masked self-attention", f"[1, {h}, {t}, {t}]",
+                      f"{h} heads × d_k={cfg.decoder_d_k}, future positions masked", t),
+            *sublayer("Cross-attention", f"[1, {h}, {t}, {s}]", "queries: decoder, keys/values: encoder", t),
+            *ffn(t, cfg.decoder_ffn)])
 
+    scale = f"× √{d}" if cfg.scale_embedding else "unscaled"
+    vocab = f"shared {v}-piece vocabulary" if cfg.shared_embeddings else f"{v}-piece vocabulary"
+    positions: Stage = ("+ Positions", f"[1, {s}, {d}]", POSITIONS.get(cfg.positions, cfg.positions)
+                 + (f", from row {cfg.position_offset}" if cfg.position_offset else ""), [])
+    embed_norm: list[Stage] = [("LayerNorm (embeddings)", f"[1, {s}, {d}]", "", [])] if cfg.embed_norm else []
+    final = cfg.has_final_norm
+    output = "tied to the target embedding" if cfg.tied_output else "its own matrix"
     return [
-        ("Source tokens", f"[1, {s}]", "sentencepiece ids, EOS included", []),
-        ("Token embeddings", f"[1, {s}, {d}]", f"× √{d} (shared {v}-piece vocabulary)", []),
-        ("+ Positional encoding", f"[1, {s}, {d}]", "sinusoidal", []),
+        ("Source tokens", f"[1, {s}]", "piece ids, with the source framing (language code, EOS)", []),
+        ("Token embeddings", f"[1, {s}, {d}]", f"{scale} ({vocab})", []),
+        positions, *embed_norm,
         *[enc_layer(i) for i in range(cfg.n_encoder_layers)],
+        *([("Final LayerNorm (encoder)", f"[1, {s}, {d}]", "", [])] if final else []),
         ("Encoder output (memory)", f"[1, {s}, {d}]", "keys/values of every cross-attention", []),
-        ("Target tokens (shifted right)", f"[1, {t}]", "BOS, y1 … y(T-1)", []),
-        ("Embeddings + positions", f"[1, {t}, {d}]", "", []),
+        ("Target tokens (shifted right)", f"[1, {t}]", "decoder start, y1 … y(T-1)", []),
+        ("Embeddings + positions", f"[1, {t}, {d}]", "with a LayerNorm" if cfg.embed_norm else "", []),
         *[dec_layer(i) for i in range(cfg.n_decoder_layers)],
-        ("Output projection (logits)", f"[1, {t}, {v}]", "softmax → next-piece distribution", []),
+        *([("Final LayerNorm (decoder)", f"[1, {t}, {d}]", "", [])] if final else []),
+        ("Output projection (logits)", f"[1, {t}, {v}]", f"{output}{' + logits bias' if cfg.logits_bias else ''}; "
+         "softmax → next-piece distribution", []),
     ]
 
 
@@ -76,10 +105,10 @@ class DataFlow(LazyView, QWidget):
         if ins is None:
             return ModelConfig()
         n_enc, h = ins.encoder_attention.shape[:2]
-        n_dec = ins.steps[0].cross_attention.shape[0] if ins.steps else n_enc
-        vocab = ins.steps[0].logits.shape[-1] if ins.steps else 1
-        return ModelConfig(vocab_size=vocab, n_heads=h, n_encoder_layers=n_enc,
-                           n_decoder_layers=n_dec, d_model=h * 32)
+        n_dec, h_dec = ins.steps[0].cross_attention.shape[:2] if ins.steps else (n_enc, h)
+        vocab = ins.steps[0].logits.vocab_size if ins.steps else 1
+        return ModelConfig(vocab_size=vocab, n_heads=h, n_encoder_layers=n_enc, decoder_heads=h_dec,
+                           n_decoder_layers=n_dec, d_model=h * h_dec * 8)
 
     def refresh(self) -> None:
         ins, path = self.state.inspection, self.state.path

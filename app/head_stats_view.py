@@ -19,6 +19,8 @@ from attnscope.core.inference.headstats import (
     mean_attention_distance,
 )
 
+MAX_ANNOTATED = 48  # cells that carry their value as text (6 layers x 8 heads)
+
 
 class HeadStatsView(LazyView, QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
@@ -97,8 +99,13 @@ class HeadStatsView(LazyView, QWidget):
         fit_to_layout(self.view)
 
     def _annotate(self, name: str, m: np.ndarray) -> None:
-        """Write each cell's value on it (L x H is small)."""
+        """Write each cell's value on it while they fit (up to the base model's 6 x 8);
+        deeper models show a value on hover instead."""
         items, plot = self.texts[name], self.plots[name]
+        if m.size > MAX_ANNOTATED:
+            for item in items:
+                item.setVisible(False)
+            return
         while len(items) < m.size:
             item = pg.TextItem(anchor=(0.5, 0.5), color="w")
             plot.addItem(item)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -15,6 +17,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QProgressBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -28,7 +32,9 @@ from attnscope.app.evolution_view import EvolutionView
 from attnscope.app.export_view import FILTERS, VIEW_OF_DOCK, export_dock
 from attnscope.app.first_run import FirstRunHint
 from attnscope.app.head_roles_view import load_heads
+from attnscope.app.language_picker import LanguagePicker
 from attnscope.app.lazy import Deferred, LazyView
+from attnscope.app.model_import import ImportProblem, ModelImport, display_name, folder_kind
 from attnscope.app.prob_bars import ProbBars
 from attnscope.app.sentence_panel import SentencePanel
 from attnscope.app.settings_store import SettingsStore
@@ -36,6 +42,7 @@ from attnscope.app.state import AppState
 from attnscope.app.step_scrubber import StepScrubber
 from attnscope.app.training_dashboard import TrainingDashboard
 from attnscope.app.training_run import TrainingRun, python_for_training
+from attnscope.core.config import DecodeConfig
 from attnscope.core.inference.familiarity import load_piece_counts
 from attnscope.core.inference.protocols import InspectionEngine
 
@@ -80,6 +87,10 @@ class MainWindow(QMainWindow):
         # -- views ---------------------------------------------------------------
         self.sentence = SentencePanel(self.state)
         self.controls = DecodeControls(self.store.decode_config())
+        self.languages = LanguagePicker()
+        self.importer = ModelImport(python=python_for_training(), parent=self)
+        self._defaults_of: Path | None = None  # the bundle whose generation defaults are in use
+        self._import_source = ""  # the Hugging Face folder being (or last) imported
         self.grid = AttentionGrid(self.state)
         self.tree = BeamTree(self.state)
         self.bars = ProbBars(self.state)
@@ -107,6 +118,7 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.hint)
         lay.addWidget(self.sentence)
         lay.addWidget(self.controls)
+        lay.addWidget(self.languages)
         self.setCentralWidget(self.grid)
         self.docks: dict[str, QDockWidget] = {}
         self._dock("Sentence", top, Qt.DockWidgetArea.TopDockWidgetArea)
@@ -143,6 +155,16 @@ class MainWindow(QMainWindow):
         fm = self.time_label.fontMetrics()
         self.time_label.setFixedSize(fm.horizontalAdvance("Inference 9999.9 ms · drawn 99999.9 ms") + 8,
                                      fm.height() + 4)
+        # A Hugging Face folder being imported: how far, and a way to stop it.
+        self.import_bar, self.import_cancel = QProgressBar(), QToolButton()
+        self.import_bar.setRange(0, 1000)
+        self.import_bar.setMinimumWidth(fm.horizontalAdvance("Importing nllb-200-distilled-600M: "
+                                                             "exporting the ONNX graphs · 100%") + 24)
+        self.import_cancel.setText("Cancel")
+        self.import_cancel.setToolTip("Stop the import; the model open now stays")
+        for bit in (self.import_bar, self.import_cancel):
+            bit.setVisible(False)
+            self.statusBar().addPermanentWidget(bit)
         for label in (self.bundle_label, self.provider_label, self.time_label):
             self.statusBar().addPermanentWidget(label)
         self._build_menus()
@@ -160,6 +182,12 @@ class MainWindow(QMainWindow):
         self.controller.error.connect(self._on_engine_error)
         self.controller.engine_changed.connect(self._on_engine_changed)
         self.training.records_added.connect(self._on_training_records)
+        self.languages.languages_changed.connect(self._on_languages_changed)
+        self.importer.progress.connect(self._on_import_progress)
+        self.importer.finished.connect(self._on_import_finished)
+        self.importer.failed.connect(self._on_import_failed)
+        self.importer.cancelled.connect(self._on_import_cancelled)
+        self.import_cancel.clicked.connect(self._on_import_cancel_clicked)
         self.controller.config = self.controls.config()
         self.state.display_temperature = self.controls.config().temperature
         self._no_snapshots_text = self.evolution.empty_label.text()
@@ -242,8 +270,9 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self.open_action = self._action(file_menu, "&Open bundle folder…", self._on_open_triggered,
+        self.open_action = self._action(file_menu, "&Open model…", self._on_open_triggered,
                                         QKeySequence.StandardKey.Open)
+        self.open_action.setToolTip("A model bundle folder, or a Hugging Face model folder (imported once)")
         self.open_zip_action = self._action(file_menu, "Open bundle .&zip…", self._on_open_zip_triggered,
                                             "Ctrl+Shift+O")
         self.recent_menu = file_menu.addMenu("Open &recent")
@@ -306,12 +335,13 @@ class MainWindow(QMainWindow):
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
         for path in self.store.recent_bundles():
-            self._action(self.recent_menu, path, partial(self.open_bundle, path))
+            self._action(self.recent_menu, path, partial(self.open_model, path))
         self.recent_menu.setEnabled(bool(self.store.recent_bundles()))
 
     # -- bundles -----------------------------------------------------------------
-    def open_bundle(self, path: str | Path) -> bool:
-        """Load a bundle; on failure show why and keep the model that was loaded."""
+    def open_bundle(self, path: str | Path, recent: str | Path | None = None) -> bool:
+        """Load a bundle; on failure show why and keep the model that was loaded.
+        ``recent``: what Open recent lists for it (an imported bundle: its source folder)."""
         try:
             self.controller.load_bundle(path)
         except Exception as exc:  # noqa: BLE001 - BundleError once core.bundle exists
@@ -320,14 +350,67 @@ class MainWindow(QMainWindow):
                 f"{path}\n\n{type(exc).__name__}: {exc}\n\n"
                 "The previously loaded model is still in use.")
             return False
-        self.store.add_recent(str(path))
+        self.store.add_recent(str(recent or path))
         self._fill_recent()
         return True
 
+    def open_model(self, path: str | Path) -> bool:
+        """A bundle (folder or .zip) opens at once; a Hugging Face model folder is imported
+        in the background (or found in the cache) and opens when ready. False: refused."""
+        try:
+            kind = folder_kind(path)
+        except ImportProblem as e:
+            self._show_import_error(str(path), str(e))
+            return False
+        if kind == "bundle":
+            return self.open_bundle(path)
+        self.importer.cancel()  # the newest request wins
+        self._import_source = str(path)
+        self.import_bar.setValue(0)
+        self.import_bar.setVisible(True)
+        self.import_cancel.setVisible(True)
+        self.importer.start(path)
+        return True
+
     def _on_open_triggered(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open model bundle folder")
+        path = QFileDialog.getExistingDirectory(
+            self, "Open model: a bundle folder or a Hugging Face model folder")
         if path:
-            self.open_bundle(path)
+            self.open_model(path)
+
+    # -- importing a Hugging Face folder ---------------------------------------------
+    def _on_import_progress(self, fraction: float, what: str) -> None:
+        name = Path(self._import_source).name
+        self.import_bar.setValue(int(1000 * fraction))
+        self.import_bar.setFormat(f"Importing {name}: {what} · {int(100 * fraction)}%")
+
+    def _end_import(self) -> None:
+        self.import_bar.setVisible(False)
+        self.import_cancel.setVisible(False)
+
+    def _on_import_finished(self, bundle: str) -> None:
+        self._end_import()
+        if self.open_bundle(bundle, recent=self._import_source):
+            self.statusBar().showMessage(f"Opened {Path(self._import_source).name} (imported into {bundle})", 10_000)
+
+    def _on_import_failed(self, line: str) -> None:
+        self._end_import()
+        self._show_import_error(self._import_source, line)
+
+    def _on_import_cancelled(self) -> None:
+        self._end_import()
+        self.statusBar().showMessage(f"Import of {self._import_source} cancelled; nothing was cached", 8000)
+
+    def _on_import_cancel_clicked(self) -> None:
+        self.importer.cancel()
+
+    def _show_import_error(self, source: str, line: str) -> None:
+        """One line in the status bar and a message box that does not block the window."""
+        self.statusBar().showMessage(f"Could not open {source}: {line}", 30_000)
+        self.import_error = QMessageBox(QMessageBox.Icon.Warning, "Could not open the model",
+                                        f"{source}\n\n{line}\n\nThe previously loaded model is still in use.",
+                                        QMessageBox.StandardButton.Ok, self)
+        self.import_error.open()
 
     def _on_open_zip_triggered(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open zipped model bundle", "",
@@ -345,14 +428,15 @@ class MainWindow(QMainWindow):
         if urls and urls[0].isLocalFile():
             ev.acceptProposedAction()
             path = urls[0].toLocalFile()
-            QTimer.singleShot(0, lambda: self.open_bundle(path))
+            QTimer.singleShot(0, lambda: self.open_model(path))
 
     # -- slots ---------------------------------------------------------------------
     def _on_engine_changed(self, engine: InspectionEngine) -> None:
         self.provider_label.setText(f"Provider: {engine.provider} · {engine.precision_text}")
         path = engine.bundle_path
-        self.bundle_label.setText(f"Model: {path.name or path}")
+        self.bundle_label.setText(f"Model: {display_name(path, engine.bundle.config) or path}")
         self.bundle_label.setToolTip(str(path))
+        self._use_model_defaults(engine)
         config = engine.model_config
         self.sentence.set_counts(load_piece_counts(engine.bundle_path), config.unk_id)
         self.deferred["Data flow"].when_built("model", lambda p: cast("DataFlow", p).set_model_config(config))
@@ -374,6 +458,60 @@ class MainWindow(QMainWindow):
             problems.append(f"Snapshots not shown: {problem}")
         if problems:
             self.statusBar().showMessage(" · ".join(problems), 20_000)
+
+    def _use_model_defaults(self, engine: InspectionEngine) -> None:
+        """An imported model decodes as its generation_config.json says (beam, penalties,
+        forced pieces), with the languages chosen last time; our own models drop those."""
+        cfg = self.controls.config()
+        if engine.bundle_path != self._defaults_of:  # not merely the same bundle in 8 bits
+            self._defaults_of = engine.bundle_path
+            if "generation" in engine.bundle.config:
+                cfg = engine.decode_defaults().replace(temperature=cfg.temperature, top_k=cfg.top_k,
+                                                       top_p=cfg.top_p, seed=cfg.seed)
+            else:
+                own = DecodeConfig()
+                cfg = cfg.replace(**{k: getattr(own, k) for k in (
+                    "length_penalty_kind", "early_stopping", "min_length", "no_repeat_ngram_size",
+                    "forced_bos_id", "forced_eos_id")})
+        langs = engine.languages()
+        by_id = {i: code for code, i in langs.items()}
+        source = by_id.get(engine.special.source_lang) if langs else None
+        target = by_id.get(cfg.forced_bos_id)
+        saved = self.store.s.value(self._languages_key(engine), "")
+        try:
+            source, target = (c if c in langs else d for c, d in zip(json.loads(str(saved)), (source, target),
+                                                                          strict=True))
+        except (TypeError, ValueError):
+            pass  # never chosen for this bundle: its own defaults
+        if source:
+            engine.set_source_language(source)
+        if target:
+            cfg = cfg.replace(forced_bos_id=langs[target])
+        self.languages.set_languages(list(langs), source, target)
+        self.sentence.set_hidden(frozenset(engine.piece(i) for i in langs.values()))
+        self.controls.set_config(cfg)
+        self.controller.config = cfg
+
+    @staticmethod
+    def _languages_key(engine: InspectionEngine) -> str:
+        return "languages/" + hashlib.sha256(str(engine.bundle_path).encode()).hexdigest()[:16]
+
+    def _on_languages_changed(self, source: str, target: str) -> None:
+        """Frame the input with ``source``, force ``target`` first, and decode again."""
+        engine = self.controller.engine
+        if engine is None:
+            return
+        langs = engine.languages()
+        if source in langs:
+            # The tokenizer changes under a decode that may be running; that decode is
+            # superseded by the request below, so its result is never drawn.
+            engine.set_source_language(source)
+        cfg = self.controls.config()
+        if target in langs:
+            cfg = cfg.replace(forced_bos_id=langs[target])
+        self.store.s.setValue(self._languages_key(engine), json.dumps([source, target]))
+        self.controls.set_config(cfg)
+        self._on_config_changed(cfg)
 
     def _on_int8_triggered(self) -> None:
         self._on_int8_toggled(self.int8_action.isChecked())
@@ -558,6 +696,7 @@ class MainWindow(QMainWindow):
         self.store.save(self, self.controls.config(), self.grid.options(),
                         self.sentence.source.text())
         self.controller.shutdown()
+        self.importer.shutdown()
         self.evolution.shutdown()
         if self.training.running:  # the window owns the process: do not orphan it
             self.training.stop()

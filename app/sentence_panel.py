@@ -82,6 +82,7 @@ class SentencePanel(QWidget):
         self.notice.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self.counts: PieceCounts | None = None  # the bundle's training piece counts
         self.unk_id = 1
+        self.hidden: frozenset[str] = frozenset()  # pieces the translation text leaves out (language codes)
         self.familiarity = assess((), (), None)
         self.outside = QLabel(OUTSIDE)
         self.outside.setVisible(False)
@@ -133,6 +134,11 @@ class SentencePanel(QWidget):
             self.whatif.setText(f"<span style='color:{t.forced}'><b>What-if:</b> "
                                 f"{html.escape(description)}</span>")
 
+    def set_hidden(self, pieces: frozenset[str]) -> None:
+        """Pieces that frame rather than translate (a forced language code): left out of the text."""
+        self.hidden = pieces
+        self._on_state_changed()
+
     def set_counts(self, counts: PieceCounts | None, unk_id: int = 1) -> None:
         """The open bundle's training piece counts (None: only byte pieces are marked)."""
         self.counts, self.unk_id = counts, unk_id
@@ -163,7 +169,7 @@ class SentencePanel(QWidget):
             notes.append("output hit max length without EOS")
         self.notice.setText(f"<span style='color:{t.warn}'>⚠ {'; '.join(notes)}</span>")
         is_best = self.state.node_id == ins.best.node_id
-        words = detokenize(path.target_pieces)
+        words = detokenize([p for p in path.target_pieces if p not in self.hidden])
         label = "" if is_best else f" <span style='color:{t.muted}'>(selected hypothesis)</span>"
         self.translation.setText(f"<b>{html.escape(words) or '∅'}</b>{label}")
         fam = self.familiarity = assess(ins.source_pieces, ins.source_ids.tolist(), self.counts, self.unk_id,

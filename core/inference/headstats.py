@@ -69,24 +69,34 @@ def head_similarity(attn: np.ndarray) -> np.ndarray:
 def cluster_order(similarity: np.ndarray) -> np.ndarray:
     """Leaf order of average-linkage agglomerative clustering, so similar heads sit together.
 
-    Deterministic: ties merge the lowest cluster indices first. O(n^3), fine for n = L*H.
+    Deterministic: ties merge the lowest cluster indices first. The cluster-to-cluster
+    similarities are updated in place (Lance–Williams: the size-weighted mean of the two
+    merged rows is the mean over all their head pairs), so 24 x 16 = 384 heads take
+    milliseconds, not the minutes that recomputing every pair's mean took.
     """
     sim = np.asarray(similarity, np.float64)
     n = sim.shape[0]
     if n <= 2:
         return np.arange(n)
-    clusters: list[list[int]] = [[i] for i in range(n)]
-    while len(clusters) > 1:
-        best, pair = -np.inf, (0, 1)
-        for i in range(len(clusters)):
-            for j in range(i + 1, len(clusters)):
-                s = sim[np.ix_(clusters[i], clusters[j])].mean()
-                if s > best + 1e-12:
-                    best, pair = s, (i, j)
-        i, j = pair
-        merged = clusters[i] + clusters[j]
-        clusters = [c for k, c in enumerate(clusters) if k not in pair]
-        clusters.insert(i, merged)
+    clusters: list[list[int]] = [[i] for i in range(n)]  # by slot; a merged-away slot is emptied
+    # [n, n] mean similarity between the clusters in slots i < j (-inf: lower triangle or gone).
+    # Slots keep the clusters' order, so the row-major first best pair is the lowest-index one.
+    link = np.where(np.triu(np.ones((n, n), bool), 1), sim, -np.inf)
+    sizes = np.ones(n)
+    for _ in range(n - 1):
+        best = link.max()
+        i, j = (int(x) for x in np.argwhere(link >= best - 1e-12)[0])
+        # Lance-Williams: the size-weighted mean of both rows, read symmetrically.
+        row_i, row_j = np.maximum(link[i], link[:, i]), np.maximum(link[j], link[:, j])
+        merged = (sizes[i] * row_i + sizes[j] * row_j) / (sizes[i] + sizes[j])
+        live = np.isfinite(merged)
+        live[[i, j]] = False
+        link[i, i + 1:] = np.where(live[i + 1:], merged[i + 1:], -np.inf)
+        link[:i, i] = np.where(live[:i], merged[:i], -np.inf)
+        link[j, :], link[:, j] = -np.inf, -np.inf
+        sizes[i] += sizes[j]
+        clusters[i] = clusters[i] + clusters[j]
+        clusters[j] = []
     return np.array(clusters[0], dtype=np.int64)
 
 

@@ -10,7 +10,7 @@ from typing import Protocol
 from attnscope.core.bundle import Bundle
 from attnscope.core.config import DecodeConfig, ModelConfig
 from attnscope.core.inference.inspection import Inspection
-from attnscope.core.tokenizer import PieceTokenizer
+from attnscope.core.tokenizer import PieceTokenizer, SpecialIds
 
 __all__ = ["CancelFn", "InspectionEngine", "Inspector", "PieceTokenizer", "ProgressFn"]
 
@@ -33,8 +33,13 @@ class InspectionEngine(Protocol):
     def precision(self) -> str: ...  # "float", or "int8" when quantised at load
     @property
     def precision_text(self) -> str: ...  # for the status bar
+    @property
+    def special(self) -> SpecialIds: ...  # pad, eos, decoder start, language codes, source framing
     def piece(self, i: int) -> str: ...
     def piece_id(self, piece: str) -> int: ...
+    def decode_defaults(self) -> DecodeConfig: ...  # an imported model's generation_config.json
+    def languages(self) -> dict[str, int]: ...  # a multilingual model's codes ({} otherwise)
+    def set_source_language(self, code: str) -> None: ...
     def inspect(self, text: str, config: DecodeConfig | None = None, progress: ProgressFn | None = None,
                 cancel: CancelFn | None = None) -> Inspection: ...
 

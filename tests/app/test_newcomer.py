@@ -417,7 +417,7 @@ def test_log_p_column_is_exact_at_low_temperature(real_window, decoded, qtbot):
     ins = decoded(window, "I love you")
     window.state.set_display_temperature(0.1)
     window.scrubber.refresh()
-    logits = ins.best.step_logits[0].astype(np.float64) / 0.1
+    logits = ins.best.step_logits.dense_values()[0].astype(np.float64) / 0.1
     want = logits - np.logaddexp.reduce(logits)  # independent: pairwise log-add
     table = window.scrubber.table
     for r in range(table.rowCount()):

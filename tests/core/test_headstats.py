@@ -88,3 +88,29 @@ def test_rollout_by_hand_without_residual():
     roll = attention_rollout(attn, residual=False)
     assert np.allclose(roll[0], PREV)
     assert np.allclose(roll[1], UNIFORM @ PREV)
+
+
+def _average_linkage_by_definition(sim: np.ndarray) -> list[int]:
+    """Average linkage as defined: every step recomputes each cluster pair's mean similarity
+    and merges the best pair (ties: the lowest indices), the merged cluster taking the first's place."""
+    clusters = [[i] for i in range(len(sim))]
+    while len(clusters) > 1:
+        pairs = [(i, j) for i in range(len(clusters)) for j in range(i + 1, len(clusters))]
+        means = [sim[np.ix_(clusters[i], clusters[j])].mean() for i, j in pairs]
+        best = max(means)
+        i, j = next(p for p, m in zip(pairs, means, strict=True) if m >= best - 1e-12)
+        clusters[i] = clusters[i] + clusters.pop(j)
+    return clusters[0]
+
+
+def test_cluster_order_is_average_linkage_with_ties_to_the_lowest_indices():
+    rng = np.random.default_rng(0)
+    for trial in range(24):
+        n = int(rng.integers(3, 30))
+        x = rng.normal(size=(n, 4))
+        if trial % 3 == 0:
+            x = np.round(x)  # many equal similarities
+        if trial % 4 == 0:
+            x[: n // 2] = x[0]  # identical heads
+        sim = x @ x.T
+        assert cluster_order(sim).tolist() == _average_linkage_by_definition(sim), trial
