@@ -9,7 +9,7 @@ import numpy as np
 
 LIVE_PX = 24.0  # pitch of a surviving row: its node and a label line above it
 LIVE_MIN_PX = 19.0  # the least it gets before pruned rows squeeze: a label line just fits
-PRUNED_PX = 11.0  # pitch of a pruned row: a ring (radius 4.5) clear of a square (5.5)
+PRUNED_PX = 10.0  # pitch of a pruned row: a ring (radius 4) clear of a square (5.5)
 TOP_PX, BOTTOM_PX = 40.0, 12.0  # room above the first row (two lines of labels), below the last
 
 

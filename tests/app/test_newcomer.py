@@ -325,11 +325,11 @@ def test_tree_rows_by_hand():
     y, groups, unit = spaced_rows(depth, order, parents, pruned, 1000.0)
     assert groups == [] and unit == pytest.approx((1000 - TOP_PX - BOTTOM_PX) / 2)
     np.testing.assert_allclose(y, [0, 0, 5 / 3, 2, 0, 1, 4 / 3])
-    # 40 px of rows: B and C (siblings) share one mark, and D (step 2) shares their lane
-    # (step 1); the pruned lane sits r = 11 / 29 below A2, so unit * r = 11 px exactly.
-    y, groups, unit = spaced_rows(depth, order, parents, pruned, 40.0 + TOP_PX + BOTTOM_PX)
+    # 36 px of rows: B and C (siblings) share one mark, and D (step 2) shares their lane
+    # (step 1); the pruned lane sits r = 10 / 26 below A2, so unit * r = 10 px exactly.
+    y, groups, unit = spaced_rows(depth, order, parents, pruned, 36.0 + TOP_PX + BOTTOM_PX)
     assert groups == [[2, 3]]
-    r = PRUNED_PX / (40 - PRUNED_PX)
+    r = PRUNED_PX / (36 - PRUNED_PX)
     np.testing.assert_allclose(y, [0, 0, 1 + r, 1 + r, 0, 1, 1 + r])
     assert unit >= LIVE_PX and unit * r == pytest.approx(PRUNED_PX)
 
