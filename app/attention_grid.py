@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QSignalBlocker, Qt
-from PySide6.QtGui import QTransform
+from PySide6.QtCore import QPointF, QSignalBlocker, Qt, QTimer
+from PySide6.QtGui import QFontMetricsF, QTransform
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from attnscope.app import attention_data as ad
@@ -173,8 +173,25 @@ class AttentionGrid(LazyView, QWidget):
 
     def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(ev)
-        if self._paging[2] > 1 and (self.view.height() >= SHORT_VIEW_PX) != (self._paging[1] == PAGE_LAYERS):
-            self.schedule()  # the page size follows the grid's height
+        paging = self._paging[2] > 1 and (self.view.height() >= SHORT_VIEW_PX) != (self._paging[1] == PAGE_LAYERS)
+        if paging or self._geom is not None:
+            QTimer.singleShot(0, self.schedule)  # once the plot has its new height  # the page size and the room for the titles follow the grid's height
+
+    def _row_gap(self, rows: int, q: int) -> tuple[int, bool]:
+        """Rows of gap between layers, in data units, so that each tile's title (drawn in
+        pixels above it) clears the tile above, and whether titles fit at all.
+
+        With H pixels for rows * (q + gap) units, a gap of T pixels needs
+        gap >= T * rows * q / (H - T * rows)."""
+        least = max(1, int(np.ceil(q * 0.22)))
+        h = float(self.plot.vb.height())
+        if h <= 0:  # not laid out yet
+            return least, True
+        t = QFontMetricsF(self.titles.font).height() + 2.0
+        room = h - t * rows
+        if room < rows * q * 2.0:  # under 2 px a row would be left: no titles
+            return least, False
+        return max(least, int(np.ceil(t * rows * q / room))), True
 
     # -- what is drawn (tests compare these with the Inspection) --------------------
     def matrix(self, row: int, col: int) -> np.ndarray:
@@ -208,7 +225,8 @@ class AttentionGrid(LazyView, QWidget):
                 self.plot.getAxis(name).set_labels([])
             return
         q_draw, k_draw = max(q, 1), max(k, 1)
-        gy, gx = max(1, int(np.ceil(q_draw * 0.22))), max(1, int(np.ceil(k_draw * 0.1)))
+        gy, titled = self._row_gap(rows, q_draw)
+        gx = max(1, int(np.ceil(k_draw * 0.1)))
         geom = (rows, cols, q_draw, k_draw, gy, gx)
         height, width = rows * (q_draw + gy) - gy, cols * (k_draw + gx) - gx
         if geom != self._geom:
@@ -216,10 +234,10 @@ class AttentionGrid(LazyView, QWidget):
             self.mosaic = np.full((height, width), np.nan, np.float32)
             # half a cell of margin on the left so the first key label is not clipped
             set_range(self.plot, x=(-1.0, width - 0.5), y=(-gy - 0.5, height - 0.5))
-        if (geom, self.mode, self.row0) != self._titled:  # "L1 mean" and "L1 rollout" share a geometry
-            self._titled = (geom, self.mode, self.row0)
+        if (geom, self.mode, self.row0, titled) != self._titled:  # "L1 mean" and "L1 rollout" share a geometry
+            self._titled = (geom, self.mode, self.row0, titled)
             titles, xy = [], []
-            for r in range(rows):
+            for r in range(rows if titled else 0):  # too short for titles: the axes and hover name tiles
                 for c in range(cols):
                     titles.append(ad.title(self.mode, self.row0 + r, c))
                     xy.append((c * (k_draw + gx) - 0.5, r * (q_draw + gy) - 0.5))

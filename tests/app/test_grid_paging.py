@@ -53,7 +53,8 @@ def test_short_grid_pages_fewer_layers(qtbot):
     assert grid.page_box.count() == 24 // (PAGE_LAYERS // 2) + 1
     qtbot.keyClick(grid.page_box, Qt.Key.Key_End)  # "All layers"
     grid.refresh()
-    assert grid.stack.shape[:2] == (24, 16) and grid.titles.texts[-1] == "L24 H16"
+    assert grid.stack.shape[:2] == (24, 16)
+    assert grid.titles.texts == []  # 24 titles a column do not fit 300 px: hovering names the tile
 
 
 def test_shallow_model_has_no_pages(qtbot):

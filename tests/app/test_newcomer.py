@@ -312,6 +312,28 @@ def test_best_path_is_labelled_and_hover_names_both_scores(real_window, decoded,
     assert all(float(v).is_integer() for v, _ in ticks)
 
 
+def test_tree_rows_by_hand():
+    """root -> A (alive) -> A1, A2 (finished) and D (pruned); root -> B, C (pruned)."""
+    from attnscope.app.tree_rows import BOTTOM_PX, LIVE_PX, PRUNED_PX, TOP_PX, spaced_rows, tree_layout
+
+    parents = np.array([-1, 0, 0, 0, 1, 1, 1])
+    pruned = np.array([False, False, True, True, False, False, True])
+    rank = np.array([0, 0, 1, 2, 0, 1, 2])  # survivors first
+    depth, order = tree_layout(parents, rank)
+    assert depth.tolist() == [0, 1, 1, 1, 2, 2, 2] and order.tolist() == [0, 0, 3, 4, 0, 1, 2]
+    # Tall: every leaf its own row, a pruned one a third of a surviving one.
+    y, groups, unit = spaced_rows(depth, order, parents, pruned, 1000.0)
+    assert groups == [] and unit == pytest.approx((1000 - TOP_PX - BOTTOM_PX) / 2)
+    np.testing.assert_allclose(y, [0, 0, 5 / 3, 2, 0, 1, 4 / 3])
+    # 36 px of rows: B and C (siblings) share one mark, and D (step 2) shares their lane
+    # (step 1); the pruned lane sits r = 10 / 26 below A2, so unit * r = 10 px exactly.
+    y, groups, unit = spaced_rows(depth, order, parents, pruned, 36.0 + TOP_PX + BOTTOM_PX)
+    assert groups == [[2, 3]]
+    r = PRUNED_PX / (36 - PRUNED_PX)
+    np.testing.assert_allclose(y, [0, 0, 1 + r, 1 + r, 0, 1, 1 + r])
+    assert unit >= LIVE_PX and unit * r == pytest.approx(PRUNED_PX)
+
+
 def _painted_tree(window, qtbot, size):
     """Resize the window, let the docks settle and paint the tree; returns the tree."""
     window.resize(*size)
@@ -716,3 +738,37 @@ def test_dragging_the_divider_keeps_the_training_charts_readable(real_window, qt
     labels = [s for s, _r in _axis_label_rects(grad.bars_plot.getAxis("bottom"))]
     assert labels and labels[0] == "emb"
     assert w.width() == 1280  # nothing forced the window wider
+
+
+@pytest.mark.parametrize("size", [(1000, 650), (1366, 768), (1920, 1080)])
+def test_grid_tile_titles_clear_the_tiles_above(real_window, decoded, qtbot, size):
+    """Each "L2 H1" title is drawn in the gap above its tile, never over the tile above it,
+    whatever the grid's height; where no gap fits, the grid leaves the titles out."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QFontMetricsF
+
+    w = real_window
+    w.sentence.set_text("She eats an apple.")
+    decoded(w, "She eats an apple.")
+    _painted_tree(w, qtbot, size)
+    grid = w.grid
+    qtbot.wait(50)  # the grid re-lays its tiles once its plot has the new height
+    rows, cols, q, _k = grid.stack.shape
+    vb, titles = grid.plot.vb, grid.titles
+    height = QFontMetricsF(titles.font).height()
+
+    def screen_y(y: float) -> float:
+        return vb.mapViewToScene(QPointF(0.0, y)).y()
+
+    # Tile tops in data units, read from the drawn mosaic: a row of tiles starts after a NaN gap.
+    filled = ~np.isnan(grid.mosaic[:, 0])
+    tops = [y for y in range(len(filled)) if filled[y] and (y == 0 or not filled[y - 1])]
+    assert len(tops) == rows
+    if size != (1000, 650):
+        assert len(titles.texts) == rows * cols  # room enough: every tile is named
+    for n, (_x, y) in enumerate(titles.xy):
+        r = n // cols
+        top = screen_y(y)  # the title's baseline sits on its tile's top edge
+        assert abs(top - screen_y(tops[r] - 0.5)) < 1.0
+        above = screen_y(tops[r - 1] + q - 0.5) if r else vb.sceneBoundingRect().top()
+        assert top - 1 - height >= above - 0.5, (size, titles.texts[n])
