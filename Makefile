@@ -67,9 +67,13 @@ bench-train: setup-test
 	$(BIN)/python -m benchmarks.bench_train --train --out runs/bench-default
 
 # The shipped default model, reproduced from scratch (about 15 minutes on 2 CPU cores).
+# One CPU thread: a reduction's order, and so the last bits of every weight, depend on the
+# thread count; with one thread the run (weights and metrics.jsonl, timestamps aside) is the same
+# on every machine.
 default-model: setup
-	$(BIN)/attnscope train --preset default --out runs/default --seed 0
-	$(BIN)/attnscope export-onnx runs/default --out resources/models/default --verify
+	rm -rf runs/default
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/attnscope train --preset default --out runs/default --seed 0 --device cpu
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/attnscope export-onnx runs/default --out resources/models/default --verify
 
 # Every figure the README shows, from the shipped model (deterministic: same files each time).
 FIG := $(BIN)/attnscope figure --width single --dpi 150

@@ -6,14 +6,25 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from attnscope.app import attention_data as ad
 from attnscope.app.heatmap import HeatmapPlot
 from attnscope.app.lazy import LazyView
 from attnscope.app.line_view import LineView
 from attnscope.app.state import AppState
-from attnscope.app.widgets import combo_box
+from attnscope.app.widgets import combo_box, scrolled
+
+TITLE_MIN_PX = 260  # a heatmap shorter than this drops its title line
 
 
 class AttentionDetail(LazyView, QWidget):
@@ -28,15 +39,22 @@ class AttentionDetail(LazyView, QWidget):
         self.layer_spin.setPrefix("layer ")
         self.head_spin.setPrefix("head ")
         self.value_label = QLabel(" ")
-        self.value_label.setMinimumWidth(220)
+        # The value under the cursor takes what room is left and never widens the dock.
+        self.value_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.window_btn = QPushButton("Open in a window")
         self.window_btn.setToolTip("Show the head detail in its own resizable window (Ctrl+D)")
         self.window_btn.clicked.connect(self.detach_requested)
+        # What to show above the tabs, which head beside them: the bottom dock of a 1000 px
+        # window holds both rows, and the plot keeps the height.
         bar = QHBoxLayout()
-        for w in (self.kind_box, self.mode_box, self.measure_box, self.layer_spin, self.head_spin, self.window_btn):
-            bar.addWidget(w)
-        bar.addStretch(1)
-        bar.addWidget(self.value_label)
+        for box in (self.kind_box, self.mode_box, self.measure_box):
+            bar.addWidget(box)
+        bar.addWidget(self.value_label, 1)
+        corner = QWidget()
+        bar2 = QHBoxLayout(corner)
+        bar2.setContentsMargins(0, 0, 0, 2)
+        for w in (self.layer_spin, self.head_spin, self.window_btn):
+            bar2.addWidget(w)
         self.view = pg.GraphicsLayoutWidget()
         self.heatmap = HeatmapPlot(small=False)
         self.view.addItem(self.heatmap, row=0, col=0)
@@ -47,7 +65,9 @@ class AttentionDetail(LazyView, QWidget):
         self.lines = LineView()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.view, "Heatmap")
-        self.tabs.addTab(self.lines, "Lines")
+        self.lines_area = scrolled(self.lines)  # a short dock scrolls: every token keeps its label
+        self.tabs.addTab(self.lines_area, "Lines")
+        self.tabs.setCornerWidget(corner)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(bar)
@@ -131,7 +151,7 @@ class AttentionDetail(LazyView, QWidget):
         q, k = ad.labels(ins, path, kind)
         self._labels = (q, k)
         row = self.state.step if kind != "encoder" else None
-        if self.tabs.currentWidget() is self.lines:
+        if self.tabs.currentWidget() is self.lines_area:
             self.lines.set_data(m, q, k, row)
             return
         m_show = m if m.size else np.zeros((1, 1), np.float32)
@@ -142,7 +162,10 @@ class AttentionDetail(LazyView, QWidget):
         self.heatmap.highlight_row(row)
         what = f"head {head + 1}" if head >= 0 else ad.MODES[mode].lower()
         norm = "norm-weighted " if self.state.measure == "norm" and ad.has_norms(ins) else ""
-        self.heatmap.setTitle(f"{norm}{ad.KINDS[kind]} · layer {layer + 1} · {what}", size="10pt")
+        # A short dock gives the title's line to the rows (the controls above say the same).
+        title = f"{norm}{ad.KINDS[kind]} · layer {layer + 1} · {what}"
+        self.heatmap.setTitle(title if self.view.height() >= TITLE_MIN_PX else None, size="10pt")
+        self.view.setToolTip(title)
 
     def _on_heatmap_hovered(self, r: int, c: int, v: float) -> None:
         q, k = self._labels
@@ -150,6 +173,10 @@ class AttentionDetail(LazyView, QWidget):
             self.value_label.setText(" ")
             return
         self.value_label.setText(f"{q[r]} → {k[c]}:  {v:.4f}")
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(ev)
+        self.refit_on_resize()
 
     def apply_theme(self) -> None:
         self.lines.update()

@@ -23,6 +23,10 @@ from attnscope.core.inference.familiarity import detokenize
 from attnscope.core.inference.inspection import Inspection
 
 MAX_LABELS = 160  # beyond this only nodes on surviving paths get a text label
+LIVE_PX = 24.0  # pitch of a surviving row: its node and a label line above it
+LIVE_MIN_PX = 19.0  # the least it gets before pruned rows squeeze: a label line just fits
+PRUNED_PX = 11.0  # pitch of a pruned row: a ring (radius 4.5) clear of a square (5.5)
+TOP_PX, BOTTOM_PX = 40.0, 12.0  # room above the first row (two lines of labels), below the last
 
 
 def tree_layout(parents: np.ndarray, rank: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -59,6 +63,92 @@ def tree_layout(parents: np.ndarray, rank: np.ndarray | None = None) -> tuple[np
     return depth, y
 
 
+def spaced_rows(depth: np.ndarray, y: np.ndarray, parents: np.ndarray, pruned: np.ndarray,
+                height_px: float) -> tuple[np.ndarray, list[list[int]], float]:
+    """Rows for ``tree_layout``'s leaf order that keep hypotheses apart at this height.
+
+    Units are one surviving row's pitch; a row of pruned leaves takes a share r of it:
+    the smallest that keeps pruned dots PRUNED_PX apart, at least a third, and at most
+    what leaves every surviving row LIVE_PX. When no r does both, the pruned siblings
+    of one parent share one mark (a group, whose tooltip lists them all) and pruned rows
+    between two surviving ones share a lane where their steps do not overlap; where
+    even that does not fit, the pruned rows give way to the surviving ones.
+    Returns (y, groups of two or more node ids on one mark, pixels per unit).
+    """
+    n = len(y)
+    children = np.bincount(parents[1:].astype(int), minlength=n) if n > 1 else np.zeros(n, int)
+    leaves = sorted((i for i in range(n) if children[i] == 0), key=lambda i: y[i])
+    row_of_leaf = {float(y[i]): i for i in leaves}
+    # Each node sits on its first-ranked leaf's row (tree_layout gave it that leaf's y);
+    # a row spans the steps from its first node's parent to its last node.
+    span: dict[int, tuple[float, float]] = {}
+    for i in range(n):
+        leaf = row_of_leaf[float(y[i])]
+        lo, hi = span.get(leaf, (np.inf, -np.inf))
+        span[leaf] = (min(lo, depth[i] - 1), max(hi, depth[i]))
+
+    def rows(collapse: bool) -> list[tuple[bool, list[int]]]:
+        """(pruned, leaves) per row, top to bottom."""
+        out: list[tuple[bool, list[int]]] = []
+        lanes: list[list[tuple[float, float]]] = []  # spans taken, per lane of this stretch
+        first_lane, prev = 0, -1
+        where: dict[int, int] = {}  # leaf -> its row in out
+        for i in leaves:
+            if collapse and pruned[i] and prev >= 0 and pruned[prev] and parents[prev] == parents[i]:
+                where[i] = where[prev]  # a sibling: on the same mark
+            elif collapse and pruned[i]:  # the first lane below the last surviving row with room
+                lo, hi = span[i]
+                free = [k for k, taken in enumerate(lanes) if all(hi <= a or b <= lo for a, b in taken)]
+                if free:
+                    where[i] = first_lane + free[0]
+                    lanes[free[0]].append((lo, hi))
+                else:
+                    where[i] = len(out)
+                    lanes.append([(lo, hi)])
+                    out.append((True, []))
+            else:
+                where[i] = len(out)
+                out.append((bool(pruned[i]), []))
+                if not pruned[i]:
+                    lanes, first_lane = [], len(out)
+            out[where[i]][1].append(i)
+            prev = i
+        return out
+
+    def placed(rs: list[tuple[bool, list[int]]], r: float) -> np.ndarray:
+        return np.cumsum([0.0] + [r if p else 1.0 for p, _ids in rs[1:]])
+
+    r = 1 / 3
+    layout = rows(False)
+    height_px = max(height_px - TOP_PX - BOTTOM_PX, 1.0)
+    if any(p for p, _ids in layout[1:]):
+        # Full rows apart, else pruned siblings folded, else surviving rows one label tall.
+        for live_px, collapse in ((LIVE_PX, False), (LIVE_PX, True), (LIVE_MIN_PX, True)):
+            layout = rows(collapse)
+            # span(r) = a + b r in units: solve unit >= live_px and unit * r >= PRUNED_PX.
+            a = sum(1 for p, _ids in layout[1:] if not p)
+            b = sum(1 for p, _ids in layout[1:] if p)
+            r_lo = PRUNED_PX * a / (height_px - PRUNED_PX * b) if height_px > PRUNED_PX * b else np.inf
+            r_hi = (height_px / live_px - a) / b
+            if r_lo <= r_hi:
+                r = min(max(1 / 3, r_lo), r_hi, 1.0)
+                break
+        else:  # too small for both: surviving rows first, the pruned ones squeeze
+            r = float(np.clip(r_hi, 0.12, 1 / 3))
+    row_y = placed(layout, r)
+    unit = height_px / row_y[-1] if len(row_y) and row_y[-1] > 0 else LIVE_PX
+    leaf_y = {i: row_y[k] for k, (_p, ids) in enumerate(layout) for i in ids}
+    out = np.array([leaf_y[row_of_leaf[float(y[i])]] for i in range(n)])
+    # Leaves on one mark: same row and same step (siblings folded together).
+    groups: list[list[int]] = []
+    for _p, ids in layout:
+        by_parent: dict[int, list[int]] = {}
+        for i in ids:
+            by_parent.setdefault(int(parents[i]), []).append(i)
+        groups += [g for g in by_parent.values() if len(g) > 1]
+    return out, groups, unit
+
+
 class BeamTree(LazyView, QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -83,6 +173,7 @@ class BeamTree(LazyView, QWidget):
         self._pos = np.zeros((0, 2))
         self._ins: Inspection | None = None
         self._ranges: tuple | None = None
+        self._groups: dict[int, list[int]] = {}
 
     def _on_inspection_changed(self, *_args) -> None:
         self.schedule()
@@ -105,6 +196,7 @@ class BeamTree(LazyView, QWidget):
                           accent=t.accent, text=t.text)
         if not nodes:  # empty decode: clear everything
             self._pos = np.zeros((0, 2))
+            self._groups = {}
             self.item.set_tree(TreeData(), style)
             self.item.set_selected([])
             self.caption.setText("nothing decoded")
@@ -114,8 +206,11 @@ class BeamTree(LazyView, QWidget):
         status = [n.status for n in nodes]
         # Surviving branches first (best score first), so they run straight across.
         rank = np.array([(s == "pruned") * 1e6 - n.score for n, s in zip(nodes, status, strict=True)])
-        depth, y = tree_layout(parents, rank)
+        depth, order = tree_layout(parents, rank)
+        pruned = np.array([s == "pruned" for s in status])
+        y, groups, unit_px = spaced_rows(depth, order, parents, pruned, max(self.plot.vb.height(), 50.0))
         self._pos = np.column_stack([depth, y])
+        self._groups = {i: g for g in groups for i in g}
         marks: dict[str, list[int]] = {"pruned": [], "alive": [], "finished": [], "forced": []}
         for i, s in enumerate(status):
             marks[s if s in ("pruned", "finished") else "alive"].append(i)
@@ -123,13 +218,11 @@ class BeamTree(LazyView, QWidget):
         data = TreeData(pos=self._pos, parents=parents,
                         live_edges=[i for i in range(1, len(nodes)) if status[i] != "pruned"],
                         dead_edges=[i for i in range(1, len(nodes)) if status[i] == "pruned"],
-                        marks=marks, best=self._chain(ins.best.node_id))
-        self._labels(ins, status, data)
+                        marks=marks, best=self._chain(ins.best.node_id), groups=groups)
+        self._labels(ins, status, data, unit_px)
         self.item.set_tree(data, style)
         n_steps = int(depth.max()) if len(depth) else 0
         y_max = float(y.max()) if len(y) else 1.0
-        px = max(self.plot.vb.height(), 50.0)
-        top = (y_max + 1.5) * 22.0 / px  # ~22 px above the top row, for its labels
         # Room on the right for the last column's labels ("</s> -0.52"): solve
         # margin * px_per_step >= widest label, px_per_step = width / (steps + 0.3 + margin).
         fm = QFontMetricsF(self.item.font)
@@ -139,7 +232,7 @@ class BeamTree(LazyView, QWidget):
         left = n_steps + 0.3
         margin = left * widest / (width - widest) if width > 2 * widest else left
         margin = round(min(max(margin, 0.6), max(left, 0.6)), 1)
-        ranges = ((-0.3, n_steps + margin), (round(-0.5 - top, 3), y_max + 0.8))
+        ranges = ((-0.3, n_steps + margin), (round(-TOP_PX / unit_px, 3), round(y_max + BOTTOM_PX / unit_px, 3)))
         if ranges != self._ranges:  # unchanged ranges: the axes keep their cached pictures
             self._ranges = ranges
             set_range(self.plot, x=ranges[0], y=ranges[1])
@@ -154,16 +247,27 @@ class BeamTree(LazyView, QWidget):
                     if hyp is not None else "")
         else:
             rule, best = "score = Σ log p", ""
-        self.caption.setToolTip(f"<b>{cfg.strategy}{beam}</b> · {rule}{best}<br>"
+        self.caption.setToolTip(f"<b>{cfg.strategy}{beam}</b> · {len(nodes)} nodes · {rule}{best}<br>"
+                                "◎ several pruned candidates on one mark<br>"
                                 "Hover a node for its hypothesis and both scores.")
+        # Two short lines: a side column of 300 px keeps them unwrapped, and the tree the rest.
         self.caption.setText(
-            f"<b>{cfg.strategy}{beam}</b> · {len(nodes)} nodes · {rule}"
-            f"<br><span style='color:{t.finished}'>■ finished</span>&nbsp; "
-            f"<span style='color:{t.muted}'>● pruned</span>&nbsp; "
-            f"<span style='color:{t.finished}'>━ best</span>&nbsp; "
-            f"<span style='color:{t.accent}'>━ selected</span>&nbsp; "
-            f"<span style='color:{t.forced}'>◯ forced</span>")
+            f"<b>{cfg.strategy}{beam}</b> · {rule}"
+            f"<br><small><span style='color:{t.finished}'>■ finished</span> "
+            f"<span style='color:{t.muted}'>●/◎ pruned</span> "
+            f"<span style='color:{t.finished}'>━ best</span> "
+            f"<span style='color:{t.accent}'>━ selected</span> "
+            f"<span style='color:{t.forced}'>◯ forced</span></small>")
+        self._fit_caption()
         self._draw_selection()
+
+    def _fit_caption(self) -> None:
+        """As many caption lines as its text wraps to at this width (a narrow dock wraps
+        the rule and the legend); the height changes only when the line count does."""
+        width = self.width() - 4  # the layout's margins, 2 px a side
+        need = self.caption.label.heightForWidth(max(width, 10))
+        if need > 0 and need != self.caption.height():
+            self.caption.setFixedHeight(need)
 
     def _chain(self, node_id: int) -> list[int]:
         """Node ids root .. ``node_id``."""
@@ -174,14 +278,14 @@ class BeamTree(LazyView, QWidget):
             nid = nodes[nid].parent
         return chain[::-1]
 
-    def _labels(self, ins, status: list[str], data: TreeData) -> None:
+    def _labels(self, ins, status: list[str], data: TreeData, unit_px: float) -> None:
         """A piece beside every node, and the named score beside finished ones. The best
         path always keeps its labels (the tree item moves one below its node when above is
         taken); with tight rows or a huge tree, pruned nodes keep only their tooltip."""
         t = theme.current()
-        n_leaves = float(self._pos[:, 1].max()) + 1 if len(self._pos) else 1
-        row_px = self.plot.vb.height() / n_leaves if self.plot.vb.height() > 0 else 20
-        crowded = len(ins.nodes) > MAX_LABELS or row_px < 15
+        rows = np.sort(np.unique(self._pos[:, 1]))
+        row_px = unit_px * float(np.diff(rows).min()) if len(rows) > 1 else unit_px
+        crowded = len(ins.nodes) > MAX_LABELS or row_px < 15 or bool(data.groups)
         best = set(data.best)
         show = [i for i in range(len(ins.nodes)) if i in best or not crowded or status[i] != "pruned"]
         n_steps = float(self._pos[:, 0].max()) + 1 if len(self._pos) else 1
@@ -208,6 +312,14 @@ class BeamTree(LazyView, QWidget):
         ins = self._ins
         if ins is None or not 0 <= node_id < len(ins.nodes):
             return ""
+        group = self._groups.get(node_id)
+        if group:  # pruned siblings sharing one mark: every candidate, best first
+            n = ins.nodes[group[0]]
+            head = detokenize([ins.node_pieces[i] for i in self._chain(n.parent)[1:]]) or "∅"
+            rows = [f"  {ins.node_pieces[i]}   log p = {ins.nodes[i].logprob:.3f}, "
+                    f"Σ log p = {ins.nodes[i].cum_logprob:.3f}, score = {ins.nodes[i].score:.3f}"
+                    for i in sorted(group, key=lambda i: -ins.nodes[i].score)]
+            return f"{len(group)} candidates pruned after “{head}” (step {n.step}):\n" + "\n".join(rows)
         n = ins.nodes[node_id]
         lp = n.cum_logprob / n.score if n.score else 1.0
         pieces = [ins.node_pieces[i] for i in self._chain(node_id)[1:]]
@@ -226,6 +338,7 @@ class BeamTree(LazyView, QWidget):
 
     def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(ev)
+        self._fit_caption()
         self.refit_on_resize()
 
     def apply_theme(self) -> None:

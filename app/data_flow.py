@@ -106,7 +106,7 @@ class DataFlow(LazyView, QWidget):
             return ModelConfig()
         n_enc, h = ins.encoder_attention.shape[:2]
         n_dec, h_dec = ins.steps[0].cross_attention.shape[:2] if ins.steps else (n_enc, h)
-        vocab = ins.steps[0].logits.shape[-1] if ins.steps else 1
+        vocab = ins.steps[0].logits.vocab_size if ins.steps else 1
         return ModelConfig(vocab_size=vocab, n_heads=h, n_encoder_layers=n_enc, decoder_heads=h_dec,
                            n_decoder_layers=n_dec, d_model=h * h_dec * 8)
 

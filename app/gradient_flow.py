@@ -12,8 +12,19 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 from attnscope.app import theme
 from attnscope.app.heatmap import HeatmapPlot, TokenAxis
 from attnscope.app.view_range import set_range
-from attnscope.app.widgets import scrolled
+from attnscope.app.widgets import fit_to_layout, scrolled
 from attnscope.core.runlog import RunSeries
+
+HALF_LABEL = 24  # pixels a centred tick label may reach past its axis's end
+
+
+def short_name(name: str) -> str:
+    """An axis label for a layer group: "encoder.1" -> "enc 1" (the bars sit ~40 px apart
+    in a 1000 px window; the tooltip and the map keep the full names)."""
+    part, _, idx = name.partition(".")
+    head = {"embed": "emb", "encoder": "enc", "decoder": "dec", "enc_norm": "enc ln",
+            "dec_norm": "dec ln"}.get(part, part[:6])
+    return f"{head} {idx}" if idx else head
 
 
 def layer_order(names) -> list[str]:
@@ -37,17 +48,23 @@ class GradientFlow(QWidget):
         bar.addWidget(self.label)
         self.view = pg.GraphicsLayoutWidget()
         self.bars_plot = self.view.addPlot(row=0, col=0, axisItems={"bottom": TokenAxis("bottom", 10)})
-        self.bars_plot.setTitle("gradient norm per layer at the chosen step", size="9pt")
+        self.bars_plot.setTitle("per layer, at the chosen step", size="9pt")
         self.bars_plot.setLabel("left", "log10 ‖g‖")
         self.bars_plot.setMouseEnabled(False, False)
         self.bars_plot.setMenuEnabled(False)
         self.bars_plot.hideButtons()
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=theme.current().bar)
         self.bars_plot.addItem(self.bars)
-        self.history = HeatmapPlot(title="log10 gradient norm: layer x logged step")
+        self.history = HeatmapPlot()
+        self.history.setTitle("log10 ‖g‖: layer × logged step", size="9pt")
         self.history.set_colormap(pg.colormap.get("viridis"))
         self.view.addItem(self.history, row=0, col=1)
         self.view.ci.layout.setColumnStretchFactor(1, 2)
+        # A label centred on the first or last bar or step reaches past its plot's edge:
+        # the axes may draw that far out, and the layout keeps the room free.
+        for axis in (self.bars_plot.getAxis("bottom"), self.history.getAxis("bottom")):
+            axis.setStyle(hideOverlappingLabels=HALF_LABEL)
+        self.view.ci.setContentsMargins(HALF_LABEL, 4, HALF_LABEL, 4)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(bar)
@@ -76,6 +93,7 @@ class GradientFlow(QWidget):
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         self.history.set_matrix(logn, (lo, max(hi, lo + 1e-6)))
         self.history.set_labels(tuple(self.layers), tuple(str(int(x)) for x in steps))
+        fit_to_layout(self.view)  # never narrower than its plots: they would be cut off
         with QSignalBlocker(self.slider):
             self.slider.setRange(0, len(steps) - 1)
             self.slider.setEnabled(True)
@@ -96,7 +114,7 @@ class GradientFlow(QWidget):
         base = float(min(logh.min(), -3.0))
         self.bars.setOpts(x=np.arange(len(h)), height=logh - base, y0=base, width=0.7,
                           brush=theme.current().bar)
-        self.bars_plot.getAxis("bottom").set_labels(self.layers)
+        self.bars_plot.getAxis("bottom").set_labels([short_name(n) for n in self.layers])
         set_range(self.bars_plot, x=(-0.6, len(h) - 0.4), y=(base, float(logh.max()) + 0.2))
         self.label.setText(f"step {int(self.steps[i])}: total of layers {np.sqrt((h ** 2).sum()):.3g}")
 

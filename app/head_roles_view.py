@@ -28,7 +28,7 @@ from attnscope.app import theme
 from attnscope.app.heatmap import HeatmapPlot
 from attnscope.app.lazy import LazyView
 from attnscope.app.state import AppState
-from attnscope.app.widgets import combo_box, fixed_label
+from attnscope.app.widgets import combo_box, fit_to_layout, fixed_label
 from attnscope.core.inference.headroles import classify_heads, positional_profile, roles_from_json
 
 
@@ -58,7 +58,8 @@ class HeadRolesView(LazyView, QWidget):
             bar.addWidget(w)
         bar.addWidget(self.summary, 1)
         self.view = pg.GraphicsLayoutWidget()
-        self.aer_plot = HeatmapPlot(title="cross-attention AER (lower = aligned)")
+        self.aer_plot = HeatmapPlot()
+        self.aer_plot.setTitle("cross-attention AER (lower = aligned)", size="9pt")
         lut = pg.colormap.get("viridis").getLookupTable(nPts=64)[::-1]  # low AER = bright
         self.aer_plot.set_colormap(pg.ColorMap(np.linspace(0.0, 1.0, 64), lut))
         self.view.addItem(self.aer_plot)
@@ -70,8 +71,8 @@ class HeadRolesView(LazyView, QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         body = QHBoxLayout()
-        body.addWidget(self.view, 2)
-        body.addWidget(self.table, 3)
+        body.addWidget(self.view, 1)
+        body.addWidget(self.table, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(bar)
@@ -119,9 +120,11 @@ class HeadRolesView(LazyView, QWidget):
         self._draw_aer(aer)
         if aer is not None:
             layer, head = np.unravel_index(int(np.argmin(aer)), aer.shape)
-            note = f"best alignment head L{layer + 1} H{head + 1}: AER {aer[layer, head]:.2f} · {note}"
+            note = f"★ best alignment head L{layer + 1} H{head + 1}: AER {aer[layer, head]:.2f} · {note}"
         self.summary.setText(note)
+        self.summary.setToolTip(note)
         self._fill_table(roles)
+        fit_to_layout(self.view)
 
     def _draw_aer(self, aer: np.ndarray | None) -> None:
         if aer is None:

@@ -11,7 +11,7 @@ from attnscope.app import attention_data as ad
 from attnscope.app.heatmap import HeatmapPlot
 from attnscope.app.lazy import LazyView
 from attnscope.app.state import AppState
-from attnscope.app.widgets import combo_box
+from attnscope.app.widgets import combo_box, fit_to_layout
 from attnscope.core.inference.headstats import (
     attention_entropy,
     cluster_order,
@@ -33,9 +33,14 @@ class HeadStatsView(LazyView, QWidget):
         bar.addStretch(1)
         bar.addWidget(self.hover_label)
         self.view = pg.GraphicsLayoutWidget()
-        self.entropy = HeatmapPlot(title="entropy (normalised)")
-        self.distance = HeatmapPlot(title="mean attention distance")
-        self.similarity = HeatmapPlot(small=True, title="head similarity (clustered)")
+        self.entropy, self.distance = HeatmapPlot(), HeatmapPlot()
+        # Rows and columns are the same heads in the same order: named once, on the left
+        # (a name centred under the first column would be cut at the plot's edge).
+        self.similarity = HeatmapPlot(small=True)
+        self.similarity.show_labels(left=True, bottom=False)
+        for plot, title in ((self.entropy, "entropy (normalised)"), (self.distance, "mean attention distance"),
+                            (self.similarity, "head similarity (clustered)")):
+            plot.setTitle(title, size="9pt")  # short and small: the three fit a 1000 px window
         self.plots = {"entropy": self.entropy, "distance": self.distance,
                       "similarity": self.similarity}
         cmap = pg.colormap.get("viridis")
@@ -91,6 +96,7 @@ class HeadStatsView(LazyView, QWidget):
         self.similarity.set_labels(names, names)
         for name, m in (("entropy", ent), ("distance", dist)):
             self._annotate(name, m)
+        fit_to_layout(self.view)
 
     def _annotate(self, name: str, m: np.ndarray) -> None:
         """Write each cell's value on it while they fit (up to the base model's 6 x 8);

@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from PySide6.QtCore import QSettings, QSignalBlocker, QSize, Qt, QTimer
+from PySide6.QtCore import QEvent, QSettings, QSignalBlocker, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -139,7 +139,7 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.resizeDocks([self.docks["Beam tree"]], [440], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["Beam tree"], self.docks["Next-piece probabilities"]],
-                         [330, 300], Qt.Orientation.Vertical)
+                         [380, 250], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["Step scrubber"]], [230], Qt.Orientation.Vertical)
         self._default_state = self.saveState()
         # The side column and the bottom tabs keep their share of the window as it is
@@ -589,6 +589,13 @@ class MainWindow(QMainWindow):
 
     def _on_hint_dismissed(self) -> None:
         self.store.s.setValue("hint_dismissed", True)
+        QTimer.singleShot(0, self, self._fit_sentence_dock)
+
+    def _fit_sentence_dock(self) -> None:
+        """The hint's room goes back to the views below it (a top dock keeps its height)."""
+        dock = self.docks["Sentence"]
+        if not dock.isFloating():
+            self.resizeDocks([dock], [dock.minimumSizeHint().height()], Qt.Orientation.Vertical)
 
     def _on_show_hint(self) -> None:
         self.hint.show()
@@ -641,16 +648,20 @@ class MainWindow(QMainWindow):
         super().resizeEvent(ev)
         self._fit_timer.start()
 
-    def mouseReleaseEvent(self, ev) -> None:  # noqa: N802 - Qt override
-        super().mouseReleaseEvent(ev)  # the dock dividers belong to the main window
-        self._note_dragged_dividers()
+    def event(self, ev) -> bool:  # noqa: D102 - Qt override
+        # The dock dividers belong to the main window, and QMainWindow.event() takes the
+        # release that ends a divider drag (mouseReleaseEvent never sees it).
+        handled = super().event(ev)
+        if ev.type() == QEvent.Type.MouseButtonRelease:
+            self._note_dragged_dividers()
+        return handled
 
     def _note_dragged_dividers(self) -> None:
         """A dock whose size differs from the last fit's was dragged: keep that share."""
         if self._fitted_size != self.size() or self._fit_timer.isActive():
             return
         w, h = self.width(), self.height()
-        tree, bottom = self.docks["Beam tree"], self.docks["Step scrubber"]
+        tree, bottom = self.docks["Beam tree"], self._bottom_dock()
         if not tree.isFloating() and abs(tree.width() - self._fitted_docks[0]) > 4:
             self.right_share = tree.width() / max(w, 1)
         if not bottom.isFloating() and abs(bottom.height() - self._fitted_docks[1]) > 4:
@@ -664,11 +675,18 @@ class MainWindow(QMainWindow):
         self._fitting = True
         try:
             self.resizeDocks([self.docks["Beam tree"]], [right], Qt.Orientation.Horizontal)
-            self.resizeDocks([self.docks["Step scrubber"]], [bottom], Qt.Orientation.Vertical)
+            self.resizeDocks([self._bottom_dock()], [bottom], Qt.Orientation.Vertical)
         finally:
             self._fitting = False
         self._fitted_size = self.size()
-        self._fitted_docks = (self.docks["Beam tree"].width(), self.docks["Step scrubber"].height())
+        self._fitted_docks = (self.docks["Beam tree"].width(), self._bottom_dock().height())
+
+    def _bottom_dock(self) -> QDockWidget:
+        """The raised tab of the bottom docks: only it has the area's real size (Qt parks
+        the other tabs off-screen at their old one)."""
+        tabs = [d for d in self.docks.values() if self.dockWidgetArea(d) == Qt.DockWidgetArea.BottomDockWidgetArea
+                and not d.isFloating() and d.isVisible() and not d.visibleRegion().isEmpty()]
+        return tabs[0] if tabs else self.docks["Step scrubber"]
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self, text: str) -> None:

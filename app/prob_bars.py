@@ -1,7 +1,8 @@
 """Next-piece probabilities at the selected step, under a display-temperature slider.
 
-The slider re-scales the stored logits (``softmax_with_temperature``); it never calls the
-engine. The top-k and top-p cut-offs are drawn as lines and the pieces beyond them
+The slider re-scales the stored logits (``StepLogits.probs``); it never calls the engine.
+Above 64k pieces an Inspection keeps each step's top logits and log Z (core.inference.logits):
+the bars are then exact at T = 1 and marked "≈" at other temperatures. The top-k and top-p cut-offs are drawn as lines and the pieces beyond them
 faded. Clicking a bar asks to force that piece at this step (``force_requested``).
 """
 
@@ -22,8 +23,6 @@ from attnscope.app.lazy import LazyView
 from attnscope.app.state import AppState
 from attnscope.app.view_range import set_range
 from attnscope.app.widgets import fixed_label
-from attnscope.core.inference.inspection import softmax_with_temperature
-from attnscope.core.inference.search import kept_set
 
 TOP_N = 20
 
@@ -143,17 +142,22 @@ class ProbBars(LazyView, QWidget):
             self.caption.setText("nothing decoded")
             return
         t = theme.current()
-        probs = softmax_with_temperature(path.step_logits[step], temp)
-        order = np.argsort(-probs, kind="stable")
+        logits = path.step_logits[step]
+        ids, probs = logits.probs(temp)  # the pieces kept, most likely first
         top_n = self.rows_that_fit()
-        self.top_ids, self.probs = order[:top_n], probs[order[:top_n]]
+        self.top_ids, self.probs = ids[:top_n], probs[:top_n]
         cfg = ins.config
         # The sampler's own kept set at this temperature (BOS is the tree's root piece).
-        self.kept = kept_set(path.step_logits[step], temp, cfg.top_k, cfg.top_p, ins.nodes[0].token)
+        self.kept = logits.kept_set(temp, cfg.top_k, cfg.top_p, ins.nodes[0].token)
         sampling = cfg.strategy == "sample"  # cut-off lines only where the controls act
         kept = set(self.kept.tolist())
-        n_k = min(cfg.top_k, len(probs)) if cfg.top_k > 0 else len(probs)
+        v = logits.vocab_size
+        n_k = min(cfg.top_k, v) if cfg.top_k > 0 else v
         chosen = int(path.target_ids[step])
+        hit = np.nonzero(ids == chosen)[0]
+        p_chosen = float(probs[hit[0]]) if hit.size else 0.0
+        # Above 64k pieces the partition at T != 1 sums a histogram of the pieces not kept.
+        approx = "" if logits.exact_at(temp) else "≈"
         node = ins.nodes[self.state.node_at_step(step)]
         brushes = []
         for pid in self.top_ids.tolist():
@@ -170,7 +174,7 @@ class ProbBars(LazyView, QWidget):
         pieces = [self.state.piece(pid) for pid in self.top_ids.tolist()]
         self.plot.getAxis("left").set_labels(pieces)
         self.values.set_labels(np.column_stack([self.probs, np.arange(n)]),
-                               [f"{p:.3f}" if p >= 5e-4 else f"{p:.0e}" for p in self.probs], t.text)
+                               [approx + (f"{p:.3f}" if p >= 5e-4 else f"{p:.0e}") for p in self.probs], t.text)
         if self._n_rows != n:  # fixed ranges: the axes are not re-ticked per keystroke
             self._n_rows = n
             set_range(self.plot, y=(-0.6, n - 0.4))
@@ -183,7 +187,7 @@ class ProbBars(LazyView, QWidget):
         self.caption.setText(
             f"Step {step + 1}: fed <b>{html.escape(fed)}</b>, chose "
             f"<b>{html.escape(path.target_pieces[step])}</b> "
-            f"(p = {probs[chosen]:.3f}). Click a bar to force it.")
+            f"(p {approx or '='} {p_chosen:.3f}). Click a bar to force it.")
 
     def rows_that_fit(self) -> int:
         """How many bars fit with a readable label each (between 1 and TOP_N)."""

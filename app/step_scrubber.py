@@ -31,7 +31,6 @@ from attnscope.app.lazy import LazyView
 from attnscope.app.state import AppState
 from attnscope.app.view_range import set_range
 from attnscope.app.widgets import fixed_label
-from attnscope.core.inference.inspection import softmax_with_temperature
 
 TOP = 5
 
@@ -162,16 +161,16 @@ class StepScrubber(LazyView, QWidget):
             f"<b>Step {step + 1}/{len(path.target_pieces)}</b> · decoder input: {fed} → "
             f"<span style='color:{t.accent}'><b>{chosen}</b></span> · looks most at "
             f"<b>{html.escape(ins.source_pieces[top_src]) if n else '—'}</b>")
-        probs = softmax_with_temperature(path.step_logits[step], self.state.display_temperature)
-        # log p straight from the logits: log(p) of an underflowed p would stop at a floor.
-        z = path.step_logits[step].astype(np.float64) / max(self.state.display_temperature, 1e-6)
-        logp = z - (z.max() + np.log(np.exp(z - z.max()).sum()))
-        order = np.argsort(-probs, kind="stable")[:TOP]
-        for r, pid in enumerate(order.tolist()):
+        # log p straight from the logits (z / T - log Z_T): log(p) of an underflowed p would
+        # stop at a floor. Kept pieces only, most likely first (core.inference.logits).
+        logits = path.step_logits[step]
+        ids, logp = logits.log_probs(self.state.display_temperature)
+        approx = "" if logits.exact_at(self.state.display_temperature) else "≈"  # as the bars mark it
+        for r, (pid, lp) in enumerate(zip(ids[:TOP].tolist(), logp[:TOP].tolist(), strict=True)):
             colour = t.accent if pid == path.target_ids[step] else t.text
-            p = probs[pid]  # as the bars print it: tiny values in scientific notation
-            for c, text in enumerate((self.state.piece(pid), f"{p:.3f}" if p >= 5e-4 else f"{p:.0e}",
-                                      f"{logp[pid]:.2f}")):
+            p = float(np.exp(lp))  # as the bars print it: tiny values in scientific notation
+            for c, text in enumerate((self.state.piece(pid), approx + (f"{p:.3f}" if p >= 5e-4 else f"{p:.0e}"),
+                                      approx + f"{lp:.2f}")):
                 self._set_cell(r, c, text, colour)
 
     def _set_cell(self, row: int, col: int, text: str, colour: str) -> None:

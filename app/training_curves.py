@@ -9,17 +9,20 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QFontMetricsF
 
 from attnscope.app import theme
 from attnscope.core.runlog import RunSeries
 
 PLOTS = (("loss", "loss (cross-entropy)", False), ("ppl", "perplexity", True),
          ("lr", "learning rate (Noam)", False), ("quality", "BLEU · exact match %", False),
-         ("grad", "gradient norm: total and per layer", True), ("update", "update ratio |Δθ|/|θ|", True),
-         ("entropy", "attention entropy, mean of heads (probe set)", False),
-         ("distance", "mean attention distance (probe set)", False))
+         ("grad", "gradient norm: total, each layer thin", True), ("update", "update ratio |Δθ|/|θ|", True),
+         ("entropy", "head entropy (probe set)", False),
+         ("distance", "attention distance (probe set)", False))
 KIND_COLORS = {"encoder": "bar", "decoder": "finished", "cross": "accent"}
 ROW_PX = 190  # each row of plots is at least this tall (the dock scrolls beyond)
+COL_PX = 270  # each plot is at least this wide: fewer columns (and more rows) when narrower
 EMPTY = {"entropy": "not in this training log\n(newer runs log it at each validation)",
          "distance": "not in this training log\n(newer runs log it at each validation)"}
 
@@ -38,6 +41,7 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
         self._built = False  # eight plots cost ~0.3 s: built when first painted
         self._series: RunSeries | None = None  # fed before the plots exist: drawn when built
         self._notes: dict[str, pg.TextItem] = {}
+        self.columns = 4
         self.setMinimumHeight(2 * ROW_PX)
 
     @property
@@ -59,25 +63,29 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
         if self._built:
             return
         self._built = True
-        for i, (key, title, log) in enumerate(PLOTS):
-            p = self.addPlot(row=i // 4, col=i % 4, title=title)
+        legend_bg = pg.mkColor(theme.current().plot_bg)
+        legend_bg.setAlpha(200)  # the legend stays readable over a curve
+        for key, title, log in PLOTS:
+            p = pg.PlotItem()
+            p.setTitle(title, size="10pt")
             p.showGrid(x=True, y=True, alpha=0.15)
             p.setLogMode(y=log)
             p.setLabel("bottom", "step")
-            p.addLegend(offset=(-4, 4), labelTextSize="8pt")
+            p.addLegend(offset=(-4, 4), labelTextSize="8pt", brush=legend_bg)
             p.setMenuEnabled(False)
             p.getAxis("left").setWidth(52)  # room for "0.001" without labels running together
             self._plots[key] = p
+        self._arrange(self._fit_columns())
         t = theme.current()
         self._curve("loss", "train_loss", "train", t.bar)
         self._curve("loss", "valid_loss", "valid", t.accent, symbol=True)
         self._curve("ppl", "train_ppl", "train", t.bar)
         self._curve("ppl", "valid_ppl", "valid", t.accent, symbol=True)
-        self._curve("lr", "lr", "lr", t.finished)
+        self._curve("lr", "lr", None, t.finished)  # one curve: the title names it, no legend over it
         self._curve("quality", "bleu", "BLEU", t.accent, symbol=True)
         self._curve("quality", "exact_match", "exact %", t.finished, symbol=True)
         self._curve("grad", "grad_norm", "total", t.text)
-        self._curve("update", "update_ratio", "update ratio", t.forced)
+        self._curve("update", "update_ratio", None, t.forced)
         for stat in ("entropy", "distance"):
             for kind, color in KIND_COLORS.items():
                 self._curve(stat, f"{stat}:{kind}", kind, getattr(t, color), symbol=True)
@@ -85,7 +93,43 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
         theme.style_widget(self)
         self.set_series(self._series or RunSeries())
 
-    def _curve(self, plot: str, key: str, name: str, color: str, symbol: bool = False,
+    def _fit_columns(self) -> int:
+        """4 columns when each plot gets COL_PX, else 2, else 1."""
+        return next((c for c in (4, 2) if self.width() >= c * COL_PX), 1)
+
+    def _arrange(self, columns: int) -> None:
+        """Lay the plots out in ``columns`` columns; the widget asks for a row's height
+        per row of plots, so its scroll area scrolls instead of squeezing them."""
+        self.columns = columns
+        grid = self.ci.layout  # the plots move within the grid; they stay in the scene
+        if all(p.scene() is None for p in self._plots.values()):
+            for i, p in enumerate(self._plots.values()):
+                self.ci.addItem(p, row=i // columns, col=i % columns)
+        else:
+            for p in self._plots.values():
+                grid.removeItem(p)
+            for i, p in enumerate(self._plots.values()):
+                grid.addItem(p, i // columns, i % columns)
+        for c in range(4):
+            grid.setColumnStretchFactor(c, 1 if c < columns else 0)
+        for r in range(len(PLOTS)):
+            grid.setRowStretchFactor(r, 1 if r < -(-len(PLOTS) // columns) else 0)
+        self.setMinimumHeight(-(-len(PLOTS) // columns) * ROW_PX)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if not getattr(self, "_built", False):  # pyqtgraph resizes during __init__
+            return
+        if self._fit_columns() != self.columns:
+            self._arrange(self._fit_columns())
+        QTimer.singleShot(0, self, self._retick)  # once the plots have their new heights
+
+    def _retick(self) -> None:
+        for key, _title, log in PLOTS:
+            if log:
+                self._log_ticks(self._plots[key])
+
+    def _curve(self, plot: str, key: str, name: str | None, color: str, symbol: bool = False,
                width: float = 2.0) -> pg.PlotDataItem:
         kw = {"symbol": "o", "symbolSize": 5, "symbolBrush": color, "symbolPen": None} if symbol else {}
         item = self._plots[plot].plot([], [], name=name, pen=pg.mkPen(color, width=width), **kw)
@@ -119,18 +163,18 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
             key = f"layer:{layer}"
             if key not in self.curves:
                 color = self._layer_colors.map((i % 12) / 12, mode="qcolor")
-                self._curve("grad", key, layer, color, width=1.0)
+                # Unnamed: seven legend rows would cover the plot; the Gradient flow tab names them.
+                self._curve("grad", key, None, color, width=1.0)
             pts = s.layer_grad[layer]
             self.curves[key].setData(*_xy([p[0] for p in pts], [p[1] for p in pts], True))
         self._sync_legends()
-        for key, _title, log in PLOTS:
-            if log:
-                self._log_ticks(self._plots[key])
+        self._retick()
 
     @staticmethod
     def _log_ticks(plot: pg.PlotItem) -> None:
         """1, 2, 5 × each decade the data spans (pyqtgraph labels every 1..9 of a short
-        log axis, and they run together); only decades when it spans several."""
+        log axis, and they run together) when a label and a half fits between them; else
+        1 and 3, else each decade, else every n-th decade."""
         ys = [np.log10(it.yData[it.yData > 0]) for it in plot.listDataItems()
               if it.yData is not None and len(it.yData)]
         ys = [y for y in ys if len(y)]
@@ -138,10 +182,19 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
             plot.getAxis("left").setTicks(None)
             return
         lo, hi = min(float(y.min()) for y in ys), max(float(y.max()) for y in ys)
-        steps = (0.0,) if hi - lo > 2 else (0.0, np.log10(2), np.log10(5))
+        axis = plot.getAxis("left")
+        need = 1.5 * QFontMetricsF(axis.style["tickFont"] or axis.font()).height()
+        px_per_decade = max(plot.vb.height(), 60.0) / max(hi - lo + 0.1, 0.1)  # 0.1: the view's padding
+        steps: tuple[float, ...]
+        if px_per_decade * np.log10(2) >= need:  # the closest pair: 1 and 2, 5 and 10
+            steps, every = (0.0, np.log10(2), np.log10(5)), 1
+        elif px_per_decade * np.log10(3) >= need:  # 1 and 3
+            steps, every = (0.0, np.log10(3)), 1
+        else:
+            steps, every = (0.0,), max(1, int(np.ceil(need / px_per_decade)))
         ticks = [(d + m, f"{10 ** (d + m):g}") for d in range(int(np.floor(lo)), int(np.ceil(hi)) + 1)
-                 for m in steps if lo - 0.05 <= d + m <= hi + 0.05]
-        plot.getAxis("left").setTicks([ticks, []])
+                 if d % every == 0 for m in steps if lo - 0.05 <= d + m <= hi + 0.05]
+        axis.setTicks([ticks, []])
 
     def _sync_legends(self) -> None:
         """A legend names only curves that have points; an empty plot says why."""

@@ -42,6 +42,7 @@ class TreeData:
     label_ids: list[int] = field(default_factory=list)  # by priority: overlapping ones yield
     label_texts: list[str] = field(default_factory=list)
     label_colors: list[str] = field(default_factory=list)
+    groups: list[list[int]] = field(default_factory=list)  # pruned siblings sharing one mark
 
 
 class TreeItem(ScreenSpaceItem):
@@ -54,6 +55,9 @@ class TreeItem(ScreenSpaceItem):
         self.style = TreeStyle()
         self.font = QFont()
         self.drawn_labels: list[int] = []  # node ids whose label the last paint drew
+        # What the last paint drew, in the view widget's pixels: node id -> rectangle.
+        self.mark_rects: dict[int, QRectF] = {}
+        self.label_rects: dict[int, QRectF] = {}
         self._tip_shown = False
 
     # -- data ------------------------------------------------------------------
@@ -68,7 +72,8 @@ class TreeItem(ScreenSpaceItem):
             self.update()
 
     def drawn_nodes(self) -> list[int]:
-        """Ids of every node drawn as a mark (forced rings are drawn over another mark)."""
+        """Ids of every node drawn as a mark, alone or in its group's one mark (forced
+        rings are drawn over another mark)."""
         m = self.data.marks
         return sorted(m.get("pruned", []) + m.get("alive", []) + m.get("finished", []))
 
@@ -77,8 +82,10 @@ class TreeItem(ScreenSpaceItem):
     def paint(self, p, *_args) -> None:
         d, st = self.data, self.style
         self.drawn_labels = []
+        self.mark_rects, self.label_rects = {}, {}
         if not len(d.pos):
             return
+        hidden = {i for g in d.groups for i in g[1:]}  # drawn by the group's first member
         tr = p.transform()
         p.resetTransform()
         xs, ys = self._screen(tr, d.pos)
@@ -96,7 +103,7 @@ class TreeItem(ScreenSpaceItem):
                 p.setPen(pen)
                 p.drawPolyline(QPolygonF([QPointF(xs[i], ys[i]) for i in ids]))
 
-        edges(d.dead_edges, QPen(QColor(st.muted), 1, Qt.PenStyle.DotLine))
+        edges([c for c in d.dead_edges if c not in hidden], QPen(QColor(st.muted), 1, Qt.PenStyle.DotLine))
         edges(d.live_edges, QPen(QColor(st.edge), 1.2))
         chain(d.best, QPen(QColor(st.finished), 4))
         chain(self.selected, QPen(QColor(st.accent), 2.5))
@@ -106,35 +113,48 @@ class TreeItem(ScreenSpaceItem):
         for kind, brush, r in (("pruned", muted, 3.0), ("alive", QColor(st.text), 4.0)):
             p.setBrush(QBrush(brush))
             for i in d.marks.get(kind, []):
-                p.drawEllipse(QPointF(xs[i], ys[i]), r, r)
+                if i not in hidden:
+                    p.drawEllipse(QPointF(xs[i], ys[i]), r, r)
+                    self.mark_rects[i] = QRectF(xs[i] - r, ys[i] - r, 2 * r, 2 * r)
         p.setBrush(QBrush(QColor(st.finished)))
         for i in d.marks.get("finished", []):
-            p.drawRect(QRectF(xs[i] - 5.5, ys[i] - 5.5, 11, 11))
+            self.mark_rects[i] = QRectF(xs[i] - 5.5, ys[i] - 5.5, 11, 11)
+            p.drawRect(self.mark_rects[i])
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.setPen(QPen(muted, 1.2))
+        for g in d.groups:  # a ring around a group's dot: several candidates in one mark
+            p.drawEllipse(QPointF(xs[g[0]], ys[g[0]]), 4.5, 4.5)
+            self.mark_rects[g[0]] = QRectF(xs[g[0]] - 4.5, ys[g[0]] - 4.5, 9, 9)
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.setPen(QPen(QColor(st.forced), 2))
         for i in d.marks.get("forced", []):
             p.drawEllipse(QPointF(xs[i], ys[i]), 7, 7)
-        # Labels: bottom-left corner 4 px right of and 1 px above the node. Labels come in
-        # priority order; one that would overlap a label already drawn is left out (its
-        # node keeps the tooltip).
+        # Labels: above-right of the node, clear of its mark (else below it, else a line
+        # higher). Labels come
+        # in priority order; one that would overlap a label already drawn or another node's
+        # mark is left out (its node keeps the tooltip).
         font = self.font
         p.setFont(font)
         h = QFontMetricsF(font).height() - 2  # glyphs' empty top and bottom rows may touch
         key = font.key()
         pen_color = None
         drawn: list[tuple[float, float, float, float]] = []  # x0, x1, y0, y1
+        marks = [(r.left(), r.right(), r.top(), r.bottom(), i) for i, r in self.mark_rects.items()]
         for i, text, color in zip(d.label_ids, d.label_texts, d.label_colors, strict=True):
             label = static_text(text, font, key)
             width = label.size().width()
             # Above the node, else below it; else the label is left to the node's tooltip.
-            for x0, y0 in ((xs[i] + 4.0, ys[i] - 2.0 - h), (xs[i] + 4.0, ys[i] + 3.0)):
+            for x0, y0 in ((xs[i] + 6.0, ys[i] - 5.0 - h), (xs[i] + 6.0, ys[i] + 6.0),
+                           (xs[i] + 6.0, ys[i] - 5.0 - 2 * h)):
                 x1, y1 = x0 + width, y0 + h
-                if not any(x0 < b[1] and b[0] < x1 and y0 < b[3] and b[2] < y1 for b in drawn):
+                if not any(x0 < b[1] and b[0] < x1 and y0 < b[3] and b[2] < y1 for b in drawn) and \
+                        not any(x0 < m[1] and m[0] < x1 and y0 < m[3] and m[2] < y1 and m[4] != i for m in marks):
                     break
             else:
                 continue
             drawn.append((x0, x1, y0, y1))
             self.drawn_labels.append(i)
+            self.label_rects[i] = QRectF(x0, y0, width, h)
             if color != pen_color:
                 p.setPen(QColor(color))
                 pen_color = color

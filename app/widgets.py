@@ -68,6 +68,14 @@ def combo_box(items: dict[str, str]) -> QComboBox:
     return box
 
 
+def fit_to_layout(view) -> None:
+    """A pyqtgraph GraphicsLayoutWidget at least as wide and tall as its plots' smallest
+    layout (titles, axes, labels): a narrower widget would cut them off at its edge."""
+    need = view.ci.layout.effectiveSizeHint(Qt.SizeHint.MinimumSize)
+    view.setMinimumSize(max(view.minimumWidth(), int(need.width()) + 2),
+                        max(view.minimumHeight(), int(need.height()) + 2))
+
+
 def scrolled(widget: QWidget) -> QScrollArea:
     """``widget`` in a vertical scroll area: it keeps its minimum height (every plot
     readable) and the dock around it may be shorter."""

@@ -123,7 +123,11 @@ def _safe_extract(zpath: Path) -> Path:
         zf = zipfile.ZipFile(zpath)
     except (zipfile.BadZipFile, OSError) as e:
         raise BundleError(f"{zpath}: not a readable zip file ({e})") from e
-    digest = hashlib.sha256(zpath.read_bytes()).hexdigest()[:16]
+    h = hashlib.sha256()
+    with zpath.open("rb") as f:  # in blocks: an NLLB-size bundle is several GB
+        for block in iter(lambda: f.read(1 << 24), b""):
+            h.update(block)
+    digest = h.hexdigest()[:16]
     dest = Path(tempfile.gettempdir()) / f"attnscope-bundle-{digest}"
     root = dest.resolve()
     with zf:
@@ -140,12 +144,23 @@ def _safe_extract(zpath: Path) -> Path:
     return dest
 
 
+def _mentions(path: Path, word: bytes, block: int = 1 << 24) -> bool:
+    """Whether the file contains ``word``, read in blocks (a graph may hold 2 GB inline)."""
+    tail = b""
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(block), b""):
+            if word in tail + chunk[: len(word)] or word in chunk:
+                return True
+            tail = chunk[-len(word):]
+    return False
+
+
 def _check_external_data(onnx_path: Path, folder: Path) -> None:
     """External-data locations must stay inside the bundle folder (no ../ or absolute paths)."""
     # Fast path: an initializer stored outside the file names its "location"; a graph
     # without that key has no external data (parsing it would cost an onnx import, ~0.3 s).
     try:
-        if b"location" not in onnx_path.read_bytes():
+        if not _mentions(onnx_path, b"location"):
             return
     except OSError as e:
         raise BundleError(f"{onnx_path}: cannot be read ({e.strerror})") from e

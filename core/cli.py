@@ -36,7 +36,8 @@ COMMANDS = {  # every subcommand and its one-line help, in the order the top-lev
     "corpus": "write the generated EN→KO corpus (train/valid/test.tsv)",
     "train": "train a Transformer preset",
     "export-onnx": "export a run to a model bundle (graphs, snapshots, heads.json)",
-    "import": "import a Hugging Face model folder (Marian/OPUS-MT, BART, M2M100, NLLB-200) as a bundle",
+    "import": "import a Hugging Face model folder (Marian/OPUS-MT, BART, mBART, M2M100, NLLB-200) as a bundle",
+    "export-hf": "write a run or bundle as a Marian model folder that transformers loads",
     "heads": "per-head table of a bundle: head roles, and AER when the corpus had alignments",
     "translate": "translate lines from stdin",
     "inspect": "decode one sentence and print what the model saw",
@@ -188,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true", help="print each stage as `stage: NAME` on stdout "
                    "(for the window's progress bar)")
 
+    p = add("export-hf")
+    p.add_argument("run", help="training run folder, or a bundle folder with weights.safetensors")
+    p.add_argument("--out", required=True, help="the Hugging Face model folder to write")
+
     p = add("heads")
     p.add_argument("--bundle", help="model bundle folder or .zip (default: the shipped model)")
     p.add_argument("--snapshot", help="a snapshot of the bundle (step-NNNNNN) instead of the final model")
@@ -271,6 +276,16 @@ def cmd_import(a: argparse.Namespace) -> int:
                        progress=stage if a.progress else None)
     print(json.dumps(report, indent=1))
     return 0 if report.get("verified", True) else 1
+
+
+def cmd_export_hf(a: argparse.Namespace) -> int:
+    import torch  # noqa: F401 - the [train] extra: named before any work starts
+    import transformers  # noqa: F401 - the [hf] extra
+
+    from attnscope.core.convert.export_hf import export_hf
+
+    print(json.dumps(export_hf(Path(a.run), Path(a.out)), indent=1))
+    return 0
 
 
 def cmd_translate(a: argparse.Namespace) -> int:
@@ -424,6 +439,7 @@ def _main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     handlers = {"corpus": cmd_corpus, "train": cmd_train, "export-onnx": cmd_export,
                 "translate": cmd_translate, "inspect": cmd_inspect, "heads": cmd_heads, "import": cmd_import,
+                "export-hf": cmd_export_hf,
                 "desktop": cmd_desktop}
     command = argv[0] if argv[0] in handlers else None
     prog = f"attnscope {command}" if command else "attnscope"

@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F  # noqa: N812
 
 from attnscope.core.bundle import FORMAT_VERSION, read_bundle
 from attnscope.core.checkpoint import atomic_write_json
@@ -24,6 +25,7 @@ from attnscope.core.config import DecodeConfig, ModelConfig, to_dict
 from attnscope.core.contributions import CONTRIB_INPUTS, CONTRIB_OUTPUTS, ContributionsGraph
 from attnscope.core.inference.engine import EncoderOutput, Engine, StepOutput
 from attnscope.core.inference.familiarity import write_piece_counts
+from attnscope.core.inference.logits import difference
 from attnscope.core.model import NEG_INF, DecoderLayer, Transformer
 from attnscope.core.runlog import read_metrics
 from attnscope.core.snapshot_export import add_heads_and_snapshots
@@ -40,6 +42,10 @@ DECODER_OUTPUTS = ["logits", "present_k", "present_v", "self_attn", "cross_attn"
 
 
 GRAPH_FILES = ("encoder.onnx", "decoder.onnx", "contributions.onnx")
+# A graph whose weights are over this many bytes keeps them in "<graph>.data" beside it
+# (ONNX external data): one protobuf message cannot exceed 2 GiB.
+EXTERNAL_DATA_OVER = 2_000_000_000
+INLINE_UNDER = 1024  # tensors smaller than this stay in the graph (shapes, scalars: what shape inference reads)
 
 
 def additive_mask(src_mask: Tensor) -> Tensor:
@@ -84,9 +90,23 @@ class DecoderStepGraph(nn.Module):
             selfs.append(sp)
             crosses.append(cp)
             norms.append(cast(DecoderLayer, layer).self_attn.value_norms(v[:, :, -1:]))  # (B, H, 1): the new piece
-        logits = m.generator(m.dec_norm(y))[:, 0]  # (B, V)
+        logits = output_projection(m, m.dec_norm(y)[:, 0])  # (B, V)
         return (logits, torch.stack(keys), torch.stack(values), torch.stack(selfs), torch.stack(crosses),
                 torch.stack(norms))
+
+
+def output_projection(m: Transformer, h: Tensor) -> Tensor:
+    """``m.generator`` on [B, D] as one Gemm(transB=1): the tied embedding table is read in
+    place (``y @ W.t()`` would make the exporter fold a transposed copy of it, +1 GB at a
+    256k vocabulary)."""
+    if m.out_proj is not None:
+        weight = m.out_proj.weight
+    else:
+        weight = (m.embed if m.tgt_embed is None else m.tgt_embed).weight
+    # With a bias the exporter writes Gemm; without one, MatMul on a folded transpose. A
+    # broadcast scalar zero is the smallest bias there is.
+    bias = m.logits_bias if m.cfg.logits_bias else torch.zeros(1, dtype=h.dtype)
+    return F.linear(h, weight, bias)  # (B, V)
 
 
 def _example_inputs(cfg: ModelConfig) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
@@ -121,23 +141,34 @@ def export_contributions(model: Transformer, path: Path, src: Tensor, tgt: Tenso
     onnx.save(proto, str(path))
 
 
-def export_graphs(model: Transformer, out: Path, metadata: dict[str, str], contributions: bool = True) -> None:
+def export_graphs(model: Transformer, out: Path, metadata: dict[str, str], contributions: bool = True,
+                  external_over: int = EXTERNAL_DATA_OVER) -> None:
     """Write encoder.onnx and decoder.onnx (TorchScript exporter: ~0.5 s, matches torch), and
-    with ``contributions`` the ALTI+ graph (core.contributions)."""
+    with ``contributions`` the ALTI+ graph (core.contributions).
+
+    A graph with more than ``external_over`` bytes of weights stores them in one
+    ``<graph>.data`` file beside it (NLLB-size models); onnxruntime reads it from there."""
     model.eval()
     enc_in, dec_in = _example_inputs(model.cfg)
+    scratch = out / ".export"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # Each graph in its own scratch folder: over 2 GB the exporter writes one file per tensor.
+        (scratch / "encoder").mkdir()
         torch.onnx.export(
-            EncoderGraph(model), enc_in, str(out / "encoder.onnx"), dynamo=False,
+            EncoderGraph(model), enc_in, str(scratch / "encoder" / "encoder.onnx"), dynamo=False,
             input_names=ENCODER_INPUTS, output_names=ENCODER_OUTPUTS, opset_version=OPSET,
             dynamic_axes={"src_ids": {0: "batch", 1: "src_len"}, "src_mask": {0: "batch", 1: "src_len"},
                           "memory": {0: "batch", 1: "src_len"}, "enc_attn": {1: "batch", 3: "src_len", 4: "src_len"},
                           "cross_k": {1: "batch", 3: "src_len"}, "cross_v": {1: "batch", 3: "src_len"},
                           "enc_vnorm": {1: "batch", 3: "src_len"}, "cross_vnorm": {1: "batch", 3: "src_len"}},
         )
+        _finish_graph(scratch / "encoder" / "encoder.onnx", out, metadata, external_over)
+        (scratch / "decoder").mkdir()
         torch.onnx.export(
-            DecoderStepGraph(model), dec_in, str(out / "decoder.onnx"), dynamo=False,
+            DecoderStepGraph(model), dec_in, str(scratch / "decoder" / "decoder.onnx"), dynamo=False,
             input_names=DECODER_INPUTS, output_names=DECODER_OUTPUTS, opset_version=OPSET,
             dynamic_axes={"token": {0: "batch"}, "src_mask": {0: "batch", 1: "src_len"},
                           "cross_k": {1: "batch", 3: "src_len"}, "cross_v": {1: "batch", 3: "src_len"},
@@ -146,15 +177,74 @@ def export_graphs(model: Transformer, out: Path, metadata: dict[str, str], contr
                           "present_v": {1: "batch", 3: "total_len"}, "self_attn": {1: "batch", 4: "total_len"},
                           "cross_attn": {1: "batch", 4: "src_len"}, "self_vnorm": {1: "batch"}},
         )
-        if contributions:
+        _finish_graph(scratch / "decoder" / "decoder.onnx", out, metadata, external_over)
+        if contributions:  # no weights inside: they are fed from weights.safetensors
             export_contributions(model, out / "contributions.onnx", enc_in[0][:1], dec_in[0][:1].repeat(1, 4))
-    for name in GRAPH_FILES if contributions else GRAPH_FILES[:2]:
-        proto = onnx.load(str(out / name))
+            _finish_graph(out / "contributions.onnx", out, metadata, external_over)
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _weight_bytes(proto: onnx.ModelProto) -> int:
+    """Bytes of a graph's initializers, inline or external (the data is not read)."""
+    total = 0
+    for init in proto.graph.initializer:
+        if init.data_location == onnx.TensorProto.EXTERNAL:
+            total += int({e.key: e.value for e in init.external_data}.get("length", 0))
+        else:
+            total += init.ByteSize()
+    return total
+
+
+def _finish_graph(src: Path, out: Path, metadata: dict[str, str], external_over: int) -> None:
+    """Check the exported graph, stamp the metadata and write it to ``out`` under its name,
+    its weights inline or, over ``external_over`` bytes, in one ``<name>.data`` file.
+
+    The weights are never all in memory at once here: an exporter's per-tensor files are
+    copied one tensor at a time into the one data file."""
+    name = src.name
+    proto = onnx.load(str(src), load_external_data=False)
+    external = any(i.data_location == onnx.TensorProto.EXTERNAL for i in proto.graph.initializer)
+    if external:
+        onnx.checker.check_model(str(src))  # by path: a model over 2 GB is checked in place
+    else:
         onnx.checker.check_model(proto)
-        del proto.metadata_props[:]
-        for k, v in metadata.items():
-            proto.metadata_props.add(key=k, value=v)
+    del proto.metadata_props[:]
+    for k, v in metadata.items():
+        proto.metadata_props.add(key=k, value=v)
+    data = out / (name + ".data")
+    data.unlink(missing_ok=True)
+    if external:
+        _gather_external(proto, src.parent, data)
         onnx.save(proto, str(out / name))
+    elif _weight_bytes(proto) > external_over:
+        onnx.save_model(proto, str(out / name), save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=data.name, size_threshold=INLINE_UNDER)
+    else:
+        onnx.save(proto, str(out / name))
+
+
+def _gather_external(proto: onnx.ModelProto, folder: Path, data: Path, align: int = 4096) -> None:
+    """Copy every external tensor of ``proto`` (files under ``folder``) into ``data``, one at
+    a time, and point the initializers there (offsets aligned for memory mapping)."""
+    with data.open("wb") as f:
+        for init in proto.graph.initializer:
+            if init.data_location != onnx.TensorProto.EXTERNAL:
+                continue
+            info = {e.key: e.value for e in init.external_data}
+            with (folder / info["location"]).open("rb") as part:
+                part.seek(int(info.get("offset", 0)))
+                blob = part.read(int(info["length"])) if "length" in info else part.read()
+            del init.external_data[:]
+            if len(blob) < INLINE_UNDER:
+                init.data_location = onnx.TensorProto.DEFAULT
+                init.raw_data = blob
+                continue
+            f.write(b"\0" * (-f.tell() % align))
+            offset = f.tell()
+            f.write(blob)
+            del blob
+            for k, v in (("location", data.name), ("offset", str(offset)), ("length", str(f.tell() - offset))):
+                init.external_data.add(key=k, value=v)
 
 
 class TorchRunner:
@@ -193,9 +283,9 @@ def verify_parity(bundle: Path, model: Transformer, sentences: list[str], max_le
             worst["encoder_attention"] = max(worst["encoder_attention"],
                                              float(np.abs(a.encoder_attention - b.encoder_attention).max()))
             for sa, sb in zip(a.steps, b.steps, strict=False):
-                if sa.logits.shape != sb.logits.shape:
+                if len(sa.logits) != len(sb.logits):
                     break
-                worst["logits"] = max(worst["logits"], float(np.abs(sa.logits - sb.logits).max()))
+                worst["logits"] = max(worst["logits"], difference(sa.logits, sb.logits))
                 worst["self_attention"] = max(worst["self_attention"],
                                               float(np.abs(sa.self_attention - sb.self_attention).max()))
                 worst["cross_attention"] = max(worst["cross_attention"],

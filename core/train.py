@@ -300,7 +300,7 @@ def train(
     # pid and host let a window that follows this folder tell a dead run from a slow one.
     log({"kind": "start", "step": state["step"], "time": time.time(), "pid": os.getpid(),
          "host": socket.gethostname(), "preset": preset, "device": str(dev),
-         "world_size": world, "parameters": count_parameters(model), "resumed": ckpt is not None,
+         "world_size": world, "threads": torch.get_num_threads(), "parameters": count_parameters(model), "resumed": ckpt is not None,
          "max_steps": tcfg.max_steps, "valid_every": tcfg.valid_every, "snapshot_steps": snaps})
     if state["step"] == 0 and 0 in snaps:
         save_snapshot(0)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from attnscope.core.inference.headstats import attention_rollout
-from attnscope.core.inference.inspection import Inspection, PathView, node_rows, softmax_with_temperature
+from attnscope.core.inference.inspection import Inspection, PathView, node_rows
 from attnscope.export.alignment import SPECIALS, gold_alignment
 
 VIEWS = ("head", "grid", "cross", "beam", "probs", "trace", "curves", "contributions")
@@ -316,15 +316,18 @@ def probs_data(ins: Inspection, step: int = 0, temperatures: tuple[float, ...] =
     if top < 1:
         raise FigureError(f"top must be at least 1, got {top}")
     logits = path.step_logits[step]
-    ids = np.argsort(-logits, kind="stable")[:top]
-    probs = np.stack([softmax_with_temperature(logits, t)[ids] for t in temperatures])
+    ids, z = logits.kept()  # most likely first; above 64k pieces only the top ones are kept
+    ids, z = ids[:top], z[:top].astype(np.float64)
+    probs = np.stack([np.exp(z / t - logits.log_partition(t)[0]) for t in temperatures])
     piece = piece_namer(ins, piece)
     chosen = int(path.target_ids[step])
     return {**_base(ins, "probs"), "step": step, "temperatures": np.array(temperatures, np.float64),
             "ids": ids.astype(np.int64), "pieces": [display_label(piece(int(i))) for i in ids],
             "raw_pieces": [piece(int(i)) for i in ids],
-            "logits": logits[ids].astype(np.float64), "probs": probs,
+            "logits": z, "probs": probs,
             "rest": 1.0 - probs.sum(axis=1),  # mass of the pieces not shown, per temperature
+            # False where the partition at T was estimated (a vocabulary over 64k pieces, T != 1)
+            "exact": np.array([logits.exact_at(t) for t in temperatures]),
             "chosen_id": chosen, "chosen_piece": path.target_pieces[step],
             "context": path.decoder_input_pieces[step],
             "title": f"next piece after '{display_label(path.decoder_input_pieces[step])}' (step {step + 1})"}
@@ -342,15 +345,18 @@ def trace_data(ins: Inspection, layer: int | None = None, head: Head = None, top
     if not (temperature > 0 and math.isfinite(temperature)):
         raise FigureError(f"temperature must be positive, got {temperature}")
     piece = piece_namer(ins, piece)
-    probs = softmax_with_temperature(path.step_logits, temperature)  # [T, V]
-    order = np.argsort(-probs, axis=-1, kind="stable")
-    ids = order[:, :top].copy()
     chosen = path.target_ids.astype(np.int64)
-    rank = np.array([int(np.nonzero(order[t] == c)[0][0]) for t, c in enumerate(chosen)], np.int64)
+    # Per step the kept pieces (all of them up to 64k pieces, else the top ones and the one
+    # chosen), most likely first, and their probabilities at the temperature.
+    kept = [path.step_logits.probs(temperature, row=t) for t in range(len(chosen))]
+    ids = np.array([k[:top] for k, _ in kept], np.int64).reshape(len(chosen), -1)
+    rank = np.array([int(np.nonzero(k == c)[0][0]) for (k, _), c in zip(kept, chosen, strict=True)], np.int64)
     for t in range(len(chosen)):  # a choice outside the top-k takes the last column, marked by rank
         if rank[t] >= top:
             ids[t, -1] = chosen[t]
-    cand_p = np.take_along_axis(probs, ids, axis=-1)
+    cand_p = np.array([[p[np.nonzero(k == i)[0][0]] for i in row] for (k, p), row in zip(kept, ids, strict=True)],
+                      np.float64).reshape(ids.shape)
+    chosen_p = np.array([p[r] for (_, p), r in zip(kept, rank, strict=True)], np.float64)
     return {**_base(ins, "trace"), "layer": layer, "head": head, "temperature": float(temperature),
             "title": _title("cross", layer, head), "cross": matrix, "vmin": 0.0, "vmax": _vmax(vmax, matrix),
             "source": [display_label(p) for p in ins.source_pieces],
@@ -358,7 +364,7 @@ def trace_data(ins: Inspection, layer: int | None = None, head: Head = None, top
             "selected": [display_label(p) for p in path.target_pieces],
             "source_pieces": list(ins.source_pieces), "input_pieces": list(path.decoder_input_pieces),
             "chosen_ids": chosen, "chosen_rank": rank,
-            "chosen_prob": probs[np.arange(len(chosen)), chosen],
+            "chosen_prob": chosen_p,
             "candidate_ids": ids.astype(np.int64),
             "candidates": [[display_label(piece(int(i))) for i in row] for row in ids],
             "candidate_probs": cand_p}

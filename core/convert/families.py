@@ -52,6 +52,13 @@ def bart(c: dict[str, Any]) -> ModelConfig:
                    position_offset=2, logits_bias=True)
 
 
+def mbart(c: dict[str, Any]) -> ModelConfig:
+    """mBART and mBART-50: pre-LN with final norms and an embedding LayerNorm, learned
+    positions from row 2, GELU, embedding scale as config.json says."""
+    return _common(c, norm="pre", final_norm=True, embed_norm=True, positions="learned",
+                   position_offset=2, logits_bias=True)
+
+
 def m2m100(c: dict[str, Any]) -> ModelConfig:
     """M2M100 and dense NLLB-200: pre-LN, final norms, fairseq sinusoids from row pad + 1."""
     return _common(c, norm="pre", final_norm=True, positions="sinusoidal_fairseq",
@@ -68,6 +75,7 @@ class Family:
 FAMILIES: dict[str, Family] = {
     "marian": Family("Marian (OPUS-MT)", marian, "marian"),
     "bart": Family("BART", bart, "tokenizer.json"),
+    "mbart": Family("mBART / mBART-50", mbart, "tokenizer.json"),
     "m2m_100": Family("M2M100 / NLLB-200", m2m100, "tokenizer.json"),
 }
 

@@ -46,13 +46,17 @@ def build_model(cfg: ModelConfig, tensors: Tensors) -> Transformer:
         raise ConvertError(f"no mapping for {sorted(missing)[:3]} (converter incomplete)")
     with torch.no_grad():
         for ours, theirs in names.items():
-            t = tensors.first(*theirs)
-            if t is None:
+            found = next((n for n in theirs if n in tensors), None)
+            if found is None and ours == "logits_bias":
+                t = torch.zeros(cfg.vocab_size)  # transformers starts a missing final_logits_bias at zero
+            elif found is None:
                 raise ConvertError(f"{tensors.folder}: the weights lack {theirs[0]}")
+            else:
+                t = tensors.get(found)
             target = state[ours]
             if t.numel() != target.numel() or (t.dim() == target.dim() and t.shape != target.shape):
-                raise ConvertError(f"{tensors.folder}: {theirs[0]} has shape {tuple(t.shape)}, "
-                                   f"config.json implies {tuple(target.shape)}")
+                raise ConvertError(f"{tensors.where[found] if found else tensors.folder}: {found} has shape "
+                                   f"{tuple(t.shape)}, config.json implies {tuple(target.shape)}")
             target.copy_(t.reshape(target.shape))
     return model.eval()
 
@@ -139,8 +143,12 @@ def _json_tokenizer(folder: Path, staging: Path, config: dict[str, Any], gen: di
     unk = vocab.get(str(tc.get("unk_token", "<unk>")), vocab.get("<unk>", cfg.pad_id))
     prefix: tuple[int, ...]
     suffix: tuple[int, ...]
+    target_as_start = False
     if kind == "bart":
         prefix, suffix = (bos,), (eos,)
+    elif kind == "mbart" and not _language_first(tc, path):
+        # mBART-cc25: "X </s> [src_lang]", and the decoder starts with the target language code.
+        prefix, suffix, target_as_start = (), (eos, LANG), True
     elif tc.get("legacy_behaviour"):
         prefix, suffix = (), (eos, LANG)  # NLLB's legacy framing
     else:
@@ -148,12 +156,26 @@ def _json_tokenizer(folder: Path, staging: Path, config: dict[str, Any], gen: di
     if not languages:
         prefix = tuple(i for i in prefix if i != LANG)
         suffix = tuple(i for i in suffix if i != LANG)
-    src = languages.get(str(tc.get("src_lang", "")), -1)
+    src = languages.get(str(tc.get("src_lang") or ("en_XX" if kind == "mbart" else "")), -1)
     special = SpecialIds(pad=cfg.pad_id, unk=int(unk), bos=bos, eos=eos, decoder_start=start,
                          source_prefix=prefix, source_suffix=suffix, banned=_bad_words(gen, config),
                          languages=languages, source_lang=src)
     return {"type": "tokenizer.json", "files": ["tokenizer.json"], "vocab_size": size,
-            "target_lang": tc.get("tgt_lang"), **special.to_config()}
+            "target_lang": None if target_as_start else tc.get("tgt_lang"),
+            **({"target_as": "decoder_start"} if target_as_start and languages else {}), **special.to_config()}
+
+
+def _language_first(tc: dict[str, Any], path: Path) -> bool:
+    """mBART-50 frames "[src_lang] X </s>", mBART-cc25 "X </s> [src_lang]": the tokenizer class
+    says which, else the template tokenizer.json's post-processor was saved with."""
+    cls = str(tc.get("tokenizer_class") or "")
+    if cls.startswith("MBart50"):
+        return True
+    if cls.startswith("MBart"):
+        return False
+    post = read_json(path).get("post_processor") or {}
+    single = post.get("single") if isinstance(post, dict) else None
+    return not (isinstance(single, list) and single and "Sequence" in single[0])
 
 
 TOKENIZERS = {"marian": _marian_tokenizer, "tokenizer.json": _json_tokenizer}
@@ -166,6 +188,10 @@ def _with_target(gen: dict[str, Any], tok: dict[str, Any], target_lang: str | No
     if target_lang and target_lang not in langs:
         raise ConvertError(f"--target-lang {target_lang!r}: not a language of this model "
                            f"(known: {', '.join(sorted(langs)) or 'none'})")
+    if tok.get("target_as") == "decoder_start":  # mBART-cc25: the code is the decoder's first input
+        if target_lang:
+            tok["decoder_start_id"] = int(langs[target_lang])
+        return gen
     if code in langs:
         gen = {**gen, "forced_bos_id": int(langs[code])}
     return gen
@@ -181,7 +207,11 @@ def import_hf(src: str, out: Path, verify: bool = False, name: str | None = None
     config = read_json(folder / "config.json")
     fam: Family = family(config, str(folder / "config.json"))
     gen = read_json(folder / "generation_config.json", required=False)
-    cfg = fam.spec(config)
+    try:
+        cfg = fam.spec(config)
+    except (ConvertError, KeyError, TypeError, ValueError) as e:
+        what = f"lacks {e}" if isinstance(e, KeyError) else str(e).removeprefix("config.json: ")
+        raise ConvertError(f"{folder / 'config.json'}: {what}") from e
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -223,7 +253,7 @@ def import_hf(src: str, out: Path, verify: bool = False, name: str | None = None
         from attnscope.core.convert.verify import verify_import
 
         say("verify")
-        report["verify"] = verify_import(out, folder, sentences)
+        report["verify"] = verify_import(out, folder, sentences, progress=say)
         report["verified"] = report["verify"]["verified"]
     return report
 

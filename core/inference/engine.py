@@ -20,6 +20,7 @@ from attnscope.core.bundle import Bundle, BundleError, read_bundle
 from attnscope.core.config import DecodeConfig, ModelConfig
 from attnscope.core.inference.contributions import ContributionRunner, Contributions, load_runner
 from attnscope.core.inference.inspection import Inspection, StepRecord, build_path
+from attnscope.core.inference.logits import DENSE_MAX, StepLogits
 from attnscope.core.inference.search import Search, SearchResult, make_search
 from attnscope.core.tokenizer import SpecialIds, TextTokenizer, load_tokenizer, tokenizer_files
 
@@ -361,14 +362,22 @@ def decode(runner: Runner, src: np.ndarray, cfg: DecodeConfig, m: ModelConfig, o
                           mask_k, cross_k, cross_v, past_k, past_v)
         step_ms.append((time.perf_counter() - ts) * 1e3)
         vn = out.self_vnorm
+        first_new = len(search.nodes_since(0))
+        rows = search.advance(out.logits)
+        always: list[list[int]] | None = None
+        if m.vocab_size > DENSE_MAX:  # keep, beside the top logits, every piece a row chose
+            row_of = {int(n): r for r, n in enumerate(alive.tolist())}
+            always = [[sp.decoder_start] for _ in range(k)]
+            for node in search.nodes_since(first_new):
+                if node.parent in row_of:
+                    always[row_of[node.parent]].append(node.token)
         steps.append(StepRecord(
             node_ids=alive,
-            logits=out.logits,
+            logits=StepLogits.keep(out.logits, always),
             self_attention=out.self_attn[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,t+1] -> [L,H,K,t+1]
             cross_attention=out.cross_attn[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,S] -> [L,H,K,S]
             self_value_norms=None if vn is None else vn[..., 0].transpose(0, 2, 1),  # [L,K,H,1] -> [L,H,K]
         ))
-        rows = search.advance(out.logits)
         past_k, past_v = out.present_k[:, rows], out.present_v[:, rows]
         position += 1
         if on_step is not None and not search.done:  # the last step is the complete result

@@ -12,6 +12,7 @@ import numpy as np
 
 from attnscope.core.config import DecodeConfig
 from attnscope.core.inference.contributions import Contributions
+from attnscope.core.inference.logits import StepLogits
 from attnscope.core.inference.search import BeamNode, Hypothesis
 
 
@@ -20,7 +21,7 @@ class StepRecord:
     """One model call: K rows (alive hypotheses) fed one piece each."""
 
     node_ids: np.ndarray  # [K] tree node fed by each row (its token is the row's input)
-    logits: np.ndarray  # [K, V] raw logits of the next piece
+    logits: StepLogits  # K rows of raw next-piece logits: whole, or top + log Z above 64k pieces
     self_attention: np.ndarray  # [L, H, K, t+1] decoder self-attention of the new position
     cross_attention: np.ndarray  # [L, H, K, S] cross-attention of the new position
     self_value_norms: np.ndarray | None = None  # [L, H, K] ||f_h(x)|| of each row's new value (None: old graphs)
@@ -36,7 +37,7 @@ class PathView:
     decoder_input_pieces: tuple[str, ...]  # [T] what each step was fed: BOS, y1 … y(T-1)
     decoder_self_attention: np.ndarray  # [L, H, T, T], row t attends to inputs 0..t
     cross_attention: np.ndarray  # [L, H, T, S]
-    step_logits: np.ndarray  # [T, V]: logits that chose target t
+    step_logits: StepLogits  # T rows: the logits that chose target t (core.inference.logits)
     decoder_value_norms: np.ndarray | None = None  # [L, H, T] ||f_h(x_j)|| of each decoder input j
 
 
@@ -88,7 +89,7 @@ class Inspection:
         return self.best.cross_attention
 
     @property
-    def step_logits(self) -> np.ndarray:
+    def step_logits(self) -> StepLogits:
         return self.best.step_logits
 
     @property
@@ -118,8 +119,7 @@ def build_path(
     """Collect, for the path root → ``node_id``, the rows of each model call along it."""
     if not steps or not nodes:
         empty = np.zeros((0, 0, 0, 0), np.float32)
-        return PathView(node_id, np.zeros(0, np.int64), (), (), empty, empty,
-                        np.zeros((0, 0), np.float32))
+        return PathView(node_id, np.zeros(0, np.int64), (), (), empty, empty, StepLogits.stack([]))
     chain = []
     nid = node_id
     while nid >= 0:
@@ -132,10 +132,9 @@ def build_path(
     t_len = len(feeders)
     n_layers, n_heads = steps[0].cross_attention.shape[:2]
     src_len = steps[0].cross_attention.shape[-1]
-    vocab = steps[0].logits.shape[-1]
     self_attn = np.zeros((n_layers, n_heads, t_len, t_len), np.float32)
     cross = np.zeros((n_layers, n_heads, t_len, src_len), np.float32)
-    logits = np.zeros((t_len, vocab), np.float32)
+    logits: list[StepLogits] = []
     has_norms = all(steps[t].self_value_norms is not None for t, _ in feeders)
     norms = np.zeros((n_layers, n_heads, t_len), np.float32) if has_norms else None
     for i, (t, k) in enumerate(feeders):
@@ -143,7 +142,7 @@ def build_path(
         width = rec.self_attention.shape[-1]  # t+1 keys at call t
         self_attn[:, :, i, :width] = rec.self_attention[:, :, k, :]
         cross[:, :, i, :] = rec.cross_attention[:, :, k, :]
-        logits[i] = rec.logits[k]
+        logits.append(rec.logits[k])
         if norms is not None and rec.self_value_norms is not None:
             norms[:, :, i] = rec.self_value_norms[:, :, k]  # the value of the piece fed at path step i
     target = np.array([nodes[n].token for n in chain[1:1 + t_len]], np.int64)
@@ -154,7 +153,7 @@ def build_path(
         decoder_input_pieces=tuple(pieces[n] for n in chain[:t_len]),
         decoder_self_attention=self_attn,
         cross_attention=cross,
-        step_logits=logits,
+        step_logits=StepLogits.stack(logits),
         decoder_value_norms=norms,
     )
 
@@ -162,6 +161,16 @@ def build_path(
 def weight_by_norm(attn: np.ndarray, norms: np.ndarray) -> np.ndarray:
     """[L, H, Q, K] attention x [L, H, K] value norms: ||alpha_ij f_h(x_j)|| (alpha >= 0)."""
     return (attn * norms[:, :, None, :]).astype(np.float32)
+
+
+def inspection_nbytes(ins: Inspection) -> dict[str, int]:
+    """Bytes of the arrays one Inspection holds, by kind (the tree's nodes are not counted)."""
+    logits = sum(r.logits.nbytes for r in ins.steps)
+    attention = ins.encoder_attention.nbytes + sum(r.self_attention.nbytes + r.cross_attention.nbytes
+                                                   for r in ins.steps)
+    b = ins.best
+    path = b.step_logits.nbytes + b.cross_attention.nbytes + b.decoder_self_attention.nbytes
+    return {"logits": logits, "attention": attention, "best_path": path, "total": logits + attention + path}
 
 
 def softmax_with_temperature(logits: np.ndarray, temperature: float) -> np.ndarray:

@@ -28,14 +28,62 @@ def quantize_8bit(src: Path, dst: Path) -> None:
     uint8 weights, not int8: with uint8 activations, int8 weights saturate the u8 x s8
     products on CPUs without VNNI, which on the shipped model's early snapshots made the
     attention differ ten times more (mean |Δ| 0.017 against 0.0016, measured)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="attnscope-int8-") as tmp:
+        _quantize(_unshare_gemm_weights(src, Path(tmp)), dst)
+
+
+def _unshare_gemm_weights(src: Path, tmp: Path) -> Path:
+    """``src``, or a copy in ``tmp`` where a Gemm(transB=1) that shares its weight with a
+    Gather (the tied output projection reading the embedding table) has a transposed copy.
+
+    onnxruntime's dynamic quantiser rewrites every Gemm as a MatMul and transposes its
+    weight in place, which would also transpose the embedding table under the Gather."""
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(str(src), load_external_data=False)
+    inits = {i.name for i in proto.graph.initializer}
+    users: dict[str, int] = {}
+    for node in proto.graph.node:
+        for name in node.input:
+            users[name] = users.get(name, 0) + 1
+    shared = [n for n in proto.graph.node if n.op_type == "Gemm" and len(n.input) > 1 and n.input[1] in inits
+              and users.get(n.input[1], 0) > 1
+              and any(a.name == "transB" and a.i == 1 for a in n.attribute)]
+    if not shared:
+        return src
+    onnx.load_external_data_for_model(proto, str(src.parent))
+    tables = {i.name: i for i in proto.graph.initializer}
+    for node in shared:
+        weight = numpy_helper.to_array(tables[node.input[1]])  # [N, K]
+        copy = numpy_helper.from_array(weight.T.copy(), node.input[1] + ".T")  # [K, N]
+        proto.graph.initializer.append(copy)
+        node.input[1] = copy.name
+        for a in node.attribute:
+            if a.name == "transB":
+                a.i = 0
+    out = tmp / src.name
+    onnx.save_model(proto, str(out), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=src.name + ".data", size_threshold=1024)
+    return out
+
+
+def _quantize(src: Path, dst: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # the quantiser logs a pre-processing hint on every call
+    # The quantiser reads a graph's external data from beside ``src``. Its 8-bit weights are
+    # a quarter of the float ones, so up to an 8 GB float graph (NLLB-1.3B's decoder is
+    # 4.5 GB) they fit in one file; past that they go to "<dst>.data" as well.
+    data = src.with_name(src.name + ".data")
+    external = data.is_file() and data.stat().st_size > 7_000_000_000
     try:
         quantize_dynamic(str(src), str(dst), weight_type=QuantType.QUInt8,
-                         op_types_to_quantize=["MatMul", "Gather"])
+                         op_types_to_quantize=["MatMul", "Gather"], use_external_data_format=external)
     finally:
         root.setLevel(level)
 
@@ -55,9 +103,12 @@ def int8_bundle(bundle: Bundle, root: Path | None = None) -> Bundle:
     if not all((out / g).is_file() for g in GRAPHS):
         out.mkdir(parents=True, exist_ok=True)
         for g in GRAPHS:
-            tmp = out / f".{g}.partial"
-            quantize_8bit(bundle.file(g), tmp)
-            tmp.replace(out / g)  # a half-written graph never looks finished
+            tmp = out / ".partial"
+            tmp.mkdir(exist_ok=True)
+            quantize_8bit(bundle.file(g), tmp / g)
+            if (tmp / f"{g}.data").is_file():  # external data first: a graph present is complete
+                (tmp / f"{g}.data").replace(out / f"{g}.data")
+            (tmp / g).replace(out / g)  # a half-written graph never looks finished
     return replace(bundle, graphs=out)
 
 

@@ -202,6 +202,10 @@ class Search(ABC):
         """The tree node each alive row extends, int64 [K] (the rows the next step feeds)."""
         return np.array(self._alive, dtype=np.int64)
 
+    def nodes_since(self, start: int) -> list[BeamNode]:
+        """The tree's nodes from id ``start`` on (those the last ``advance`` created, say)."""
+        return self._nodes[start:]
+
     def input_tokens(self) -> np.ndarray:
         """The token each alive row feeds to the model at this step, int64 [K]."""
         return np.array([self._nodes[i].token for i in self._alive], dtype=np.int64)

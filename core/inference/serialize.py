@@ -110,7 +110,8 @@ def inspection_to_json(ins: Inspection, top_logits: int = 10, piece: Callable[[i
     """Plain dict: translation, pieces, every attention tensor, the beam tree, step logits, timings.
 
     ``top_logits`` > 0 keeps only the k most likely pieces of each step (ids, pieces and
-    logits); 0 keeps the whole vocabulary. ``node_attention`` adds, to every beam-tree node
+    logits); 0 keeps the whole vocabulary (above 64k pieces: every piece the Inspection
+    kept). Each step also gives ``log_z``, log-sum-exp of its whole row, so log p = z - log_z. ``node_attention`` adds, to every beam-tree node
     that was fed to the model, the attention of the step it fed (the whole tree's attention).
     """
     from attnscope.core.inference.alignment import inspection_aer
@@ -118,10 +119,16 @@ def inspection_to_json(ins: Inspection, top_logits: int = 10, piece: Callable[[i
     known = {n.token: ins.node_pieces[n.id] for n in ins.nodes}
     name = piece or (lambda i: known.get(i, f"#{i}"))
     steps: list[Any] = []
-    for t, row in enumerate(ins.best.step_logits):
-        idx = np.argsort(-row, kind="stable")[:top_logits] if top_logits > 0 else np.arange(len(row))
+    logits = ins.best.step_logits
+    for t in range(len(logits)):
+        if top_logits == 0 and logits.dense:  # the whole vocabulary, in id order
+            z = logits.values[t]
+            idx = np.arange(len(z))
+        else:  # most likely first; above 64k pieces only the kept ones (core.inference.logits)
+            idx, z = logits.kept(t)
+            idx, z = (idx[:top_logits], z[:top_logits]) if top_logits > 0 else (idx, z)
         steps.append({"step": t, "ids": idx.tolist(), "pieces": [name(int(i)) for i in idx],
-                      "logits": _arr(row[idx], 4)})
+                      "logits": _arr(z, 4), "log_z": round(float(logits.log_z[t]), 6)})
     rows = node_rows(ins.steps)
     tree = []
     for n in ins.nodes:

@@ -87,7 +87,7 @@ def test_shipped_snapshots_in_the_window(qtbot, settings, decoded):
     w.docks["Evolution"].raise_()
     ev = w.evolution
     n = len(engine.bundle.snapshots())
-    assert n >= 5
+    assert n >= 4  # 0, 1, 10 and 100 % of training fit the 25 MB budget
     qtbot.waitUntil(lambda: len(ev.panels) == n, timeout=5000)  # built once its tab is raised
     qtbot.waitUntil(lambda: len(ev.decodes) == n, timeout=30_000)
     assert all(d.inspection is not None for d in ev.decodes)

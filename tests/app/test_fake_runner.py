@@ -47,7 +47,7 @@ def test_every_recorded_row_replays_from_scratch(cfg: DecodeConfig) -> None:
                 fed.append(ins.nodes[n].token)
                 n = ins.nodes[n].parent
             _, out = replay(runner, ins.source_ids, fed[::-1])
-            np.testing.assert_array_equal(rec.logits[k], out.logits[0])
+            np.testing.assert_array_equal(rec.logits.dense_values()[k], out.logits[0])
             np.testing.assert_array_equal(rec.self_attention[:, :, k], out.self_attn[:, 0, :, 0])
             np.testing.assert_array_equal(rec.cross_attention[:, :, k], out.cross_attn[:, 0, :, 0])
     assert ins.translation == engine.tokenizer.decode(ins.best.target_ids.tolist()) != ""

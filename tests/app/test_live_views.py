@@ -47,7 +47,7 @@ def test_typing_updates_translation_and_every_view(window, decoded, qtbot):
     assert window.tree.drawn_nodes() == list(range(len(ins.nodes)))
     # probability bars: the stored logits at the selected step, temperature 1
     step = window.state.step
-    probs = softmax_at(ins.best.step_logits[step], 1.0)
+    probs = softmax_at(ins.best.step_logits.dense_values()[step], 1.0)
     np.testing.assert_allclose(window.bars.probs, np.sort(probs)[::-1][: len(window.bars.probs)])
     # data flow (a background tab: repainted once raised) shows this input's lengths
     window.docks["Data flow"].raise_()
@@ -111,7 +111,7 @@ def test_temperature_slider_changes_bars_without_engine_call(window, decoded, en
     window.bars.slider.setValue(window.bars.slider.value() + 40)  # T = 1 -> ~2.5
     t = window.state.display_temperature
     assert t > 2.0
-    expected = np.sort(softmax_at(ins.best.step_logits[window.state.step], t))[::-1]
+    expected = np.sort(softmax_at(ins.best.step_logits.dense_values()[window.state.step], t))[::-1]
     np.testing.assert_allclose(window.bars.probs, expected[: len(window.bars.probs)])
     assert window.bars.probs[0] < before[0]  # hotter: flatter
     assert len(engine.calls) == calls  # never asked the engine
@@ -159,7 +159,7 @@ def test_clicking_a_tree_node_selects_that_hypothesis(window, decoded, qtbot):
     assert window.state.path.target_pieces == path.target_pieces
     window.grid.set_options(kind="cross", mode="heads")
     np.testing.assert_array_equal(window.grid.matrix(0, 0), path.cross_attention[0, 0])
-    probs = softmax_at(path.step_logits[-1], window.state.display_temperature)
+    probs = softmax_at(path.step_logits.dense_values()[-1], window.state.display_temperature)
     np.testing.assert_allclose(window.bars.probs[0], probs.max())
     assert "selected hypothesis" in window.sentence.translation.text()
 
@@ -225,7 +225,7 @@ def test_step_scrubber_walks_the_steps(window, decoded):
     assert window.state.step == 2
     expected = ins.best.cross_attention[-1, :, 2, :].mean(axis=0)
     np.testing.assert_allclose(sc.bars.opts["height"], expected)
-    top = np.argsort(-ins.best.step_logits[2])[0]
+    top = np.argsort(-ins.best.step_logits.dense_values()[2])[0]
     assert sc.table.item(0, 0).text() == window.state.piece(int(top))
 
 

@@ -137,6 +137,99 @@ def test_layout_fits_and_adapts(window, decoded, qtbot, size):
     assert window.docks["Step scrubber"].height() >= 140
 
 
+def test_no_bottom_tab_forces_a_small_window_larger(window, decoded, qtbot):
+    """At 1000x650 every bottom tab, raised by a click on its tab, fits the window."""
+    from PySide6.QtWidgets import QTabBar
+
+    window.sentence.set_text("I love you")
+    decoded(window, "I love you")
+    window.resize(1000, 650)
+    qtbot.waitUntil(lambda: window.size().width() == 1000 and not window._fit_timer.isActive())
+    bar = next(b for b in window.findChildren(QTabBar)
+               if b.isVisible() and any(b.tabText(i) == "Head detail" for i in range(b.count())))
+    for i in range(bar.count()):
+        qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(i).center())
+        qtbot.wait(30)
+        name = bar.tabText(i)
+        dock = window.docks[name]
+        assert dock.isVisible() and not dock.visibleRegion().isEmpty(), name
+        assert (window.width(), window.height()) == (1000, 650), name
+        assert window.centralWidget().height() >= 150, name  # the grid keeps its room
+
+
+SCALED = """
+import json, sys, time
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from attnscope.app import theme
+from attnscope.app.fonts import install_cjk_font
+from attnscope.app.main_window import MainWindow
+from attnscope.app.testing import load_fake_engine
+theme.apply("dark", app)
+install_cjk_font(app)
+w = MainWindow(load_fake_engine(), QSettings(sys.argv[1], QSettings.Format.IniFormat),
+               loader=load_fake_engine)
+w.show()
+def settle(size):
+    w.resize(*size)
+    for _ in range(40):
+        app.processEvents()
+        time.sleep(0.01)
+settle((1000, 650))
+w.start("I love you")
+deadline = time.monotonic() + 20
+while (w.state.inspection is None or w.controller.runner.busy) and time.monotonic() < deadline:
+    app.processEvents()
+    time.sleep(0.01)
+out = {"ratio": w.devicePixelRatioF()}
+for size, hint in (((1000, 650), True), ((1280, 720), True), ((1280, 720), False)):
+    if not hint:
+        w.hint.ok.click()
+    settle(size)
+    img = w.grab().toImage()
+    tree = w.tree
+    tree.plot_widget.grab()
+    nodes = w.state.inspection.nodes
+    marks = list(tree.item.mark_rects.values())
+    live = [r for i, r in tree.item.mark_rects.items() if nodes[i].status != "pruned"]
+    caption = tree.caption
+    out[f"{size[0]}{'' if hint else ' no hint'}"] = {
+        "window": [w.width(), w.height()], "pixels": [img.width(), img.height()],
+        "tree_width": w.docks["Beam tree"].width(), "slider": w.bars.slider.width(),
+        "scrubber": w.docks["Step scrubber"].height(),
+        "caption_fits": caption.label.heightForWidth(caption.width()) <= caption.height(),
+        "marks_apart": not any(a.intersects(b) for i, a in enumerate(marks) for b in marks[i + 1:]),
+        "live_apart": not any(a.intersects(b) for i, a in enumerate(live) for b in live[i + 1:]),
+        "best_labelled": set(tree._chain(w.state.inspection.best.node_id)) <= set(tree.item.label_rects),
+    }
+w.controller.shutdown()
+print(json.dumps(out))
+"""
+
+
+def test_layout_at_150_percent_scaling(tmp_path):
+    """QT_SCALE_FACTOR=1.5 (a 1920x1080 screen at 150 % is 1280x720 logical pixels): the
+    window keeps its size, its docks their room, and the tree its marks apart."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, QT_SCALE_FACTOR="1.5", QT_QPA_PLATFORM="offscreen")
+    done = subprocess.run([sys.executable, "-P", "-c", SCALED, str(tmp_path / "s.ini")], env=env,
+                          capture_output=True, text=True, timeout=120, check=True)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["ratio"] == 1.5
+    for size, got in (((1000, 650), out["1000"]), ((1280, 720), out["1280"]), ((1280, 720), out["1280 no hint"])):
+        assert got["window"] == list(size)  # nothing forces the window larger
+        assert got["pixels"] == [round(size[0] * 1.5), round(size[1] * 1.5)]
+        assert got["tree_width"] >= 280 and got["slider"] >= 60 and got["scrubber"] >= 140
+        assert got["caption_fits"] and got["live_apart"]
+    # Under the first-run hint the pruned rows may squeeze; once it is dismissed, nothing does.
+    assert out["1280"]["best_labelled"] and out["1280 no hint"]["best_labelled"]
+    assert out["1280 no hint"]["marks_apart"]
+
+
 # -- 6: training tabs ----------------------------------------------------------------
 def test_training_tab_shows_the_open_models_log(real_window, qtbot):
     dash = real_window.dashboard
@@ -219,13 +312,90 @@ def test_best_path_is_labelled_and_hover_names_both_scores(real_window, decoded,
     assert all(float(v).is_integer() for v, _ in ticks)
 
 
+def _painted_tree(window, qtbot, size):
+    """Resize the window, let the docks settle and paint the tree; returns the tree."""
+    window.resize(*size)
+    qtbot.waitUntil(lambda: window.size().width() == size[0] and not window._fit_timer.isActive())
+    qtbot.wait(100)
+    tree = window.tree
+    tree.plot_widget.grab()  # one paint: the item records what it drew where
+    return tree
+
+
+@pytest.mark.parametrize(("size", "hint"), [((1000, 650), True), ((1280, 800), False), ((1920, 1080), True)])
+@pytest.mark.parametrize("text", ["The student reads a new book at the library.", "She eats an apple."])
+def test_tree_marks_and_labels_never_overlap(real_window, decoded, qtbot, size, hint, text):
+    """Every hypothesis is drawn apart from the others and every label clear of marks,
+    labels and the view's edge; at 1000x650 under the first-run hint the pruned rows may
+    squeeze, the surviving ones may not. The default size labels the whole best path."""
+    w = real_window
+    if not hint:
+        qtbot.mouseClick(w.hint.ok, Qt.MouseButton.LeftButton)
+    w.sentence.set_text(text)
+    ins = decoded(w, text)
+    tree = _painted_tree(w, qtbot, size)
+    marks, labels = tree.item.mark_rects, tree.item.label_rects
+    assert set(marks) | {i for g in tree.item.data.groups for i in g} == set(range(len(ins.nodes)))
+    live = {i: r for i, r in marks.items() if ins.nodes[i].status != "pruned"}
+    small = size == (1000, 650)
+    crowd = live if small else marks
+    items = list(crowd.items())
+    for k, (i, a) in enumerate(items):
+        for j, b in items[k + 1:]:
+            assert not a.intersects(b), (size, ins.node_pieces[i], ins.node_pieces[j])
+    view = tree.plot_widget.mapFromScene(tree.plot.vb.sceneBoundingRect()).boundingRect()
+    rects = list(labels.items())
+    for k, (i, a) in enumerate(rects):
+        assert view.contains(a.toAlignedRect()), (size, ins.node_pieces[i])  # not cut off
+        assert not any(a.intersects(b) for _j, b in rects[k + 1:])
+        assert not any(a.intersects(m) for j, m in crowd.items() if j != i), ins.node_pieces[i]
+    if not small:
+        assert set(tree._chain(ins.best.node_id)) <= set(labels)  # the best path is labelled
+    caption = tree.caption
+    assert caption.label.heightForWidth(caption.width()) <= caption.height()  # nothing cut
+
+
+def _hover(tree, qtbot, node: int) -> str:
+    from PySide6.QtCore import QPointF
+
+    scene_pt = tree.plot.vb.mapViewToScene(QPointF(*tree._pos[node]))
+    view_pt = tree.plot_widget.mapFromScene(scene_pt)
+    corner = tree.plot_widget.mapFromScene(tree.plot.vb.sceneBoundingRect().bottomRight())
+    qtbot.wait(50)  # the scene sends hover events at most every few milliseconds
+    qtbot.mouseMove(tree.plot_widget.viewport(), corner - QPoint(3, 3))  # off every node first
+    qtbot.waitUntil(lambda: tree.plot.vb.toolTip() == "", timeout=3000)
+    qtbot.wait(50)
+    qtbot.mouseMove(tree.plot_widget.viewport(), QPoint(int(view_pt.x()), int(view_pt.y())))
+    qtbot.waitUntil(lambda: tree.plot.vb.toolTip() != "", timeout=3000)
+    return tree.plot.vb.toolTip()
+
+
+def test_hovering_the_tree_shows_the_hypothesis_and_both_scores(real_window, decoded, qtbot):
+    w = real_window
+    text = "The student reads a new book at the library."
+    w.sentence.set_text(text)
+    ins = decoded(w, text)
+    tree = _painted_tree(w, qtbot, (1366, 768))
+    best = ins.nodes[ins.best.node_id]
+    tip = _hover(tree, qtbot, best.id)
+    assert ins.translation in tip
+    assert f"hypothesis log p (Σ log p) = {best.cum_logprob:.3f}" in tip
+    assert f"score = {best.score:.3f}" in tip
+    # A mark standing for several pruned candidates lists every one of them.
+    group = max(tree.item.data.groups, key=len)
+    tip = _hover(tree, qtbot, group[0])
+    assert f"{len(group)} candidates pruned" in tip
+    for i in group:
+        assert f"{ins.node_pieces[i]}   log p = {ins.nodes[i].logprob:.3f}" in tip
+
+
 def test_log_p_column_is_exact_at_low_temperature(real_window, decoded, qtbot):
     window = real_window
     window.sentence.set_text("I love you")
     ins = decoded(window, "I love you")
     window.state.set_display_temperature(0.1)
     window.scrubber.refresh()
-    logits = ins.best.step_logits[0].astype(np.float64) / 0.1
+    logits = ins.best.step_logits.dense_values()[0].astype(np.float64) / 0.1
     want = logits - np.logaddexp.reduce(logits)  # independent: pairwise log-add
     table = window.scrubber.table
     for r in range(table.rowCount()):
@@ -362,3 +532,187 @@ def test_head_detail_opens_in_its_own_window_with_every_row_labelled(real_window
     axis = w.detail.heatmap.getAxis("left")
     rows = [s for _v, s in axis._tickLevels[0]]
     assert len(rows) == len(ins.source_pieces)  # every row has its label
+
+
+# -- 10: the Lines view labels every token, inside the view -----------------------------
+@pytest.mark.parametrize("size", [(1000, 650), (1920, 1080)])
+def test_lines_view_labels_every_token_inside_the_view(real_window, decoded, qtbot, size):
+    w = real_window
+    text = "The old teacher gave the small children a new book at the library yesterday."
+    w.sentence.set_text(text)
+    ins = decoded(w, text)
+    w.resize(*size)
+    qtbot.waitUntil(lambda: w.size().width() == size[0] and not w._fit_timer.isActive())
+    w.docks["Head detail"].raise_()
+    detail = w.detail
+    bar = detail.tabs.tabBar()
+    qtbot.waitUntil(lambda: bar.isVisible())
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(1).center())
+    lines = detail.lines
+    qtbot.waitUntil(lambda: lines.isVisible() and lines.matrix.shape == (len(ins.source_pieces),) * 2)
+    assert (w.width(), w.height()) == size  # the head detail never forces the window wider
+    lines.grab()  # one paint
+    xl, xr = lines._columns()
+    for side, pieces in (("q", ins.source_pieces), ("k", ins.source_pieces)):
+        drawn = [(i, shown, r) for s, i, shown, r in lines.drawn if s == side]
+        assert [i for i, _s, _r in drawn] == list(range(len(pieces)))  # every token labelled
+        for k, (i, shown, r) in enumerate(drawn):
+            assert shown == pieces[i] or (shown.endswith("…") and pieces[i].startswith(shown[:-1]))
+            assert 0 <= r.left() and r.right() <= lines.width()  # not cut off at either edge
+            assert 0 <= r.top() and r.bottom() <= lines.height()
+            assert r.right() <= xl if side == "q" else r.left() >= xr  # clear of the lines
+            assert not any(r.intersects(o) for _j, _s, o in drawn[k + 1:]), shown  # no overlap
+    if size == (1920, 1080):  # room enough: nothing elided
+        assert all(shown == ins.source_pieces[i] for _s, i, shown, _r in lines.drawn)
+
+
+# -- 9: statistics plots keep their titles, labels and cells inside the view -------------
+def _axis_label_rects(axis):
+    """(text, scene rect) of each tick label the axis draws: right-aligned beside a left
+    axis, centred under a bottom one, measured with the axis font."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QFontMetricsF
+
+    if not axis.style["showValues"] or not axis.isVisible():
+        return []
+    bounds = axis.mapRectFromParent(axis.geometry())
+    vertical = axis.orientation == "left"
+    lo, hi = axis.range
+    span = bounds.height() if vertical else bounds.width()
+    scale = span / (hi - lo)
+    fm = QFontMetricsF(axis.style["tickFont"] or axis.font())
+    gap = max(0, axis.style["tickLength"]) + axis.style["tickTextOffset"][0 if vertical else 1]
+    out = []
+    for v, s in axis._tickLevels[0]:
+        at = span - (v - lo) * scale if vertical else (v - lo) * scale
+        w, h = fm.horizontalAdvance(s), fm.height()
+        rect = (QRectF(bounds.right() - gap - w, bounds.top() + at - h / 2, w, h) if vertical
+                else QRectF(bounds.left() + at - w / 2, bounds.top() + gap, w, h))
+        out.append((s, axis.mapRectToScene(rect)))
+    return out
+
+
+def _assert_plot_inside(view, plot, texts=()):
+    """The plot's title, tick labels and ``texts`` (pg.TextItems on cells) lie inside the
+    widget's visible area and inside what clips them (the axis, the view box)."""
+    visible = view.mapToScene(view.viewport().rect()).boundingRect().adjusted(-0.5, -0.5, 0.5, 0.5)
+    title = plot.titleLabel.item.sceneBoundingRect()
+    assert plot.titleLabel.text and visible.contains(title), plot.titleLabel.text
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        box = axis.sceneBoundingRect().adjusted(-0.5, -0.5, 0.5, 0.5)
+        labels = _axis_label_rects(axis)
+        for s, r in labels:
+            assert visible.contains(r) and box.contains(r), (plot.titleLabel.text, name, s)
+    cells = plot.vb.sceneBoundingRect().adjusted(-0.5, -0.5, 0.5, 0.5)
+    for item in texts:
+        if item.isVisible():
+            m = item.textItem.document().documentMargin()  # empty padding around the line
+            text = item.mapRectToScene(item.boundingRect().adjusted(m, m, -m, -m))
+            assert cells.contains(text), item.textItem.toPlainText()
+
+
+@pytest.mark.parametrize("size", [(1000, 650), (1920, 1080)])
+def test_head_roles_and_statistics_are_not_cut_off(real_window, decoded, qtbot, size):
+    w = real_window
+    text = "The student reads a new book at the library."
+    w.sentence.set_text(text)
+    ins = decoded(w, text)
+    w.resize(*size)
+    qtbot.waitUntil(lambda: w.size().width() == size[0] and not w._fit_timer.isActive())
+    w.docks["Head roles"].raise_()
+    roles = w.roles
+    qtbot.waitUntil(lambda: roles.view.isVisible() and any(t.isVisible() for t in roles.cell_text))
+    qtbot.wait(50)
+    assert (w.width(), w.height()) == size  # no panel forces the window larger
+    aer = np.asarray(roles.heads["cross_aer"])
+    cells = [t for t in roles.cell_text if t.isVisible()]
+    assert len(cells) == aer.size and sum("★" in t.textItem.toPlainText() for t in cells) == 1
+    bottom = [s for s, _r in _axis_label_rects(roles.aer_plot.getAxis("bottom"))]
+    assert bottom == [f"H{h + 1}" for h in range(aer.shape[1])]  # the last head's column too
+    _assert_plot_inside(roles.view, roles.aer_plot, cells)
+    assert roles.best_box.mapRectToScene(roles.best_box.rect()).intersects(roles.aer_plot.vb.sceneBoundingRect())
+    w.docks["Head statistics"].raise_()
+    stats = w.stats
+    qtbot.waitUntil(lambda: stats.view.isVisible() and "entropy" in stats.values)
+    qtbot.wait(50)
+    assert (w.width(), w.height()) == size
+    n_layers = ins.encoder_attention.shape[0]
+    for name, plot in stats.plots.items():
+        _assert_plot_inside(stats.view, plot, stats.texts.get(name, ()))
+    layers = [s for s, _r in _axis_label_rects(stats.distance.getAxis("left"))]
+    assert layers == [f"L{i + 1}" for i in range(n_layers)]
+    first = _axis_label_rects(stats.similarity.getAxis("left"))[0][0]
+    assert first == "L{}H{}".format(*(divmod(int(stats.order[0]), ins.encoder_attention.shape[1])[k] + 1 for k in (0, 1)))
+
+
+# -- 6: the training charts after dragging the divider ---------------------------------------
+def _drag_divider(window, qtbot, dock, dy: int) -> None:
+    """Press on the divider above ``dock``, move the mouse ``dy`` pixels, release, as a
+    user drags it (the dividers belong to the main window)."""
+    top = dock.geometry().top()
+    centre = window.centralWidget().geometry()
+    at = QPoint(centre.center().x(), (centre.bottom() + top) // 2 + 1)
+    qtbot.mouseMove(window, at)
+    qtbot.mousePress(window, Qt.MouseButton.LeftButton, pos=at)
+    for k in range(1, 6):  # a few steps, as a hand moves (Qt applies each on a timer)
+        qtbot.mouseMove(window, at + QPoint(0, dy * k // 5))
+        qtbot.wait(20)
+    qtbot.mouseRelease(window, Qt.MouseButton.LeftButton, pos=at + QPoint(0, dy))
+    qtbot.wait(50)
+
+
+def _readable(curves) -> None:
+    """Every chart at least 150 px tall and 200 wide, inside the widget, its legend inside
+    its plot, and no two labels of a log axis touching (2 px apart at least)."""
+    from PySide6.QtGui import QImage, QPainter
+
+    width = curves.width()
+    for key, plot in curves.plots.items():
+        r = plot.sceneBoundingRect()
+        assert r.height() >= 150 and r.width() >= 200, (key, r)
+        assert r.left() >= 0 and r.right() <= width + 0.5, (key, r, width)  # not cut off at the right
+        assert plot.vb.height() >= 90, key
+        if plot.legend.items:
+            assert plot.vb.sceneBoundingRect().contains(plot.legend.sceneBoundingRect()), key
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        for key in ("update", "grad", "ppl"):
+            rects = [r for r, _f, _t in curves.plots[key].getAxis("left").generateDrawSpecs(painter)[2]]
+            assert len(rects) >= 2, key
+            for i, a in enumerate(rects):
+                assert not any(a.adjusted(0, -1, 0, 1).intersects(b) for b in rects[i + 1:]), key
+    finally:
+        painter.end()
+
+
+def test_dragging_the_divider_keeps_the_training_charts_readable(real_window, qtbot):
+    w = real_window
+    w.resize(1280, 800)
+    qtbot.waitUntil(lambda: w.width() == 1280 and not w._fit_timer.isActive())
+    dock = w.docks["Training"]
+    dock.raise_()
+    curves = w.dashboard.curves
+    qtbot.waitUntil(lambda: curves._built and curves.isVisible())
+    qtbot.wait(50)
+    _readable(curves)  # the default size
+    before = dock.height()
+    _drag_divider(w, qtbot, dock, -150)  # taller
+    assert dock.height() == pytest.approx(before + 150, abs=12)
+    _readable(curves)
+    assert w.bottom_share == pytest.approx(dock.height() / w.height(), abs=0.01)  # kept
+    _drag_divider(w, qtbot, dock, 400)  # as short as it goes: the charts scroll
+    assert dock.height() < before
+    _readable(curves)
+    w.docks["Gradient flow"].raise_()
+    grad = w.gradients
+    qtbot.waitUntil(lambda: grad.view.isVisible() and len(grad.layers) > 0)
+    qtbot.wait(50)
+    visible = grad.view.mapToScene(grad.view.viewport().rect()).boundingRect().adjusted(-0.5, -0.5, 0.5, 0.5)
+    for plot in (grad.bars_plot, grad.history):
+        assert visible.contains(plot.sceneBoundingRect()) and plot.vb.height() >= 90
+        _assert_plot_inside(grad.view, plot) if plot is grad.history else None
+    labels = [s for s, _r in _axis_label_rects(grad.bars_plot.getAxis("bottom"))]
+    assert labels and labels[0] == "emb"
+    assert w.width() == 1280  # nothing forced the window wider

@@ -15,6 +15,7 @@ from attnscope.app.prob_bars import ProbBars
 from attnscope.app.state import AppState
 from attnscope.app.testing import fake_engine
 from attnscope.core.config import DecodeConfig
+from attnscope.core.inference.logits import StepLogits
 from attnscope.core.inference.search import sampling_probs
 
 
@@ -69,11 +70,11 @@ def test_bars_mark_the_samplers_kept_set_on_a_grid(bars, temperature: float) -> 
                 state.set_step(step)
                 w.refresh()
                 assert state.step == step
-                expected = hand_kept(ins.best.step_logits[step], temperature, top_k, top_p, bos)
+                expected = hand_kept(ins.best.step_logits.dense_values()[step], temperature, top_k, top_p, bos)
                 assert len(w.top_ids) == 20
                 assert unfaded(w) == [i for i in w.top_ids.tolist() if i in expected]
                 # and the sampler draws from exactly those pieces
-                drawn = sampling_probs(ins.best.step_logits[step], temperature, top_k, top_p, bos)
+                drawn = sampling_probs(ins.best.step_logits.dense_values()[step], temperature, top_k, top_p, bos)
                 assert unfaded(w) == [i for i in w.top_ids.tolist() if drawn[i] > 0]
                 assert set(expected) <= set(w.top_ids.tolist()) or len(expected) > 20
                 checked += 1
@@ -83,12 +84,12 @@ def test_bars_mark_the_samplers_kept_set_on_a_grid(bars, temperature: float) -> 
 def test_the_issue_example_marks_two_not_three(bars) -> None:
     w, state, ins = bars
     # A row whose top four pieces have probabilities 0.3, 0.25, 0.25, 0.2 (and the rest ~0).
-    logits = ins.best.step_logits.copy()
-    ids = [int(i) for i in ins.best.step_logits[0].argsort()[::-1][:4]]
+    logits = ins.best.step_logits.dense_values().copy()
+    ids = [int(i) for i in ins.best.step_logits.dense_values()[0].argsort()[::-1][:4]]
     logits[0] = -50.0
     for i, p in zip(ids, (0.3, 0.25, 0.25, 0.2), strict=True):
         logits[0, i] = math.log(p)
-    best = dataclasses.replace(ins.best, step_logits=logits)
+    best = dataclasses.replace(ins.best, step_logits=StepLogits.keep(logits))
     state.set_inspection(dataclasses.replace(ins, best=best, config=DecodeConfig(top_k=3, top_p=0.6)))
     w.refresh()
     assert w.top_ids.tolist()[:4] == ids

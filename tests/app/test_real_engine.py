@@ -56,7 +56,7 @@ def test_real_engine_drives_every_view(real_engine, qtbot, settings, decoded):
     w.grid.set_options(kind="cross")
     np.testing.assert_array_equal(w.grid.matrix(0, 0), ins.best.cross_attention[0, 0])
     assert w.tree.drawn_nodes() == list(range(len(ins.nodes)))
-    probs = softmax_at(ins.best.step_logits[w.state.step], 1.0)
+    probs = softmax_at(ins.best.step_logits.dense_values()[w.state.step], 1.0)
     assert w.bars.probs[0] == pytest.approx(probs.max())
     assert w.state.piece(int(w.bars.top_ids[0])) == real_engine.piece(int(np.argmax(probs)))
     assert real_engine.provider in w.provider_label.text()

@@ -160,3 +160,63 @@ def nllb_folder(folder: Path, *, seed: int = 0) -> Path:
                                                pad_token_id=1, max_length=16, num_beams=4)
     model.save_pretrained(folder)
     return folder
+
+
+def mbart50_folder(folder: Path, *, seed: int = 0, cc25: bool = False) -> Path:
+    """A tiny mBART-50 (MBartForConditionalGeneration) with the MBart50Tokenizer that
+    transformers itself saves: a unigram tokenizer.json whose vocabulary ends with the 52
+    language codes and <mask> (the model's vocabulary covers them). ``cc25``: mBART-cc25's
+    MBartTokenizer (25 codes, "X </s> [src_lang]") and a decoder that starts with ro_RO."""
+    import torch
+    from tokenizers import SentencePieceUnigramTokenizer
+    from transformers import (
+        GenerationConfig,
+        MBart50Tokenizer,
+        MBartConfig,
+        MBartForConditionalGeneration,
+        MBartTokenizer,
+    )
+    from transformers.models.mbart.tokenization_mbart import FAIRSEQ_LANGUAGE_CODES as CC25_CODES
+    from transformers.models.mbart50.tokenization_mbart50 import FAIRSEQ_LANGUAGE_CODES
+
+    folder.mkdir(parents=True, exist_ok=True)
+    sp = SentencePieceUnigramTokenizer()
+    sp.train_from_iterator(_corpus(), vocab_size=200, show_progress=False, special_tokens=["<unk>"],
+                           unk_token="<unk>")
+    pieces = [(p, s) for p, s in json.loads(sp.to_str())["model"]["vocab"] if p != "<unk>"]
+    codes = CC25_CODES if cc25 else FAIRSEQ_LANGUAGE_CODES
+    vocab = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), *pieces,
+             *((code, 0.0) for code in codes), ("<mask>", 0.0)]
+    tok = (MBartTokenizer if cc25 else MBart50Tokenizer)(vocab=vocab, src_lang="en_XX", tgt_lang="ro_RO")
+    tok.save_pretrained(folder)
+    start = tok.convert_tokens_to_ids("ro_RO") if cc25 else 2
+    torch.manual_seed(seed)
+    cfg = MBartConfig(vocab_size=len(tok), d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+                      decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=48, max_position_embeddings=64,
+                      pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=start,
+                      forced_eos_token_id=2, activation_function="gelu", init_std=0.3, dropout=0.0,
+                      scale_embedding=True)
+    model = MBartForConditionalGeneration(cfg).eval()
+    with torch.no_grad():
+        model.final_logits_bias.copy_(torch.randn_like(model.final_logits_bias) * 0.3)
+        model.model.shared.weight[2] *= 3.0
+        for m in (model.model.encoder, model.model.decoder):  # embedding and final norms not the identity
+            for norm in (m.layernorm_embedding, m.layer_norm):
+                norm.weight.uniform_(0.5, 1.5)
+                norm.bias.normal_(0, 0.1)
+        # A final norm keeps every state alike, so EOS would always win or always lose: move
+        # its bias to the median margin on random inputs, and hypotheses end at many lengths.
+        g = torch.Generator().manual_seed(0)
+        src, tgt = torch.randint(4, 80, (8, 10), generator=g), torch.randint(4, 80, (8, 12), generator=g)
+        src[:, -1], tgt[:, 0] = 2, start
+        logits = model(input_ids=src, decoder_input_ids=tgt).logits
+        others = logits.clone()
+        others[..., 2] = -1e9
+        model.final_logits_bias[0, 2] += torch.quantile((others.max(-1).values - logits[..., 2]).flatten(), 0.5)
+        if cc25:  # after a language code EOS wins far more often (found by trying: -8 ends at 2 … 15)
+            model.final_logits_bias[0, 2] -= 8.0
+    model.generation_config = GenerationConfig(
+        decoder_start_token_id=start, bos_token_id=0, eos_token_id=2, pad_token_id=1, forced_eos_token_id=2,
+        max_length=16, num_beams=4, early_stopping=True)
+    model.save_pretrained(folder)
+    return folder

@@ -34,7 +34,7 @@ def test_inspection_shapes_and_distributions(tiny_bundle: Path, strategy: str) -
     assert ins.encoder_attention.shape == (m.n_encoder_layers, m.n_heads, s, s)
     assert ins.decoder_attention.shape == (m.n_decoder_layers, m.n_heads, t, t)
     assert ins.cross_attention.shape == (m.n_decoder_layers, m.n_heads, t, s)
-    assert ins.step_logits.shape == (t, m.vocab_size)
+    assert ins.step_logits.dense_values().shape == (t, m.vocab_size)
     for a in (ins.encoder_attention, ins.cross_attention):
         np.testing.assert_allclose(a.sum(-1), 1.0, atol=1e-5)
     # Decoder self-attention is causal: the graph's own row at step t has exactly the t + 1
@@ -59,7 +59,7 @@ def test_every_tree_node_reaches_its_attention(tiny_bundle: Path) -> None:
         assert len(path.target_pieces) == node.step
         assert path.cross_attention.shape[2] == node.step
         # The logits row that chose this node gives it the recorded log-probability.
-        row = path.step_logits[-1].astype(np.float64)
+        row = path.step_logits.dense_values()[-1].astype(np.float64)
         logp = row[node.token] - (np.log(np.exp(row - row.max()).sum()) + row.max())
         assert abs(logp - node.logprob) < 1e-4
 

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("transformers")
 import torch  # noqa: E402
-from hf_models import NLLB_LANGS, SENTENCES, bart_folder, marian_folder, nllb_folder  # noqa: E402
+from hf_models import NLLB_LANGS, SENTENCES, bart_folder, marian_folder, mbart50_folder, nllb_folder  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def _parity(model, engine, source_ids, texts, cfg=None, lengths_seen=3, **genera
             dec_in = torch.tensor([[model.config.decoder_start_token_id] + got[:-1]])
             with torch.no_grad():
                 o = model(input_ids=ids, decoder_input_ids=dec_in, output_attentions=True)
-            worst["logits"] = max(worst["logits"], float(np.abs(ins.best.step_logits - o.logits[0].numpy()).max()))
+            worst["logits"] = max(worst["logits"], float(np.abs(ins.best.step_logits.dense_values() - o.logits[0].numpy()).max()))
             enc = np.stack([a[0].numpy() for a in o.encoder_attentions])
             worst["encoder"] = max(worst["encoder"], float(np.abs(ins.encoder_attention - enc).max()))
             dself = np.stack([a[0].numpy() for a in o.decoder_attentions])
@@ -99,6 +99,27 @@ def test_marian_matches_generate_and_forward(marian: tuple[Path, Path]) -> None:
         with torch.no_grad():
             seq = model.generate(tok(text, return_tensors="pt").input_ids)[0]
         assert ins.translation == tok.decode(seq, skip_special_tokens=True)
+
+
+def test_imported_marian_exports_back_as_the_same_model(marian: tuple[Path, Path], tmp_path: Path) -> None:
+    """OPUS-MT → import → export-hf: transformers reads back the model it started from
+    (swish, logits bias, Marian's own tokenizer files), logits within 1e-5 and the same
+    generate() output."""
+    from attnscope.core.convert.export_hf import export_hf
+
+    folder, bundle = marian
+    report = export_hf(bundle, tmp_path / "back")
+    assert not report["permuted"]  # already Marian's half-split layout
+    model, tok = _hf(folder)
+    back, back_tok = _hf(tmp_path / "back")
+    for text in SENTENCES[:4]:
+        ids = tok(text, return_tensors="pt").input_ids
+        assert back_tok(text, return_tensors="pt").input_ids.tolist() == ids.tolist()
+        dec = torch.tensor([[model.config.decoder_start_token_id, 5, 9, 17]])
+        with torch.no_grad():
+            np.testing.assert_allclose(back(input_ids=ids, decoder_input_ids=dec).logits.numpy(),
+                                       model(input_ids=ids, decoder_input_ids=dec).logits.numpy(), atol=1e-5)
+            assert back.generate(ids).tolist() == model.generate(ids).tolist()
 
 
 def test_bart_matches_generate_and_forward(tmp_path: Path) -> None:
@@ -173,6 +194,65 @@ def test_nllb_matches_generate_and_forward(tmp_path: Path) -> None:
     _alti_matches_torch(engine, engine.inspect("the cat sees the dog", cfg), tmp_path / "bundle")
 
 
+def test_mbart50_matches_generate_and_forward(tmp_path: Path) -> None:
+    """mBART-50: pre-LN with final norms and an embedding LayerNorm, learned positions from
+    row 2, GELU, scaled embeddings; "[en_XX] X </s>", the decoder starts with </s> and the
+    target language code is forced first; its 52 codes are the language picker's."""
+    from transformers import AutoTokenizer, MBartForConditionalGeneration
+
+    from attnscope.core.convert.importer import import_hf
+    from attnscope.core.inference.engine import Engine
+
+    folder = mbart50_folder(tmp_path / "mbart50")
+    import_hf(str(folder), tmp_path / "bundle")
+    engine = Engine.load(tmp_path / "bundle")
+    tok = AutoTokenizer.from_pretrained(str(folder), src_lang="en_XX")
+    assert len(engine.languages()) == 52 and engine.languages()["ro_RO"] == tok.convert_tokens_to_ids("ro_RO")
+    cfg = engine.model_config
+    assert (cfg.norm, cfg.has_final_norm, cfg.embed_norm, cfg.positions, cfg.position_offset, cfg.activation) == (
+        "pre", True, True, "learned", 2, "gelu")
+    model = MBartForConditionalGeneration.from_pretrained(folder, attn_implementation="eager").eval()
+    ro = tok.convert_tokens_to_ids("ro_RO")
+    assert engine.decode_defaults().forced_bos_id == ro  # tokenizer_config.json's tgt_lang
+    _parity(model, engine, lambda t: tok(t, return_tensors="pt").input_ids, SENTENCES[:20],
+            forced_bos_token_id=ro)
+    # Another pair at run time, as the picker and --source-lang/--target-lang choose it.
+    engine.set_source_language("de_DE")
+    deu = AutoTokenizer.from_pretrained(str(folder), src_lang="de_DE")
+    fr = tok.convert_tokens_to_ids("fr_XX")
+    to_fr = engine.target_language(engine.decode_defaults(), "fr_XX")
+    _parity(model, engine, lambda t: deu(t, return_tensors="pt").input_ids, SENTENCES[:4], to_fr,
+            lengths_seen=1, forced_bos_token_id=fr)
+    ins = engine.inspect("the cat sees the dog", to_fr)
+    assert ins.source_pieces[0] == "de_DE" and ins.source_pieces[-1] == "</s>"
+    assert ins.best.target_ids[0] == fr and "fr_XX" not in ins.translation
+
+
+def test_mbart_cc25_frames_after_the_sentence_and_starts_with_the_target(tmp_path: Path) -> None:
+    """mBART-cc25: "X </s> [en_XX]", and the target language is the decoder's first input
+    (config.json's decoder_start_token_id, or --target-lang at import), not a forced piece."""
+    from transformers import AutoTokenizer, MBartForConditionalGeneration
+
+    from attnscope.core.convert.importer import import_hf
+    from attnscope.core.inference.engine import Engine
+
+    folder = mbart50_folder(tmp_path / "cc25", cc25=True)
+    tok = AutoTokenizer.from_pretrained(str(folder), src_lang="en_XX")
+    model = MBartForConditionalGeneration.from_pretrained(folder, attn_implementation="eager").eval()
+    import_hf(str(folder), tmp_path / "bundle")
+    engine = Engine.load(tmp_path / "bundle")
+    assert len(engine.languages()) == 25 and engine.decode_defaults().forced_bos_id == -1
+    assert engine.special.decoder_start == tok.convert_tokens_to_ids("ro_RO")
+    _parity(model, engine, lambda t: tok(t, return_tensors="pt").input_ids, SENTENCES[:8], lengths_seen=2)
+    assert list(engine.inspect("the cat").source_pieces[-2:]) == ["</s>", "en_XX"]
+    import_hf(str(folder), tmp_path / "de", target_lang="de_DE")
+    de = Engine.load(tmp_path / "de")
+    de_id = tok.convert_tokens_to_ids("de_DE")
+    model.config.decoder_start_token_id = de_id  # what _parity teacher-forces from
+    _parity(model, de, lambda t: tok(t, return_tensors="pt").input_ids, SENTENCES[:3], lengths_seen=1,
+            decoder_start_token_id=de_id)
+
+
 @pytest.mark.parametrize("settings", [
     {"early_stopping": "never", "length_penalty": 1.5, "no_repeat_ngram_size": 2, "min_length": 6},
     {"early_stopping": False, "length_penalty": -0.5, "num_beams": 3},
@@ -241,6 +321,52 @@ def test_import_errors_are_one_line(marian: tuple[Path, Path], tmp_path: Path, _
     r = _cli("import", str(broken), "--out", str(tmp_path / "b4"))
     assert r.returncode == 2 and "vocab.json" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "b4").exists() and not (tmp_path / "b4.partial").exists()
+
+
+FOLDERS = {"marian": marian_folder, "bart": bart_folder, "mbart": mbart50_folder, "m2m_100": nllb_folder}
+
+
+@pytest.mark.parametrize("kind", sorted(FOLDERS))
+def test_every_family_names_the_file_it_cannot_use(kind: str, tmp_path: Path, _cli,  # noqa: ANN001
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing or unreadable tokenizer file, a tokenizer larger than config.json's
+    vocab_size, and weights smaller than it: one line each, naming the file, nothing written."""
+    import shutil
+
+    folder = FOLDERS[kind](tmp_path / kind)
+    capsys.readouterr()  # transformers' progress bars while saving the folder
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == kind
+    files = ("source.spm", "target.spm", "vocab.json") if kind == "marian" else ("tokenizer.json",)
+
+    def fails(broken: Path, name: str) -> None:
+        out = tmp_path / "out"
+        r = _cli("import", str(broken), "--out", str(out))
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert str(broken / name) in r.stderr, (name, r.stderr)
+        assert not out.exists() and not out.with_name("out.partial").exists()
+
+    for name in files:
+        broken = tmp_path / f"no-{name}"
+        shutil.copytree(folder, broken)
+        (broken / name).unlink()
+        fails(broken, name)
+        if name != "vocab.json":
+            (broken / name).write_text("not a tokenizer")
+            fails(broken, name)
+    def vocab(size: int) -> Path:
+        changed = tmp_path / f"vocab-{size}"
+        shutil.copytree(folder, changed)
+        sizes = {"vocab_size": size, **({"decoder_vocab_size": size} if config.get("decoder_vocab_size") else {})}
+        (changed / "config.json").write_text(json.dumps({**config, **sizes}))
+        return changed
+
+    fails(vocab(config["vocab_size"] - 8), files[-1])  # the tokenizer has more pieces than the model …
+    fails(vocab(config["vocab_size"] + 8), "model.safetensors")  # … or config.json more than the weights
+    other = tmp_path / "no-d_model"
+    shutil.copytree(folder, other)
+    (other / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "d_model"}))
+    fails(other, "config.json")
 
 
 def test_repo_id_resolves_in_local_cache(marian: tuple[Path, Path], tmp_path: Path,

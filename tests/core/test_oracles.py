@@ -209,7 +209,7 @@ def test_every_tree_node_matches_teacher_forcing(oracle: Oracle, engine, name: s
             fed.update({nid: {k: v[i] for k, v in out.items()} for i, nid in enumerate(ids)})
             # The raw rows the graph returned: exactly the t + 1 keys that exist so far.
             assert rec.self_attention.shape[-1] == t + 1
-            np.testing.assert_allclose(rec.logits, out["logits"][:, t], atol=ATOL, rtol=0)
+            np.testing.assert_allclose(rec.logits.dense_values(), out["logits"][:, t], atol=ATOL, rtol=0)
             np.testing.assert_allclose(rec.self_attention, out["self"][:, :, :, t].transpose(1, 2, 0, 3),
                                        atol=ATOL, rtol=0)  # [K, L, H, t+1] -> [L, H, K, t+1]
             np.testing.assert_allclose(rec.cross_attention, out["cross"][:, :, :, t].transpose(1, 2, 0, 3),
@@ -220,8 +220,8 @@ def test_every_tree_node_matches_teacher_forcing(oracle: Oracle, engine, name: s
             path = ins.path(node.id)
             ref = fed[node.parent]  # fed BOS and the pieces before this node
             assert path.target_ids.tolist() == _tokens(ins, node.id)[1:]
-            assert path.step_logits.shape[0] == node.step == ref["logits"].shape[0]
-            np.testing.assert_allclose(path.step_logits, ref["logits"], atol=ATOL, rtol=0)
+            assert len(path.step_logits) == node.step == ref["logits"].shape[0]
+            np.testing.assert_allclose(path.step_logits.dense_values(), ref["logits"], atol=ATOL, rtol=0)
             np.testing.assert_allclose(path.decoder_self_attention, ref["self"], atol=ATOL, rtol=0)
             np.testing.assert_allclose(path.cross_attention, ref["cross"], atol=ATOL, rtol=0)
 
@@ -238,7 +238,7 @@ def test_tree_scores_and_survivors_from_logits(oracle: Oracle, engine, name: str
         logp_of: dict[int, np.ndarray] = {}  # fed node -> log-probs of its next piece
         for rec in ins.steps:
             for k, nid in enumerate(rec.node_ids.tolist()):
-                logp_of[nid] = independent_log_softmax(rec.logits[k])
+                logp_of[nid] = independent_log_softmax(rec.logits.dense_values()[k])
         for node in nodes[1:]:
             parent = nodes[node.parent]
             lp = logp_of[parent.id][node.token]
@@ -265,7 +265,7 @@ def test_tree_scores_and_survivors_from_logits(oracle: Oracle, engine, name: str
             assert list(hyps[0].tokens) == _tokens(ins, hyps[0].node_id)[1:]
         if cfg.strategy == "sample":
             for node in nodes[1:]:
-                z = ins.path(node.id).step_logits[-1]
+                z = ins.path(node.id).step_logits.dense_values()[-1]
                 probs = hand_softmax(z, cfg.temperature, masked=oracle.bos)
                 assert node.token in hand_kept(probs, cfg.top_k, cfg.top_p)
             continue

@@ -68,7 +68,7 @@ def test_drawn_image_is_the_dumped_matrix(ins):
 def test_probs_are_softmax_at_each_temperature(ins, tmp_path, fake_engine):
     step = 2
     d = _dump(ins, "probs", tmp_path, "json", step=step, piece=fake_engine.piece)
-    logits = ins.step_logits[step]
+    logits = ins.step_logits.dense_values()[step]
     order = np.argsort(-logits, kind="stable")[:8]
     assert d["ids"] == order.tolist()
     assert d["temperatures"] == list(TEMPERATURES)
@@ -90,7 +90,7 @@ def test_trace_holds_inputs_choices_and_candidates(ins, tmp_path):
     assert list(d["input_pieces"]) == list(ins.best.decoder_input_pieces)
     assert list(d["selected"]) == [display_label(p) for p in ins.target_pieces]
     np.testing.assert_array_equal(d["chosen_ids"], ins.best.target_ids)
-    probs = softmax_at(ins.step_logits, 1.0)
+    probs = softmax_at(ins.step_logits.dense_values(), 1.0)
     for t in range(len(ins.target_pieces)):
         top = np.argsort(-probs[t], kind="stable")[:3]
         if d["chosen_rank"][t] < 3:
