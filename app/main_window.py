@@ -392,7 +392,7 @@ class MainWindow(QMainWindow):
     def _on_import_finished(self, bundle: str) -> None:
         self._end_import()
         if self.open_bundle(bundle, recent=self._import_source):
-            self.statusBar().showMessage(f"Opened {Path(self._import_source).name} (imported into {bundle})", 10_000)
+            self.statusBar().showMessage(f"Opened {Path(self._import_source).name}: imported and cached", 10_000)
 
     def _on_import_failed(self, line: str) -> None:
         self._end_import()
