@@ -479,7 +479,7 @@ class MainWindow(QMainWindow):
         langs = engine.languages()
         by_id = {i: code for code, i in langs.items()}
         source = by_id.get(engine.special.source_lang) if langs else None
-        target = by_id.get(cfg.forced_bos_id)
+        target = by_id.get(cfg.forced_bos_id) or by_id.get(engine.special.decoder_start)  # (mBART-cc25: the start)
         saved = self.store.s.value(self._languages_key(engine), "")
         try:
             source, target = (c if c in langs else d for c, d in zip(json.loads(str(saved)), (source, target),
@@ -489,7 +489,7 @@ class MainWindow(QMainWindow):
         if source:
             engine.set_source_language(source)
         if target:
-            cfg = cfg.replace(forced_bos_id=langs[target])
+            cfg = engine.target_language(cfg, target)
         self.languages.set_languages(list(langs), source, target)
         self.sentence.set_hidden(frozenset(engine.piece(i) for i in langs.values()))
         self.controls.set_config(cfg)
@@ -511,7 +511,7 @@ class MainWindow(QMainWindow):
             engine.set_source_language(source)
         cfg = self.controls.config()
         if target in langs:
-            cfg = cfg.replace(forced_bos_id=langs[target])
+            cfg = engine.target_language(cfg, target)
         self.store.s.setValue(self._languages_key(engine), json.dumps([source, target]))
         self.controls.set_config(cfg)
         self._on_config_changed(cfg)

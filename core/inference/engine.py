@@ -224,11 +224,15 @@ class Engine:
         self.tokenizer.special = dataclasses.replace(self.special, source_lang=langs[code])
 
     def target_language(self, cfg: DecodeConfig, code: str) -> DecodeConfig:
-        """``cfg`` with the target language's code forced as the first piece."""
+        """``cfg`` with the target language's code forced as the first piece, or, for a
+        model whose decoder starts with it (mBART-cc25), the engine's decoder start set to it."""
         langs = self.special.languages
         if code not in langs:
             raise BundleError(f"{self.bundle.file('config.json')}: no target language {code!r} "
                               f"(known: {', '.join(sorted(langs)) or 'none'})")
+        if self.bundle.config.get("tokenizer", {}).get("target_as") == "decoder_start":
+            self.tokenizer.special = dataclasses.replace(self.special, decoder_start=langs[code])
+            return cfg
         return cfg.replace(forced_bos_id=langs[code])
 
     def piece(self, i: int) -> str:

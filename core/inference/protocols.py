@@ -40,6 +40,7 @@ class InspectionEngine(Protocol):
     def decode_defaults(self) -> DecodeConfig: ...  # an imported model's generation_config.json
     def languages(self) -> dict[str, int]: ...  # a multilingual model's codes ({} otherwise)
     def set_source_language(self, code: str) -> None: ...
+    def target_language(self, cfg: DecodeConfig, code: str) -> DecodeConfig: ...  # cfg decoding into ``code``
     def inspect(self, text: str, config: DecodeConfig | None = None, progress: ProgressFn | None = None,
                 cancel: CancelFn | None = None) -> Inspection: ...
 

@@ -83,7 +83,7 @@ def test_transformers_forward_matches_ours_on_the_permuted_stream(exported: Path
         with torch.no_grad():
             o = model(input_ids=tok(text, return_tensors="pt").input_ids,
                       decoder_input_ids=torch.tensor([[start] + got[:-1]]), output_attentions=True)
-        np.testing.assert_allclose(ins.best.step_logits, o.logits[0].numpy(), atol=1e-4)
+        np.testing.assert_allclose(ins.best.step_logits.dense_values(), o.logits[0].numpy(), atol=1e-4)
         for ours, theirs in ((ins.encoder_attention, o.encoder_attentions),
                              (ins.best.decoder_self_attention, o.decoder_attentions),
                              (ins.best.cross_attention, o.cross_attentions)):
@@ -109,7 +109,8 @@ def test_import_of_export_gives_the_shipped_bundle_outputs(exported: Path, shipp
             assert a.source_ids.tolist() == b.source_ids.tolist(), text
             assert a.best.target_ids.tolist() == b.best.target_ids.tolist(), text
             assert a.translation == b.translation
-            for x, y in ((a.encoder_attention, b.encoder_attention), (a.best.step_logits, b.best.step_logits),
+            for x, y in ((a.encoder_attention, b.encoder_attention),
+                         (a.best.step_logits.dense_values(), b.best.step_logits.dense_values()),
                          (a.best.decoder_self_attention, b.best.decoder_self_attention),
                          (a.best.cross_attention, b.best.cross_attention)):
                 np.testing.assert_allclose(x, y, atol=1e-5, rtol=0)
@@ -204,3 +205,41 @@ def test_export_hf_command_and_its_one_line_errors(tmp_path: Path, capsys: pytes
         assert code == 2 and len(err.strip().splitlines()) == 1 and words in err, (folder, err)
         assert str(folder.name) in err and not (tmp_path / "bad").exists()
     assert not (tmp_path / "bad.partial").exists()
+
+
+@pytest.mark.parametrize(("module", "extra"), [("torch", "train"), ("transformers", "hf")])
+def test_export_hf_without_its_extras_says_how_to_install_them(module: str, extra: str, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    from attnscope.core.cli import main
+
+    monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
+    assert main(["export-hf", str(DEFAULT_BUNDLE), "--out", str(tmp_path / "hf")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"pip install 'attnscope[{extra}]'" in err, err
+    assert not (tmp_path / "hf").exists()
+
+
+def test_a_run_folder_exports_from_its_latest_checkpoint(tiny_run: Path, tmp_path: Path) -> None:
+    """A run whose final weights are not written yet: export-hf takes the checkpoint that
+    latest.json names, and transformers' forward gives our torch model's logits."""
+    import shutil
+
+    from attnscope.core.convert.export_hf import export_hf
+    from attnscope.core.train import load_run_model
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "weights.safetensors").unlink(missing_ok=True)
+    report = export_hf(run, tmp_path / "hf")
+    assert "ckpt-" in report["weights"]
+    ours, tok, _ = load_run_model(run)
+    model, hf_tok = _marian(tmp_path / "hf")
+    ids = hf_tok("She eats an apple.", return_tensors="pt").input_ids
+    assert ids[0].tolist() == [*tok.encode("She eats an apple."), tok.special.eos]
+    tgt = torch.tensor([[tok.special.decoder_start, 5, 17, 42, 9]])
+    with torch.no_grad():
+        np.testing.assert_allclose(model(input_ids=ids, decoder_input_ids=tgt).logits.numpy(),
+                                   ours(ids, tgt).numpy(), atol=1e-4)

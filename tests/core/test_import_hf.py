@@ -251,6 +251,13 @@ def test_mbart_cc25_frames_after_the_sentence_and_starts_with_the_target(tmp_pat
     model.config.decoder_start_token_id = de_id  # what _parity teacher-forces from
     _parity(model, de, lambda t: tok(t, return_tensors="pt").input_ids, SENTENCES[:3], lengths_seen=1,
             decoder_start_token_id=de_id)
+    # Choosing the target at run time (the app's picker, --target-lang) gives that bundle's decode.
+    to_de = engine.target_language(engine.decode_defaults(), "de_DE")
+    assert engine.special.decoder_start == de_id and to_de.forced_bos_id == -1
+    for text in SENTENCES[:3]:
+        a, b = engine.inspect(text, to_de), de.inspect(text, de.decode_defaults())
+        assert a.best.target_ids.tolist() == b.best.target_ids.tolist(), text
+        np.testing.assert_allclose(a.best.cross_attention, b.best.cross_attention, atol=1e-6)
 
 
 @pytest.mark.parametrize("settings", [
