@@ -123,8 +123,8 @@ class TreeItem(ScreenSpaceItem):
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.setPen(QPen(muted, 1.2))
         for g in d.groups:  # a ring around a group's dot: several candidates in one mark
-            p.drawEllipse(QPointF(xs[g[0]], ys[g[0]]), 4.5, 4.5)
-            self.mark_rects[g[0]] = QRectF(xs[g[0]] - 4.5, ys[g[0]] - 4.5, 9, 9)
+            p.drawEllipse(QPointF(xs[g[0]], ys[g[0]]), 4.0, 4.0)
+            self.mark_rects[g[0]] = QRectF(xs[g[0]] - 4.0, ys[g[0]] - 4.0, 8, 8)
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.setPen(QPen(QColor(st.forced), 2))
         for i in d.marks.get("forced", []):

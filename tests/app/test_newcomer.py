@@ -312,6 +312,28 @@ def test_best_path_is_labelled_and_hover_names_both_scores(real_window, decoded,
     assert all(float(v).is_integer() for v, _ in ticks)
 
 
+def test_tree_rows_by_hand():
+    """root -> A (alive) -> A1, A2 (finished) and D (pruned); root -> B, C (pruned)."""
+    from attnscope.app.tree_rows import BOTTOM_PX, LIVE_PX, PRUNED_PX, TOP_PX, spaced_rows, tree_layout
+
+    parents = np.array([-1, 0, 0, 0, 1, 1, 1])
+    pruned = np.array([False, False, True, True, False, False, True])
+    rank = np.array([0, 0, 1, 2, 0, 1, 2])  # survivors first
+    depth, order = tree_layout(parents, rank)
+    assert depth.tolist() == [0, 1, 1, 1, 2, 2, 2] and order.tolist() == [0, 0, 3, 4, 0, 1, 2]
+    # Tall: every leaf its own row, a pruned one a third of a surviving one.
+    y, groups, unit = spaced_rows(depth, order, parents, pruned, 1000.0)
+    assert groups == [] and unit == pytest.approx((1000 - TOP_PX - BOTTOM_PX) / 2)
+    np.testing.assert_allclose(y, [0, 0, 5 / 3, 2, 0, 1, 4 / 3])
+    # 36 px of rows: B and C (siblings) share one mark, and D (step 2) shares their lane
+    # (step 1); the pruned lane sits r = 10 / 26 below A2, so unit * r = 10 px exactly.
+    y, groups, unit = spaced_rows(depth, order, parents, pruned, 36.0 + TOP_PX + BOTTOM_PX)
+    assert groups == [[2, 3]]
+    r = PRUNED_PX / (36 - PRUNED_PX)
+    np.testing.assert_allclose(y, [0, 0, 1 + r, 1 + r, 0, 1, 1 + r])
+    assert unit >= LIVE_PX and unit * r == pytest.approx(PRUNED_PX)
+
+
 def _painted_tree(window, qtbot, size):
     """Resize the window, let the docks settle and paint the tree; returns the tree."""
     window.resize(*size)
