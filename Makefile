@@ -49,12 +49,13 @@ lint: setup-test
 
 # -P: the repository root is never on sys.path, so the tests import the installed attnscope.
 test: setup-test lint
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -P -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -P -m pytest -q -m "not slow"
 
 # The [bench] extra (CTranslate2) is optional: without it the comparison is left out.
 bench: setup-test
 	-$(BIN)/pip install -q --no-build-isolation ".[bench]"
 	$(BIN)/python -m benchmarks.run_all
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -P -m pytest -q -m slow
 
 # Plants each bug of benchmarks/mutants.py in a scratch copy and names the test that kills it
 # (about 15 minutes on 2 cores); the table goes to benchmarks/results/mutants.md.

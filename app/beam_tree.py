@@ -120,7 +120,8 @@ class BeamTree(LazyView, QWidget):
         hyp = ins.hypotheses[0] if ins.hypotheses else None
         beam = f" ×{cfg.beam_size}" if cfg.strategy == "beam" else ""
         if cfg.strategy == "beam":  # only beam search ranks by the length-normalised score
-            rule = f"score = Σ log p / ((5+n)/6)<sup>{cfg.length_penalty:g}</sup>"
+            norm = "n" if cfg.length_penalty_kind == "hf" else "((5+n)/6)"  # transformers' or GNMT's
+            rule = f"score = Σ log p / {norm}<sup>{cfg.length_penalty:g}</sup>"
             best = (f"<br>best: Σ log p = {hyp.cum_logprob:.2f}, score = {hyp.score:.2f}"
                     if hyp is not None else "")
         else:

@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         self.languages = LanguagePicker()
         self.importer = ModelImport(python=python_for_training(), parent=self)
         self._defaults_of: Path | None = None  # the bundle whose generation defaults are in use
+        self._own_config: DecodeConfig | None = None  # the user's settings while an imported model decodes
         self._import_source = ""  # the Hugging Face folder being (or last) imported
         self.grid = AttentionGrid(self.state)
         self.tree = BeamTree(self.state)
@@ -391,7 +392,7 @@ class MainWindow(QMainWindow):
     def _on_import_finished(self, bundle: str) -> None:
         self._end_import()
         if self.open_bundle(bundle, recent=self._import_source):
-            self.statusBar().showMessage(f"Opened {Path(self._import_source).name} (imported into {bundle})", 10_000)
+            self.statusBar().showMessage(f"Opened {Path(self._import_source).name}: imported and cached", 10_000)
 
     def _on_import_failed(self, line: str) -> None:
         self._end_import()
@@ -466,11 +467,13 @@ class MainWindow(QMainWindow):
         if engine.bundle_path != self._defaults_of:  # not merely the same bundle in 8 bits
             self._defaults_of = engine.bundle_path
             if "generation" in engine.bundle.config:
+                self._own_config = self._own_config or cfg
                 cfg = engine.decode_defaults().replace(temperature=cfg.temperature, top_k=cfg.top_k,
                                                        top_p=cfg.top_p, seed=cfg.seed)
-            else:
-                own = DecodeConfig()
-                cfg = cfg.replace(**{k: getattr(own, k) for k in (
+            else:  # back to one of ours: the settings the user had for it
+                own, base = self._own_config or cfg, DecodeConfig()
+                self._own_config = None
+                cfg = own.replace(**{k: getattr(base, k) for k in (
                     "length_penalty_kind", "early_stopping", "min_length", "no_repeat_ngram_size",
                     "forced_bos_id", "forced_eos_id")})
         langs = engine.languages()
@@ -693,7 +696,8 @@ class MainWindow(QMainWindow):
             self.controller.set_text(text)
 
     def closeEvent(self, ev) -> None:  # noqa: N802 - Qt override
-        self.store.save(self, self.controls.config(), self.grid.options(),
+        # An imported model's generation defaults are its own; what is kept is the user's.
+        self.store.save(self, self._own_config or self.controls.config(), self.grid.options(),
                         self.sentence.source.text())
         self.controller.shutdown()
         self.importer.shutdown()

@@ -7,10 +7,12 @@ writes into a private temporary folder under the cache, renamed into place at th
 a failed or cancelled import leaves nothing behind.
 
 The key is the SHA-256 of the files the import reads (config, generation config,
-tokenizer files, weights), in full. Re-reading several GB on every open would not be
-instant, so each file's digest is remembered beside the cache with the file's inode, size,
-mtime and ctime: any write to a file changes its ctime, which no user call can set back,
-so a file whose four values are unchanged has unchanged bytes, and its digest is reused.
+tokenizer files, weights), in full, and of the AttnScope version that imports them.
+Re-reading several GB on every open would not be instant, so each file's digest is
+remembered beside the cache with the file's inode, size, mtime and ctime: any write to a
+file changes its ctime, which no user call can set back, so a file whose four values are
+unchanged has unchanged bytes, and its digest is reused (except for a file written in the
+last two seconds, as timestamps advance in coarse ticks: it is read again next time).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import shutil
 import sys
 import threading
+import time
 from pathlib import Path
 
 from PySide6.QtCore import (
@@ -33,8 +36,9 @@ from PySide6.QtCore import (
     Signal,
 )
 
-FORMAT = "attnscope-import-1"  # part of every key: a changed importer never reuses old entries
+FORMAT = "attnscope-import-1"  # part of every key, with the version and the bundle format (below)
 CHUNK = 8 << 20  # bytes hashed per read
+RACY_NS = 2_000_000_000  # a file written this recently is hashed again next time (see ContentHash)
 WEIGHTS = ("model.safetensors.index.json", "model.safetensors", "pytorch_model.bin")
 SMALL_SUFFIXES = (".json", ".spm", ".model", ".txt")  # config, tokenizer and vocabulary files
 # What the import is doing, as the subprocess reports it (--progress), and how far that is.
@@ -107,7 +111,7 @@ class ContentHash:
         """Hex key of ``folder``; ``progress(done, total)`` in bytes; raises Cancelled."""
         files = content_files(folder)
         total = sum(f.stat().st_size for f in files)
-        key, done = hashlib.sha256(FORMAT.encode()), 0
+        key, done = hashlib.sha256(importer_version().encode()), 0
         self.bytes_read = 0
         for f in files:
             real, stamp = str(f.resolve()), self._stamp(f)
@@ -125,7 +129,10 @@ class ContentHash:
                         if progress is not None:
                             progress(done + fh.tell(), total)
                 file_hex = h.hexdigest()
-                self.memo[real] = {"stamp": stamp, "sha256": file_hex}
+                # A file changed moments ago could change again within the same timestamp tick
+                # (git's "racy clean" case): remember only digests of files that have been still.
+                if time.time_ns() - max(stamp[2], stamp[3]) > RACY_NS:
+                    self.memo[real] = {"stamp": stamp, "sha256": file_hex}
             done += stamp[1]
             key.update(f"{f.name}\0{stamp[1]}\0{file_hex}\n".encode())
         self._save()
@@ -136,6 +143,19 @@ class ContentHash:
         tmp = self.memo_file.with_name(f".{self.memo_file.name}.{os.getpid()}")
         tmp.write_text(json.dumps(self.memo), encoding="utf-8")
         os.replace(tmp, self.memo_file)
+
+
+def importer_version() -> str:
+    """What made an entry: a new AttnScope version (a fixed converter) never reuses old ones."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from attnscope.core.bundle import FORMAT_VERSION
+
+    try:
+        ours = version("attnscope")
+    except PackageNotFoundError:
+        ours = "unknown"
+    return f"{FORMAT}/attnscope-{ours}/bundle-{FORMAT_VERSION}"
 
 
 def cache_root() -> Path:
@@ -349,5 +369,5 @@ def _alive(pid: int) -> bool:
 
 def display_name(bundle_path: Path, config: dict) -> str:
     """What the status bar calls a bundle: an imported one by its source folder's name."""
-    inside_cache = cache_root() in bundle_path.resolve().parents
+    inside_cache = cache_root().resolve() in bundle_path.resolve().parents
     return str(config.get("name") or bundle_path.name) if inside_cache else bundle_path.name

@@ -297,6 +297,20 @@ def test_greedy_hides_the_length_penalty(window, decoded, qtbot):
     assert "((5+n)/6)" not in window.tree.caption.text()
 
 
+@pytest.mark.parametrize(("kind", "rule"), [("gnmt", "Σ log p / ((5+n)/6)<sup>0.6"), ("hf", "Σ log p / n<sup>0.6")])
+def test_tree_caption_names_the_length_penalty_in_use(window, decoded, qtbot, kind, rule):
+    """Our models rank beams by GNMT's penalty, imported ones by transformers' score / n^α."""
+    cfg = window.controls.config().replace(strategy="beam", length_penalty=0.6, length_penalty_kind=kind)
+    window.controls.set_config(cfg)
+    window.controller.config = cfg
+    window.sentence.set_text("I love you too")
+    qtbot.waitUntil(lambda: window.state.inspection is not None and window.state.inspection.text == "I love you too"
+                    and not window.controller.runner.busy)
+    window.tree.refresh()
+    assert window.state.inspection.config.length_penalty_kind == kind
+    assert rule in window.tree.caption.text()
+
+
 # -- 4, 14: beam tree ----------------------------------------------------------------
 def test_best_path_is_labelled_and_hover_names_both_scores(real_window, decoded, qtbot):
     w = real_window

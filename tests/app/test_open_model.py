@@ -8,8 +8,11 @@ attention, its generate() for the translation in the chosen language.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +36,9 @@ def action(window, text: str):  # noqa: ANN001, ANN201
 
 @pytest.fixture(scope="module")
 def nllb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return nllb_folder(tmp_path_factory.mktemp("hf") / "nllb-tiny")
+    folder = nllb_folder(tmp_path_factory.mktemp("hf") / "nllb-tiny")
+    time.sleep(2.1)  # files written this recently are hashed again on every open (ContentHash)
+    return folder
 
 
 @pytest.fixture
@@ -155,6 +160,7 @@ def test_open_model_imports_caches_and_picks_languages(real_window, nllb, cache,
     w.controller.load_bundle(None)
     assert not w.languages.isVisible()
     assert w.controller.config.forced_bos_id == -1  # our model decodes without a forced piece
+    assert w.controls.config().length_penalty == 0.6 and w.controller.config.length_penalty_kind == "gnmt"
     action(w, "Open model").trigger()
     qtbot.waitUntil(lambda: w.controller.engine.bundle_path == bundle, timeout=30_000)
     assert w.importer.launched == 1 and w.importer.hasher.bytes_read == 0
@@ -288,3 +294,78 @@ def test_data_flow_follows_the_architecture_spec():
     assert dec[7][1] == "[1, 5, 48] → [1, 5, 32]"
     assert "Final LayerNorm (encoder)" in names and "Final LayerNorm (decoder)" in names
     assert sum(n.startswith("Decoder layer") for n in names) == 3
+
+
+def test_content_key_follows_the_bytes_not_the_place(tmp_path):
+    """Copies share a key, a README does not count, one flipped weight byte does, even with
+    the size and mtime put back; a remembered file is not read again."""
+    import hashlib
+
+    from attnscope.app.model_import import ContentHash, importer_version
+
+    a = tmp_path / "a"
+    a.mkdir()
+    (a / "config.json").write_text('{"model_type": "marian"}')
+    weights = a / "model.safetensors"
+    weights.write_bytes(bytes(range(256)) * 8192)  # 2 MiB
+    (a / "README.md").write_text("a model card")
+    b = tmp_path / "b"
+    shutil.copytree(a, b)
+    time.sleep(2.1)  # older than the racy window: digests are remembered
+    memo = tmp_path / "hashes.json"
+    h = ContentHash(memo)
+    key = h.digest(a)
+    assert h.bytes_read == weights.stat().st_size + (a / "config.json").stat().st_size
+    # By hand: the version, then each model file's name, size and SHA-256, in name order.
+    want = hashlib.sha256(importer_version().encode())
+    for f in (a / "config.json", weights):
+        want.update(f"{f.name}\0{f.stat().st_size}\0{hashlib.sha256(f.read_bytes()).hexdigest()}\n".encode())
+    assert key == want.hexdigest()[:32]
+    again = ContentHash(memo)
+    assert again.digest(a) == key and again.bytes_read == 0  # remembered across runs
+    assert ContentHash(memo).digest(b) == key  # a copy elsewhere is the same model
+    (a / "README.md").write_text("edited")
+    assert ContentHash(memo).digest(a) == key
+    st = weights.stat()
+    data = bytearray(weights.read_bytes())
+    data[1000] ^= 1
+    weights.write_bytes(bytes(data))
+    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns))  # size and mtime as before
+    changed = ContentHash(memo)
+    assert changed.digest(a) != key and changed.bytes_read > 0
+
+
+@pytest.mark.slow
+def test_imported_24_layer_16_head_model_in_the_window(real_window, cache, tmp_path, decoded, qtbot):
+    """A real NLLB-shaped model of 24 layers x 16 heads (d_model 32), imported by the window:
+    the grid pages it, and a tile on the last page is transformers' attention."""
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import GenerationConfig, M2M100Config, M2M100ForConditionalGeneration
+
+    folder = nllb_folder(tmp_path / "nllb-deep")
+    n = Tokenizer.from_file(str(folder / "tokenizer.json")).get_vocab_size()
+    torch.manual_seed(0)
+    cfg = M2M100Config(vocab_size=n, d_model=32, encoder_layers=24, decoder_layers=24, encoder_attention_heads=16,
+                       decoder_attention_heads=16, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64,
+                       pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, init_std=0.3,
+                       dropout=0.0, scale_embedding=True)
+    model = M2M100ForConditionalGeneration(cfg).eval()
+    model.generation_config = GenerationConfig(decoder_start_token_id=2, bos_token_id=0, eos_token_id=2,
+                                               pad_token_id=1, max_length=16, num_beams=4)
+    model.save_pretrained(folder)
+    w = real_window
+    assert w.open_model(folder)
+    qtbot.waitUntil(lambda: not w.importer.running, timeout=600_000)
+    assert w.controller.engine.model_config.n_encoder_layers == 24
+    w.sentence.set_text("the cat sees the dog")
+    ins = decoded(w, "the cat sees the dog", timeout=120_000)
+    assert w.grid.page_box.isVisible()
+    qtbot.keyClick(w.grid.page_box, Qt.Key.Key_End)  # "All layers"
+    w.grid.refresh()
+    assert w.grid.stack.shape[:2] == (24, 16)
+    hf = M2M100ForConditionalGeneration.from_pretrained(folder, attn_implementation="eager").eval()
+    with torch.no_grad():
+        enc = hf.model.encoder(torch.tensor([ins.source_ids.tolist()]), output_attentions=True)
+    np.testing.assert_allclose(w.grid.matrix(23, 15), enc.attentions[23][0, 15].numpy(), atol=1e-4)
+    assert w.grid.titles.texts[-1] == "L24 H16"
