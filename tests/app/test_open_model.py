@@ -368,4 +368,6 @@ def test_imported_24_layer_16_head_model_in_the_window(real_window, cache, tmp_p
     with torch.no_grad():
         enc = hf.model.encoder(torch.tensor([ins.source_ids.tolist()]), output_attentions=True)
     np.testing.assert_allclose(w.grid.matrix(23, 15), enc.attentions[23][0, 15].numpy(), atol=1e-4)
+    w.grid.page_box.setCurrentIndex(w.grid.page_box.count() - 2)  # the last page of layers: titled
+    w.grid.refresh()
     assert w.grid.titles.texts[-1] == "L24 H16"
