@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QFontMetricsF
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from attnscope.app import theme
 from attnscope.app.heatmap import TokenAxis
@@ -55,12 +55,10 @@ class ProbBars(LazyView, QWidget):
         self.t_label.setMinimumWidth(40)
         self.decode_t = 1.0  # the decoding temperature (the Decode row's T)
         self.decode_label = QLabel()
-        self.decode_label.setWordWrap(True)  # "bars at T = … · decoding T = …" wraps beside the button
-        self.decode_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.apply_btn = QPushButton("Apply to decoding")
         self.apply_btn.setToolTip("Decode with this temperature (it changes the translation when sampling)")
         self.apply_btn.clicked.connect(self._on_apply_clicked)
-        self.caption = fixed_label(2)  # wraps in a narrow side column instead of cutting off
+        self.caption = fixed_label(1)
         self.plot_widget = pg.PlotWidget(axisItems={"left": TokenAxis("left", 10)})
         self.plot = self.plot_widget.getPlotItem()
         self.plot.getAxis("left").setStyle(tickLength=0)  # a tick beside "2e-04" reads as a minus

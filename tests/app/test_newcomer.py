@@ -786,28 +786,3 @@ def test_grid_tile_titles_clear_the_tiles_above(real_window, decoded, qtbot, siz
         assert abs(top - screen_y(tops[r] - 0.5)) < 1.0
         above = screen_y(tops[r - 1] + q - 0.5) if r else vb.sceneBoundingRect().top()
         assert top - 1 - height >= above - 0.5, (size, titles.texts[n])
-
-
-@pytest.mark.parametrize("size", [(1000, 650), (1920, 1080)])
-def test_probability_captions_are_not_cut_off(real_window, decoded, qtbot, size):
-    """The step caption and the two temperatures wrap in a narrow side column."""
-    w = real_window
-    w.sentence.set_text("She eats an apple.")
-    decoded(w, "She eats an apple.")
-    _painted_tree(w, qtbot, size)
-    bars = w.bars
-    bars.refresh()
-    from PySide6.QtGui import QTextDocument
-
-    for label, box in ((bars.caption.label, bars.caption), (bars.decode_label, bars.decode_label)):
-        doc = QTextDocument()
-        doc.setDefaultFont(label.font())
-        doc.setDocumentMargin(0)
-        doc.setHtml(label.text())
-        if label.wordWrap():  # laid out at the label's width, its lines fit its height
-            doc.setTextWidth(label.width())
-            assert doc.size().height() <= box.height() + 1, (size, label.text())
-        else:  # one line: it must fit the width
-            assert doc.idealWidth() <= label.width(), (size, label.text())
-    assert "Click a bar to force it" in bars.caption.label.text()
-    assert bars.decode_label.x() + bars.decode_label.width() <= bars.apply_btn.x()
