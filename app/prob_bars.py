@@ -44,7 +44,8 @@ class ProbBars(LazyView, QWidget):
         self.state = state
         self.top_ids = np.zeros(0, np.int64)
         self.probs = np.zeros(0)
-        self.kept = np.zeros(0, np.int64)  # piece ids sampling may draw at this step, likeliest first
+        # The first pieces (one more than shown) sampling may draw at this step, likeliest first.
+        self.kept = np.zeros(0, np.int64)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(-100, 100)
         self.slider.setValue(temperature_to_slider(state.display_temperature))
@@ -143,19 +144,19 @@ class ProbBars(LazyView, QWidget):
             return
         t = theme.current()
         logits = path.step_logits[step]
-        ids, probs = logits.probs(temp)  # the pieces kept, most likely first
         top_n = self.rows_that_fit()
-        self.top_ids, self.probs = ids[:top_n], probs[:top_n]
+        # The shown pieces only, most likely first: no view sorts a whole 58k row.
+        self.top_ids, self.probs = logits.probs(temp, top=top_n)
         cfg = ins.config
-        # The sampler's own kept set at this temperature (BOS is the tree's root piece).
-        self.kept = logits.kept_set(temp, cfg.top_k, cfg.top_p, ins.nodes[0].token)
+        # The sampler's own kept set at this temperature (BOS is the tree's root piece), as
+        # far as the bars need it: one piece more than they show tells where the cut lies.
+        self.kept = logits.kept_set(temp, cfg.top_k, cfg.top_p, ins.nodes[0].token, limit=top_n + 1)
         sampling = cfg.strategy == "sample"  # cut-off lines only where the controls act
         kept = set(self.kept.tolist())
         v = logits.vocab_size
         n_k = min(cfg.top_k, v) if cfg.top_k > 0 else v
         chosen = int(path.target_ids[step])
-        hit = np.nonzero(ids == chosen)[0]
-        p_chosen = float(probs[hit[0]]) if hit.size else 0.0
+        p_chosen = logits.prob(temp, chosen)
         # Above 64k pieces the partition at T != 1 sums a histogram of the pieces not kept.
         approx = "" if logits.exact_at(temp) else "≈"
         node = ins.nodes[self.state.node_at_step(step)]

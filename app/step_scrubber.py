@@ -164,7 +164,7 @@ class StepScrubber(LazyView, QWidget):
         # log p straight from the logits (z / T - log Z_T): log(p) of an underflowed p would
         # stop at a floor. Kept pieces only, most likely first (core.inference.logits).
         logits = path.step_logits[step]
-        ids, logp = logits.log_probs(self.state.display_temperature)
+        ids, logp = logits.log_probs(self.state.display_temperature, top=TOP)
         approx = "" if logits.exact_at(self.state.display_temperature) else "≈"  # as the bars mark it
         for r, (pid, lp) in enumerate(zip(ids[:TOP].tolist(), logp[:TOP].tolist(), strict=True)):
             colour = t.accent if pid == path.target_ids[step] else t.text

@@ -48,6 +48,21 @@ def _top(row: np.ndarray, k: int, stride: int = 32) -> np.ndarray:
     return np.argpartition(row, row.size - k)[row.size - k:]
 
 
+def top_order(z: np.ndarray, n: int) -> np.ndarray:
+    """``np.argsort(-z, kind="stable")[:n]`` (largest first, ties by index) without sorting
+    the whole row: a partition finds the n-th largest value, only the entries at or above it
+    are sorted."""
+    z = np.asarray(z)
+    n = max(0, min(int(n), z.size))
+    if n == 0:
+        return np.zeros(0, np.int64)
+    if n * 4 >= z.size:
+        return np.argsort(-z, kind="stable")[:n].astype(np.int64)
+    kth = np.partition(z, z.size - n)[z.size - n]
+    cand = np.flatnonzero(z >= kth)
+    return cand[np.argsort(-z[cand], kind="stable")][:n].astype(np.int64)
+
+
 def _row_log_z(x: np.ndarray) -> np.ndarray:
     """[R] log-sum-exp of float32 rows: exp in float32 (1e-7 a term), the sums in float64."""
     if x.size == 0:
@@ -185,14 +200,16 @@ class StepLogits:
             raise ValueError(f"a {self.vocab_size}-piece row keeps its top {self.ranked} logits, not all")
         return self.values
 
-    def kept(self, row: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, raw logits) of the pieces kept in ``row``, largest logit first (ties by id)."""
+    def kept(self, row: int = 0, top: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, raw logits) of the pieces kept in ``row``, largest logit first (ties by id);
+        with ``top``, only the first ``top`` of them (a view's bars need no sorted 58k row)."""
         if self.dense:
             z = self.values[row]
-            order = np.argsort(-z, kind="stable")
-            return order.astype(np.int64), z[order]
+            order = top_order(z, z.size if top is None else top)
+            return order, z[order]
         ok = self.ids[row] >= 0  # type: ignore[index]
-        return self.ids[row][ok].astype(np.int64), self.values[row][ok]  # type: ignore[index]
+        ids, z = self.ids[row][ok].astype(np.int64), self.values[row][ok]  # type: ignore[index]
+        return (ids, z) if top is None else (ids[:top], z[:top])
 
     def logit(self, row: int, piece: int) -> float | None:
         """The raw logit of ``piece`` in ``row`` (None: not kept)."""
@@ -249,19 +266,33 @@ class StepLogits:
         """Whether probabilities at ``temperature`` are exact (else the partition is estimated)."""
         return self.dense or float(temperature) == 1.0
 
-    def log_probs(self, temperature: float, row: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, log p) at ``temperature`` of the kept pieces of ``row``, most likely first."""
-        ids, z = self.kept(row)
-        t = max(float(temperature), 1e-6)
-        return ids, z.astype(np.float64) / t - self.log_partition(t)[row]
+    def _row_log_partition(self, t: float, row: int) -> float:
+        if self.dense:  # this row only: a view never needs the other beams' partitions
+            return float(_logsumexp(self.values[row].astype(np.float64) / t))
+        return float(self.log_partition(t)[row])
 
-    def probs(self, temperature: float, row: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    def log_probs(self, temperature: float, row: int = 0, top: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, log p) at ``temperature`` of the kept pieces of ``row``, most likely first
+        (the first ``top`` of them when given)."""
+        ids, z = self.kept(row, top)
+        t = max(float(temperature), 1e-6)
+        return ids, z.astype(np.float64) / t - self._row_log_partition(t, row)
+
+    def probs(self, temperature: float, row: int = 0, top: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(ids, p) at ``temperature`` of the kept pieces of ``row``, most likely first."""
-        ids, lp = self.log_probs(temperature, row)
+        ids, lp = self.log_probs(temperature, row, top)
         return ids, np.exp(lp)
 
-    def kept_set(self, temperature: float, top_k: int, top_p: float, bos_id: int, row: int = 0) -> np.ndarray:
-        """The sampler's kept set (``search.kept_set``) restricted to the kept pieces.
+    def prob(self, temperature: float, piece: int, row: int = 0) -> float:
+        """p of one piece at ``temperature`` (0.0 when a compact row did not keep it)."""
+        z = self.logit(row, piece)
+        t = max(float(temperature), 1e-6)
+        return 0.0 if z is None else float(np.exp(z / t - self._row_log_partition(t, row)))
+
+    def kept_set(self, temperature: float, top_k: int, top_p: float, bos_id: int, row: int = 0,
+                 limit: int | None = None) -> np.ndarray:
+        """The sampler's kept set (``search.kept_set``) restricted to the kept pieces; with
+        ``limit``, only its first ``limit`` pieces.
 
         Dense: exactly ``search.kept_set``. Compact: exact when 0 < top_k <= ``ranked`` (the
         nucleus is then renormalised over kept pieces only); with top-k off the nucleus uses
@@ -269,7 +300,7 @@ class StepLogits:
         from attnscope.core.inference.search import kept_set
 
         if self.dense:
-            return kept_set(self.values[row], temperature, top_k, top_p, bos_id)
+            return kept_set(self.values[row], temperature, top_k, top_p, bos_id, limit)
         ids, z = self.kept(row)
         t = max(float(temperature), 1e-6)
         ok = ids != bos_id
@@ -281,7 +312,7 @@ class StepLogits:
             if top_p < 1.0:
                 cum = np.cumsum(np.exp(zz - _logsumexp(zz)))
                 order = order[: int(np.searchsorted(cum, top_p)) + 1]
-            return order.astype(np.int64)
+            return order.astype(np.int64)[:limit]
         order, zz = top
         if top_p < 1.0:
             log_z = float(self.log_partition(t)[row])
@@ -291,7 +322,7 @@ class StepLogits:
             cum = np.cumsum(np.exp(zz - log_z))
             cut = int(np.searchsorted(cum, top_p)) + 1
             order = order[:cut]
-        return order.astype(np.int64)
+        return order.astype(np.int64)[:limit]
 
 
 def max_abs_diff(kept: StepLogits, full: np.ndarray) -> float:

@@ -41,6 +41,8 @@ from typing import Protocol
 
 import numpy as np
 
+from attnscope.core.inference.logits import top_order
+
 STRATEGIES = ("greedy", "beam", "sample")
 
 
@@ -471,26 +473,41 @@ class GreedySearch(BeamSearch):
 
 
 def kept_set(logits: np.ndarray, temperature: float, top_k: int, top_p: float,
-             bos_id: int | np.ndarray) -> np.ndarray:
+             bos_id: int | np.ndarray, limit: int | None = None) -> np.ndarray:
     """The pieces sampling may draw from one logits row, most likely first, int64.
 
     logits / T with BOS masked; the top-k of those (0 = off); then, renormalised over
     them, the smallest most-likely-first prefix whose mass reaches top_p (1.0 = off).
     The sampler and the probability bars both call this, so they never disagree.
+    ``limit``: only the first ``limit`` pieces of that set (the bars show a few; the set
+    itself is the same, and only as much of the row is sorted as the answer needs).
     """
     z = np.asarray(logits, dtype=np.float64) / temperature
     z[bos_id] = -np.inf
-    if not np.isfinite(z).any():
+    finite = np.isfinite(z)
+    n_finite = int(finite.sum())
+    if n_finite == 0:
         raise ValueError("no token other than BOS has a finite logit")
-    order = np.argsort(-z, kind="stable")  # most likely first, ties by id
-    order = order[np.isfinite(z[order])]
-    if 0 < top_k < order.size:
-        order = order[:top_k]
-    if top_p < 1.0:
-        p = np.exp(z[order] - z[order[0]])
+    n = min(top_k, n_finite) if top_k > 0 else n_finite  # the candidates: the n most likely
+    if top_p >= 1.0:
+        return top_order(z, n if limit is None else min(n, limit))
+    z_max = float(z[finite].max())
+    if n < n_finite:  # top-k first: the nucleus is renormalised over those k
+        order = top_order(z, n)
+        p = np.exp(z[order] - z_max)
         cum = np.cumsum(p / p.sum())
-        order = order[: int(np.searchsorted(cum, top_p)) + 1]  # smallest prefix with mass >= top_p
-    return order.astype(np.int64)
+        return order[: int(np.searchsorted(cum, top_p)) + 1][:limit]  # smallest prefix with mass >= top_p
+    total = float(np.exp(z[finite] - z_max).sum())
+    m = 256 if limit is None else max(limit, 1)
+    while True:  # sort a growing prefix until the nucleus (or the limit) lies inside it
+        order = top_order(z, min(m, n_finite))
+        cum = np.cumsum(np.exp(z[order] - z_max) / total)
+        cut = int(np.searchsorted(cum, top_p))
+        if cut < order.size or order.size == n_finite:
+            return order[: cut + 1][:limit]
+        if limit is not None and order.size >= limit:
+            return order[:limit]
+        m *= 8
 
 
 def sampling_probs(logits: np.ndarray, temperature: float, top_k: int, top_p: float,

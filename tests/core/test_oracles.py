@@ -190,6 +190,44 @@ def test_kept_set_and_sampler_over_a_grid(temperature: float) -> None:
                 np.testing.assert_allclose(q[expected], probs[expected] / probs[expected].sum(), atol=1e-12)
 
 
+
+@pytest.mark.parametrize("temperature", [0.7, 1.0])
+def test_kept_set_on_a_long_row_with_ties_and_its_prefixes(temperature: float) -> None:
+    """A 6000-piece row with many equal logits: the set (and every ``limit`` prefix of it)
+    is the long-way answer, although only part of the row is sorted."""
+    from attnscope.core.inference.search import kept_set
+
+    rng = np.random.default_rng(11)
+    bos = 7
+    z = np.round(rng.normal(0, 1.5, 6000), 1)  # rounding makes hundreds of ties
+    z[rng.choice(6000, 40, replace=False)] += 6.0  # a peaked head, as trained models have
+    probs = hand_softmax(z, temperature, masked=bos)
+    for k in (0, 3, 25, 300):
+        for p in (0.2, 0.6, 0.95, 1.0):
+            expected = hand_kept(probs, k, p)
+            full = kept_set(z, temperature, k, p, bos)
+            assert full.tolist() == expected
+            for limit in (1, 21, 700):
+                assert kept_set(z, temperature, k, p, bos, limit=limit).tolist() == expected[:limit]
+
+
+def test_the_top_of_a_row_is_the_stable_sort_s_prefix() -> None:
+    from attnscope.core.inference.logits import StepLogits, top_order
+
+    rng = np.random.default_rng(5)
+    row = np.round(rng.normal(0, 1, 9000), 1).astype(np.float32)
+    row[[3, 50, 4000]] = -np.inf
+    want = np.argsort(-row, kind="stable")
+    for n in (0, 1, 20, 100, 2250, 9000):
+        assert top_order(row, n).tolist() == want[:n].tolist()
+    rec = StepLogits.keep(row[None, :])
+    ids, lp = rec.log_probs(1.3, top=20)
+    assert ids.tolist() == want[:20].tolist()
+    ref = np.asarray(row, np.float64) / 1.3
+    ref_lp = ref - (ref[np.isfinite(ref)].max() + np.log(np.exp(ref - ref[np.isfinite(ref)].max()).sum()))
+    np.testing.assert_allclose(lp, ref_lp[want[:20]], atol=1e-9)
+    assert rec.prob(1.3, int(want[500])) == pytest.approx(float(np.exp(ref_lp[want[500]])), rel=1e-9)
+
 # -- every node of the tree, teacher forced -------------------------------------------------------
 
 @pytest.mark.parametrize("name", list(CONFIGS))
