@@ -3,7 +3,8 @@ head against the gold word alignment (best head outlined), and each head's measu
 — previous / next token, diagonal, sink, alignment, broad — with the number behind it.
 
 Source: the bundle's ``heads.json`` (the validation probe set, written at export), or the
-sentence on screen (gold alignment only when the grammar knows the sentence).
+sentence on screen (gold alignment only when the grammar knows the sentence). A bundle
+without a heads.json offers only the sentence.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QSignalBlocker
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -30,6 +33,8 @@ from attnscope.app.lazy import LazyView
 from attnscope.app.state import AppState
 from attnscope.app.widgets import combo_box, fit_to_layout, fixed_label
 from attnscope.core.inference.headroles import classify_heads, positional_profile, roles_from_json
+
+NO_HEADS = "This bundle has no heads.json: re-export it to measure its heads on the validation probe set."
 
 
 def load_heads(bundle_path: str | Path | None) -> dict | None:
@@ -50,6 +55,7 @@ class HeadRolesView(LazyView, QWidget):
         self.heads: dict | None = None
         self.source_box = combo_box({"bundle": "validation probe set (heads.json)",
                                      "sentence": "this sentence"})
+        self.wanted_source = "bundle"  # the user's last choice, used whenever the bundle allows it
         self.kind_box = combo_box(ad.KINDS)
         self.kind_box.setCurrentIndex(2)
         self.summary = fixed_label(1)
@@ -77,16 +83,30 @@ class HeadRolesView(LazyView, QWidget):
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(bar)
         lay.addLayout(body, 1)
+        self.source_box.activated.connect(self._on_source_activated)  # a user's choice only
         self.source_box.currentIndexChanged.connect(lambda _i: self.schedule())
         self.kind_box.currentIndexChanged.connect(lambda _i: self.schedule())
         state.inspection_changed.connect(self._on_inspection_changed)
         theme.style_widget(self.view)
 
     def set_heads(self, heads: dict | None) -> None:
-        """The bundle's head report (``heads.json``), or None when it has none."""
+        """The bundle's head report (``heads.json``), or None when it has none: then the
+        probe-set source is disabled (its tooltip says why) and the sentence is measured."""
         self.heads = heads
+        model = self.source_box.model()
+        assert isinstance(model, QStandardItemModel)
+        item = model.item(self.source_box.findData("bundle"))
+        item.setEnabled(heads is not None)
+        for has_tip in (item, self.source_box):  # in the list, and on the closed box
+            has_tip.setToolTip("" if heads is not None else NO_HEADS)
+        source = self.wanted_source if heads is not None else "sentence"
+        with QSignalBlocker(self.source_box):  # one redraw below, whatever changed
+            self.source_box.setCurrentIndex(self.source_box.findData(source))
         self._dirty = True
         self.schedule()
+
+    def _on_source_activated(self, _index: int) -> None:
+        self.wanted_source = self.source_box.currentData()
 
     def _on_inspection_changed(self, _ins) -> None:
         if self.source_box.currentData() == "sentence":

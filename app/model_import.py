@@ -26,15 +26,9 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import (
-    QObject,
-    QProcess,
-    QProcessEnvironment,
-    QRunnable,
-    QStandardPaths,
-    QThreadPool,
-    Signal,
-)
+from PySide6.QtCore import QObject, QProcess, QRunnable, QStandardPaths, QThreadPool, Signal
+
+from attnscope.app.subprocess_cli import cli_process, read_stderr, read_stdout, start_cli
 
 FORMAT = "attnscope-import-1"  # part of every key, with the version and the bundle format (below)
 CHUNK = 8 << 20  # bytes hashed per read
@@ -287,31 +281,23 @@ class ModelImport(QObject):
         shutil.rmtree(self._tmp, ignore_errors=True)
         self._tmp.mkdir(parents=True)
         assert self.folder is not None
-        proc = QProcess(self)
-        env = QProcessEnvironment.systemEnvironment()
-        env.insert("PYTHONUNBUFFERED", "1")
-        proc.setProcessEnvironment(env)
-        proc.readyReadStandardOutput.connect(self._on_stdout)
-        proc.readyReadStandardError.connect(self._on_stderr)
-        proc.finished.connect(self._on_finished)
-        proc.errorOccurred.connect(self._on_error)
+        proc = cli_process(self, self._on_stdout, self._on_stderr, self._on_finished, self._on_error)
         self.process = proc
         self.launched += 1
         self.progress.emit(0.05, "starting the import")
-        proc.start(self.python, ["-P", "-m", "attnscope", "import", str(self.folder), "--out",
-                                 str(self._tmp / "bundle"), "--name", self.folder.name, "--progress"])
+        start_cli(proc, self.python, ["import", str(self.folder), "--out", str(self._tmp / "bundle"),
+                                      "--name", self.folder.name, "--progress"])
 
     def _on_stdout(self) -> None:
         if self.process is None:
             return
-        text = bytes(self.process.readAllStandardOutput().data()).decode("utf-8", "replace")
-        for line in text.splitlines():
+        for line in read_stdout(self.process).splitlines():
             if line.startswith("stage: ") and line[7:].strip() in STAGES:
                 self.progress.emit(*STAGES[line[7:].strip()])
 
     def _on_stderr(self) -> None:
         if self.process is not None:
-            self.stderr += bytes(self.process.readAllStandardError().data()).decode("utf-8", "replace")
+            self.stderr += read_stderr(self.process)
 
     def _on_finished(self, code: int, status: QProcess.ExitStatus) -> None:
         self._on_stderr()

@@ -55,7 +55,7 @@ class ProbBars(LazyView, QWidget):
         self.t_label = QLabel()
         self.t_label.setMinimumWidth(40)
         self.decode_t = 1.0  # the decoding temperature (the Decode row's T)
-        self.decode_label = QLabel()
+        self.decode_label = fixed_label(1)  # beside the button; a narrow dock shows a shorter form
         self.apply_btn = QPushButton("Apply to decoding")
         self.apply_btn.setToolTip("Decode with this temperature (it changes the translation when sampling)")
         self.apply_btn.clicked.connect(self._on_apply_clicked)
@@ -116,7 +116,9 @@ class ProbBars(LazyView, QWidget):
     def _show_temperatures(self) -> None:
         shown = self.state.display_temperature
         self.t_label.setText(f"{shown:.2f}")
-        self.decode_label.setText(f"bars at T = {shown:.2f} · decoding T = {self.decode_t:.2f}")
+        # The bars' T is also the number beside the slider, so a narrow dock can leave it out.
+        self.decode_label.set_forms(f"bars at T = {shown:.2f} · decoding T = {self.decode_t:.2f}",
+                                    f"decoding T = {self.decode_t:.2f}")
         self.apply_btn.setEnabled(abs(round(shown, 2) - self.decode_t) > 1e-9)
 
     def _on_temperature_changed(self, t: float) -> None:
@@ -185,10 +187,13 @@ class ProbBars(LazyView, QWidget):
         self.p_line.setVisible(sampling and cfg.top_p < 1.0 and n_p < min(n_k, n))
         self.p_line.setPos(n_p - 0.5)
         fed = path.decoder_input_pieces[step] if step < len(path.decoder_input_pieces) else ""
-        self.caption.setText(
-            f"Step {step + 1}: fed <b>{html.escape(fed)}</b>, chose "
-            f"<b>{html.escape(path.target_pieces[step])}</b> "
-            f"(p {approx or '='} {p_chosen:.3f}). Click a bar to force it.")
+        fed_b, chose_b = f"<b>{html.escape(fed)}</b>", f"<b>{html.escape(path.target_pieces[step])}</b>"
+        p_text = f"(p {approx or '='} {p_chosen:.3f})"
+        # One line whatever the dock's width (a second one would take a row of bars): a
+        # narrow dock shows a shorter form, and the full caption is then the tooltip.
+        self.caption.set_forms(f"Step {step + 1}: fed {fed_b}, chose {chose_b} {p_text}. Click a bar to force it.",
+                               f"Step {step + 1}: fed {fed_b}, chose {chose_b} {p_text}.",
+                               f"Step {step + 1}: {fed_b} → {chose_b} {p_text}")
 
     def rows_that_fit(self) -> int:
         """How many bars fit with a readable label each (between 1 and TOP_N)."""

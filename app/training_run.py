@@ -17,8 +17,9 @@ import sys
 from collections import deque
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
+from attnscope.app.subprocess_cli import cli_process, read_stderr, start_cli
 from attnscope.core.runlog import MetricsTail, RunSeries
 
 STALL_S = 120.0  # an attached run silent this long is reported as stalled
@@ -56,7 +57,7 @@ class TrainingRun(QObject):
         self.python = python
         self.process: QProcess | None = None
         self.run_dir: Path | None = None
-        self.args: list[str] = []
+        self.args: list[str] = []  # the attnscope command line of the last start ("train", ...)
         self.series = RunSeries()
         self.state, self.message = "idle", ""
         self.stderr_tail: deque[str] = deque(maxlen=40)
@@ -72,7 +73,7 @@ class TrainingRun(QObject):
     def start(self, out: str | Path, preset: str = "tiny", data: str | None = None,
               max_steps: int | None = None, resume: bool = False, extra: list[str] | None = None) -> None:
         """Run ``attnscope train`` into ``out`` (a new run unless ``resume``)."""
-        args = ["-P", "-m", "attnscope", "train", "--preset", preset, "--out", str(out)]
+        args = ["train", "--preset", preset, "--out", str(out)]
         if data:
             args += ["--data", str(data)]
         if max_steps:
@@ -157,16 +158,9 @@ class TrainingRun(QObject):
             raise RuntimeError("a training process is already running")
         self._reset(out, keep_series=resume and self.run_dir == out and self._tail is not None)
         self.args = args + (["--resume"] if resume else [])
-        proc = QProcess(self)
-        env = QProcessEnvironment.systemEnvironment()
-        env.insert("PYTHONUNBUFFERED", "1")
-        proc.setProcessEnvironment(env)
-        proc.readyReadStandardError.connect(self._on_stderr)
-        proc.readyReadStandardOutput.connect(self._on_stdout)
-        proc.finished.connect(self._on_finished)
-        proc.errorOccurred.connect(self._on_error)
+        proc = cli_process(self, self._on_stdout, self._on_stderr, self._on_finished, self._on_error)
         self.process = proc
-        proc.start(self.python, self.args)
+        start_cli(proc, self.python, self.args)
         self._set_state("running", ("resuming " if resume else "training into ") + str(out))
         self.timer.start()
 
@@ -177,8 +171,7 @@ class TrainingRun(QObject):
     def _on_stderr(self) -> None:
         if self.process is None:
             return
-        text = bytes(self.process.readAllStandardError().data()).decode("utf-8", "replace")
-        for line in text.replace("\r", "\n").splitlines():
+        for line in read_stderr(self.process).replace("\r", "\n").splitlines():
             if line.strip():
                 self.stderr_tail.append(line.strip())
 

@@ -3,8 +3,12 @@ combo boxes filled from a {key: text} table."""
 
 from __future__ import annotations
 
+import html
+import math
+from collections.abc import Sequence
+
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtGui import QFont, QFontMetrics, QTextDocument
 from PySide6.QtWidgets import QComboBox, QFrame, QLabel, QScrollArea, QSizePolicy, QWidget
 
 
@@ -33,10 +37,13 @@ class StableLabel(QWidget):
         self.setFixedHeight(self._hint.height())
         self.setMinimumWidth(10)
         self.label.setFixedSize(self._hint)
+        self._forms: tuple[str, ...] = ()  # set_forms: the full text first, shorter ones after
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
         self.label.setFixedSize(self.size())
+        if self._forms:
+            self._show_form()
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
         return self._hint
@@ -45,13 +52,49 @@ class StableLabel(QWidget):
         return self._hint
 
     def setText(self, text: str) -> None:  # noqa: N802 - QLabel's name
+        if self._forms:
+            self._forms = ()
+            self.label.setToolTip("")
         self.label.setText(text)
+
+    def set_forms(self, *forms: str) -> None:
+        """One line: the first of ``forms`` (the full text, then shorter ones) that fits the
+        width, or else the last one cut with "…"; again on every resize. When the text
+        shown is not the full one, the full one is the label's tooltip."""
+        self._forms = forms
+        self._show_form()
+
+    def _show_form(self) -> None:
+        shown = fitting_text(self._forms, self.label.font(), self.label.width())
+        self.label.setText(shown)
+        self.label.setToolTip("" if shown == self._forms[0] else self._forms[0])
 
     def text(self) -> str:
         return self.label.text()
 
     def setTextInteractionFlags(self, flags: Qt.TextInteractionFlag) -> None:  # noqa: N802
         self.label.setTextInteractionFlags(flags)
+
+
+def rich_text_width(text: str, font: QFont) -> int:
+    """Pixels the rich text ``text`` takes on one line in ``font`` (as a QLabel lays it out)."""
+    doc = QTextDocument()
+    doc.setDefaultFont(font)
+    doc.setDocumentMargin(0)
+    doc.setHtml(text)
+    return math.ceil(doc.idealWidth())
+
+
+def fitting_text(forms: Sequence[str], font: QFont, width: int) -> str:
+    """The first of the rich texts ``forms`` that fits ``width`` pixels on one line, or
+    else the last one as plain text cut with "…" to fit (escaped, so it stays rich text)."""
+    for text in forms:
+        if rich_text_width(text, font) <= width:
+            return text
+    doc = QTextDocument()
+    doc.setHtml(forms[-1])
+    cut = QFontMetrics(font).elidedText(doc.toPlainText(), Qt.TextElideMode.ElideRight, max(width, 0))
+    return html.escape(cut, quote=False)
 
 
 def fixed_label(lines: int = 1) -> StableLabel:

@@ -8,8 +8,6 @@ import sysconfig
 from importlib.metadata import distribution
 from pathlib import Path
 
-import pytest
-
 import attnscope
 from attnscope.core.bundle import DEFAULT_BUNDLE
 
@@ -69,17 +67,6 @@ def test_a_closed_pipe_ends_quietly() -> None:
     p.stdout.close()  # the reader goes away, as `| head -c 100` does
     err = p.stderr.read()
     assert p.wait(timeout=120) == 0 and err == b"", err
-
-
-def test_the_training_subprocess_never_imports_from_the_working_directory() -> None:
-    pytest.importorskip("PySide6")
-    from attnscope.app.training_run import TrainingRun
-
-    run = TrainingRun()
-    launched: list[list[str]] = []
-    run._launch = lambda out, args, resume: launched.append(args)  # type: ignore[method-assign]
-    run.start("somewhere", preset="tiny")
-    assert launched[0][:3] == ["-P", "-m", "attnscope"]
 
 
 def test_the_desktop_entry_names_the_shipped_icon(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ the view, small screens, out-of-domain input, the training tabs, export and the 
 
 from __future__ import annotations
 
+import html
 import json
 
 import numpy as np
@@ -786,3 +787,72 @@ def test_grid_tile_titles_clear_the_tiles_above(real_window, decoded, qtbot, siz
         assert abs(top - screen_y(tops[r] - 0.5)) < 1.0
         above = screen_y(tops[r - 1] + q - 0.5) if r else vb.sceneBoundingRect().top()
         assert top - 1 - height >= above - 0.5, (size, titles.texts[n])
+
+
+def _needs_width(label) -> int:
+    """The width a fresh QLabel of the same font and format asks for to show ``label``'s text."""
+    from PySide6.QtWidgets import QLabel
+
+    probe = QLabel()
+    probe.setFont(label.font())
+    probe.setTextFormat(label.textFormat())
+    probe.setText(label.text())
+    return probe.sizeHint().width()
+
+
+def test_probability_labels_fit_a_small_window(real_window, decoded, qtbot):
+    """At 1000x650 every label of the probability dock shows one line that fits its width
+    (a shorter form where the full one does not), with the full text in its tooltip; a
+    wider window shows the full text again."""
+    from PySide6.QtWidgets import QLabel
+
+    w = real_window
+    text = "The student reads a new book at the library."
+    w.sentence.set_text(text)
+    ins = decoded(w, text)
+    bars = w.bars
+    for size in ((1000, 650), (1920, 1080)):
+        w.resize(*size)
+        qtbot.waitUntil(lambda s=size: w.size().width() == s[0] and not w._fit_timer.isActive())
+        qtbot.wait(50)
+        small = size == (1000, 650)
+        for step in range(len(ins.best.target_pieces)):
+            w.state.set_step(step)
+            bars.refresh()
+            labels = [lab for lab in bars.findChildren(QLabel) if lab.isVisible()]
+            assert bars.caption.label in labels and bars.decode_label.label in labels
+            for label in labels:
+                assert _needs_width(label) <= label.width(), (size, step, label.text())
+            caption, tip = bars.caption.label, bars.caption.label.toolTip()
+            piece = html.escape(ins.best.target_pieces[step])
+            assert caption.text().startswith(f"Step {step + 1}:")
+            if small:  # the side column is too narrow for the whole caption
+                assert "Click a bar to force it." not in caption.text()
+                assert tip.startswith(f"Step {step + 1}: fed ") and tip.endswith(". Click a bar to force it.")
+                assert f"chose <b>{piece}</b>" in tip
+            else:
+                assert caption.text().endswith(". Click a bar to force it.") and tip == ""
+                assert f"chose <b>{piece}</b>" in caption.text()
+        decode = bars.decode_label.label
+        full = "bars at T = 1.00 · decoding T = 1.00"
+        assert (decode.toolTip(), decode.text()) == ((full, "decoding T = 1.00") if small else ("", full))
+        button = bars.apply_btn  # the label leaves the button its whole width
+        assert button.width() >= button.sizeHint().width() and button.geometry().right() < bars.width()
+
+
+def test_one_line_label_cuts_its_shortest_form_when_none_fits(qtbot):
+    from attnscope.app.widgets import fixed_label
+
+    label = fixed_label(1)
+    qtbot.addWidget(label)
+    label.resize(400, label.height())
+    label.show()  # a hidden widget's resize events wait until it is shown
+    label.set_forms("Step 3: fed <b>&lt;s&gt;</b>, chose <b>▁도서관에서</b>.", "Step 3: <b>▁도서관에서</b>")
+    assert label.text() == "Step 3: fed <b>&lt;s&gt;</b>, chose <b>▁도서관에서</b>." and label.label.toolTip() == ""
+    label.resize(70, label.height())  # narrower than either form: the last one, cut
+    assert label.text().startswith("Step") and label.text().endswith("…") and "<b>" not in label.text()
+    assert _needs_width(label.label) <= 70
+    assert label.label.toolTip() == "Step 3: fed <b>&lt;s&gt;</b>, chose <b>▁도서관에서</b>."
+    label.setText("nothing decoded")  # a plain text again: no forms, no tooltip
+    label.resize(400, label.height())
+    assert label.text() == "nothing decoded" and label.label.toolTip() == ""
