@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import platform
 import shutil
 import time
@@ -71,28 +72,76 @@ class EncoderGraph(nn.Module):
 
 
 class DecoderStepGraph(nn.Module):
-    """One decoding step with a key/value cache; every layer's attention for the new position."""
+    """One decoding step with a key/value cache; every layer's attention for the new position.
+
+    The same arithmetic as ``DecoderLayer.forward`` with one new position, written for a
+    step: rows are [B, D] (every projection is one Gemm with its bias), the self-attention's
+    Q, K and V are one Gemm on their stacked weights, reshapes have constant shapes, and the
+    new piece's value norm uses each head's d_k x d_k Gram matrix of W_O instead of a second
+    copy of W_O. A step reads little more than its weights (benchmarks/bench_real_size.py).
+    """
 
     def __init__(self, model: Transformer) -> None:
         super().__init__()
         self.model = model
+        with torch.no_grad():  # constants of the graph, made once here
+            for i, layer in enumerate(model.decoder):
+                sa = cast(DecoderLayer, layer).self_attn
+                self.register_buffer(f"qkv_w{i}", torch.cat([sa.w_q.weight, sa.w_k.weight, sa.w_v.weight]))
+                self.register_buffer(f"qkv_b{i}", torch.cat([sa.w_q.bias, sa.w_k.bias, sa.w_v.bias]))
+                w_o = sa.w_o.weight.t().reshape(sa.n_heads, sa.d_k, -1)  # (H, d_k, D): W_O^h stacked
+                self.register_buffer(f"gram{i}", w_o @ w_o.transpose(-2, -1))  # (H, d_k, d_k)
 
     def forward(self, token: Tensor, position: Tensor, src_mask: Tensor, cross_k: Tensor,
                 cross_v: Tensor, past_k: Tensor, past_v: Tensor) -> tuple[Tensor, ...]:
         m = self.model
-        y = m.embed_target(token, position)  # (B, 1, D)
-        mask = additive_mask(src_mask)
+        y = m.embed_target(token, position)[:, 0]  # (B, D)
+        mask = additive_mask(src_mask)  # (B, 1, 1, S)
         keys, values, selfs, crosses, norms = [], [], [], [], []
         for i, layer in enumerate(m.decoder):
-            y, k, v, sp, cp = layer(y, cross_k[i], cross_v[i], mask, None, past_k[i], past_v[i])
+            lay = cast(DecoderLayer, layer)
+            sa, ca = lay.self_attn, lay.cross_attn
+            h, dk = sa.n_heads, sa.d_k
+            d = h * dk
+            x = lay.sub1.inp(y)
+            qkv = F.linear(x, getattr(self, f"qkv_w{i}"), getattr(self, f"qkv_b{i}"))  # (B, 3D): one Gemm
+            q = qkv[:, :d].reshape(-1, h, 1, dk)
+            k = torch.cat([past_k[i], qkv[:, d:2 * d].reshape(-1, h, 1, dk)], dim=2)  # (B, H, P+1, d_k)
+            v_new = qkv[:, 2 * d:].reshape(-1, h, 1, dk)
+            v = torch.cat([past_v[i], v_new], dim=2)
+            a, sp = _attend_one(sa, q, k, v, None)
+            y = lay.sub1.out(y, a)
+            q = F.linear(lay.sub2.inp(y), ca.w_q.weight, ca.w_q.bias).reshape(-1, h, 1, dk)
+            c, cp = _attend_one(ca, q, cross_k[i], cross_v[i], mask)
+            y = lay.sub2.out(y, c)
+            y = lay.sub3.out(y, lay.ffn(lay.sub3.inp(y)))
             keys.append(k)
             values.append(v)
             selfs.append(sp)
             crosses.append(cp)
-            norms.append(cast(DecoderLayer, layer).self_attn.value_norms(v[:, :, -1:]))  # (B, H, 1): the new piece
-        logits = output_projection(m, m.dec_norm(y)[:, 0])  # (B, V)
+            norms.append(_value_norm_one(v_new, getattr(self, f"gram{i}")))  # (B, H, 1): the new piece
+        logits = output_projection(m, m.dec_norm(y))  # (B, V)
         return (logits, torch.stack(keys), torch.stack(values), torch.stack(selfs), torch.stack(crosses),
                 torch.stack(norms))
+
+
+def _attend_one(attn: Any, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+    """``MultiHeadAttention.attend`` for one query row per sequence: q (B, H, 1, d_k) ->
+    (output (B, D), probabilities (B, H, 1, S)). With one row, (B, H, 1, d_k) is already
+    laid out as the concatenated heads."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(attn.d_k)
+    if mask is not None:
+        scores = scores + mask
+    probs = scores.softmax(dim=-1)
+    out = (probs @ v).reshape(-1, attn.n_heads * attn.d_k)
+    return F.linear(out, attn.w_o.weight, attn.w_o.bias), probs
+
+
+def _value_norm_one(v: Tensor, gram: Tensor) -> Tensor:
+    """``MultiHeadAttention.value_norms`` of v (B, H, 1, d_k) as sqrt(v G_h v^T), where
+    G_h = W_O^h W_O^h^T (H, d_k, d_k): the same norm, from 1/8 of W_O's bytes at d_k = 64."""
+    sq = ((v @ gram) * v).sum(dim=-1)  # (B, H, 1)
+    return sq.clamp_min(0.0).sqrt()
 
 
 def output_projection(m: Transformer, h: Tensor) -> Tensor:
