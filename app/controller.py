@@ -20,6 +20,9 @@ from attnscope.core.inference.inspection import Inspection
 from attnscope.core.inference.protocols import InspectionEngine
 
 
+PARTIAL_IDLE = 4.0  # after painting a partial result, stay idle this many times as long
+
+
 class EngineLoader(Protocol):
     """Opens a bundle (None: the shipped one) as an engine; raises when it cannot."""
 
@@ -101,9 +104,10 @@ class Controller(QObject):
     def _on_partial(self, rid: int, ins: Inspection, _ms: float) -> None:
         """The decode so far (encoder and step 1, then later steps): painted while the search runs.
 
-        After the first, a partial is painted only once the GUI has been idle for as long
-        as the previous paint took, so painting never takes more than half the time the
-        decode could use (they share the interpreter, and on small machines the cores).
+        After the first, a partial is painted only once the GUI has been idle for
+        ``PARTIAL_IDLE`` times as long as the previous paint took, so painting takes at most
+        a fifth of the time the decode could use (they share the interpreter, and on small
+        machines the cores): the tree and the translation still grow several times a second.
         """
         if not ins.steps:  # the views draw a decode from its first step on; this would blank them
             return
@@ -117,7 +121,7 @@ class Controller(QObject):
 
     def _on_partial_drawn(self, rid: int, t0: float, first: bool) -> None:
         now = time.perf_counter()
-        self._next_partial_at = now + (now - t0)
+        self._next_partial_at = now + PARTIAL_IDLE * (now - t0)
         asked = self._asked_at.get(rid)
         if first and asked is not None:
             self.first_paint_ms.append((now - asked) * 1e3)

@@ -96,6 +96,7 @@ class ContributionRunner:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as the engine's (engine.py)
         try:
             self.session = ort.InferenceSession(str(graph), sess_options=opts, providers=["CPUExecutionProvider"])
             tensors = map_safetensors(weights) or load_file(str(weights))

@@ -66,6 +66,11 @@ def _session(path: Path, threads: int, want_cuda: bool) -> object:
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
+    # No busy-waiting pool threads between a step's kernels: in the window the GUI thread
+    # paints partial results while the decode runs, and spinning threads took its core
+    # (keystroke -> first paint p50 77 -> 53 ms at Marian-base size on 2 cores; an
+    # inspection alone is no slower, benchmarks/bench_real_size.py).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     providers = ["CPUExecutionProvider"]
     try_cuda = want_cuda and _CUDA_WORKS is not False and "CUDAExecutionProvider" in ort.get_available_providers()
     if try_cuda:
