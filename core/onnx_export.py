@@ -27,7 +27,7 @@ from attnscope.core.contributions import CONTRIB_INPUTS, CONTRIB_OUTPUTS, Contri
 from attnscope.core.inference.engine import EncoderOutput, Engine, StepOutput
 from attnscope.core.inference.familiarity import write_piece_counts
 from attnscope.core.inference.logits import difference
-from attnscope.core.model import NEG_INF, DecoderLayer, Transformer
+from attnscope.core.model import NEG_INF, DecoderLayer, EncoderLayer, Transformer
 from attnscope.core.runlog import read_metrics
 from attnscope.core.snapshot_export import add_heads_and_snapshots
 from attnscope.core.tokenizer import Tokenizer
@@ -55,20 +55,78 @@ def additive_mask(src_mask: Tensor) -> Tensor:
 
 
 class EncoderGraph(nn.Module):
-    """src_ids, src_mask → memory, enc_attn [L,B,H,S,S], cross keys/values [L,B,H,S,d_k]."""
+    """src_ids, src_mask → memory, enc_attn [L,B,H,S,S], cross keys/values [L,B,H,S,d_k].
+
+    ``Transformer.encode`` and ``cross_kv`` with each self-attention's Q/K/V, and each cross
+    attention's K/V, as one projection on stacked weights; value norms reuse the attention's
+    own values and each head's Gram matrix of W_O (no second V projection, no copy of W_O).
+    """
 
     def __init__(self, model: Transformer) -> None:
         super().__init__()
         self.model = model
+        with torch.no_grad():  # constants of the graph, made once here
+            for i, layer in enumerate(model.encoder):
+                sa = cast(EncoderLayer, layer).self_attn
+                self.register_buffer(f"qkv_w{i}", torch.cat([sa.w_q.weight, sa.w_k.weight, sa.w_v.weight]))
+                self.register_buffer(f"qkv_b{i}", torch.cat([sa.w_q.bias, sa.w_k.bias, sa.w_v.bias]))
+                self.register_buffer(f"gram{i}", _gram(sa))
+            for i, layer in enumerate(model.decoder):
+                ca = cast(DecoderLayer, layer).cross_attn
+                self.register_buffer(f"kv_w{i}", torch.cat([ca.w_k.weight, ca.w_v.weight]))
+                self.register_buffer(f"kv_b{i}", torch.cat([ca.w_k.bias, ca.w_v.bias]))
+                self.register_buffer(f"cross_gram{i}", _gram(ca))
 
     def forward(self, src_ids: Tensor, src_mask: Tensor) -> tuple[Tensor, ...]:
-        norms: list[Tensor] = []
-        memory, attns = self.model.encode(src_ids, additive_mask(src_mask), value_norms=norms)
-        kv = self.model.cross_kv(memory)  # computed once per sentence, not every step
-        cross_norms = [cast(DecoderLayer, layer).cross_attn.value_norms(v)
-                       for layer, (_, v) in zip(self.model.decoder, kv, strict=True)]
-        return (memory, torch.stack(attns), torch.stack([k for k, _ in kv]), torch.stack([v for _, v in kv]),
+        m = self.model
+        x = m.pos(m.embed_scaled(src_ids))  # (B, S, D)
+        mask = additive_mask(src_mask)
+        attns, norms = [], []
+        for i, layer in enumerate(m.encoder):
+            lay = cast(EncoderLayer, layer)
+            sa = lay.self_attn
+            qkv = F.linear(lay.sub1.inp(x), getattr(self, f"qkv_w{i}"), getattr(self, f"qkv_b{i}"))
+            q, k, v = (sa.split(t) for t in qkv.chunk(3, dim=-1))  # (B, H, S, d_k) each
+            a, probs = _attend(sa, q, k, v, mask)
+            x = lay.sub1.out(x, a)
+            x = lay.sub2.out(x, lay.ffn(lay.sub2.inp(x)))
+            attns.append(probs)
+            norms.append(_gram_norms(v, getattr(self, f"gram{i}")))
+        memory = m.enc_norm(x)
+        keys, values, cross_norms = [], [], []
+        for i, layer in enumerate(m.decoder):
+            ca = cast(DecoderLayer, layer).cross_attn
+            k, v = (ca.split(t) for t in F.linear(memory, getattr(self, f"kv_w{i}"),
+                                                   getattr(self, f"kv_b{i}")).chunk(2, dim=-1))
+            keys.append(k)
+            values.append(v)
+            cross_norms.append(_gram_norms(v, getattr(self, f"cross_gram{i}")))
+        return (memory, torch.stack(attns), torch.stack(keys), torch.stack(values),
                 torch.stack(norms), torch.stack(cross_norms))
+
+
+def _gram(attn: Any) -> Tensor:
+    """(H, d_k, d_k) Gram matrices G_h = W_O^h W_O^h^T of an attention's output projection."""
+    w_o = attn.w_o.weight.t().reshape(attn.n_heads, attn.d_k, -1)  # (H, d_k, D): W_O^h stacked
+    return w_o @ w_o.transpose(-2, -1)
+
+
+def _gram_norms(v: Tensor, gram: Tensor) -> Tensor:
+    """``MultiHeadAttention.value_norms`` of v (B, H, S, d_k) as sqrt(v G_h v^T) (B, H, S):
+    ||v W_O^h|| from 1/8 of W_O's bytes at d_k = 64."""
+    return ((v @ gram) * v).sum(dim=-1).clamp_min(0.0).sqrt()
+
+
+def _attend(attn: Any, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+    """``MultiHeadAttention.attend`` after the query projection: (output (B, S, D), probs)."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(attn.d_k)
+    if mask is not None:
+        scores = scores + mask
+    probs = scores.softmax(dim=-1)
+    out = probs @ v  # (B, H, T, d_k)
+    b, _, t, _ = out.shape
+    out = out.transpose(1, 2).reshape(b, t, attn.n_heads * attn.d_k)
+    return F.linear(out, attn.w_o.weight, attn.w_o.bias), probs
 
 
 class DecoderStepGraph(nn.Module):
@@ -78,7 +136,7 @@ class DecoderStepGraph(nn.Module):
     step: rows are [B, D] (every projection is one Gemm with its bias), the self-attention's
     Q, K and V are one Gemm on their stacked weights, reshapes have constant shapes, and the
     new piece's value norm uses each head's d_k x d_k Gram matrix of W_O instead of a second
-    copy of W_O. A step reads little more than its weights (benchmarks/bench_real_size.py).
+    copy of W_O (``_gram_norms``). A step reads little more than its weights (benchmarks/bench_real_size.py).
     """
 
     def __init__(self, model: Transformer) -> None:
@@ -89,8 +147,7 @@ class DecoderStepGraph(nn.Module):
                 sa = cast(DecoderLayer, layer).self_attn
                 self.register_buffer(f"qkv_w{i}", torch.cat([sa.w_q.weight, sa.w_k.weight, sa.w_v.weight]))
                 self.register_buffer(f"qkv_b{i}", torch.cat([sa.w_q.bias, sa.w_k.bias, sa.w_v.bias]))
-                w_o = sa.w_o.weight.t().reshape(sa.n_heads, sa.d_k, -1)  # (H, d_k, D): W_O^h stacked
-                self.register_buffer(f"gram{i}", w_o @ w_o.transpose(-2, -1))  # (H, d_k, d_k)
+                self.register_buffer(f"gram{i}", _gram(sa))  # (H, d_k, d_k)
 
     def forward(self, token: Tensor, position: Tensor, src_mask: Tensor, cross_k: Tensor,
                 cross_v: Tensor, past_k: Tensor, past_v: Tensor) -> tuple[Tensor, ...]:
@@ -119,7 +176,7 @@ class DecoderStepGraph(nn.Module):
             values.append(v)
             selfs.append(sp)
             crosses.append(cp)
-            norms.append(_value_norm_one(v_new, getattr(self, f"gram{i}")))  # (B, H, 1): the new piece
+            norms.append(_gram_norms(v_new, getattr(self, f"gram{i}")))  # (B, H, 1): the new piece
         logits = output_projection(m, m.dec_norm(y))  # (B, V)
         return (logits, torch.stack(keys), torch.stack(values), torch.stack(selfs), torch.stack(crosses),
                 torch.stack(norms))
@@ -135,13 +192,6 @@ def _attend_one(attn: Any, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None)
     probs = scores.softmax(dim=-1)
     out = (probs @ v).reshape(-1, attn.n_heads * attn.d_k)
     return F.linear(out, attn.w_o.weight, attn.w_o.bias), probs
-
-
-def _value_norm_one(v: Tensor, gram: Tensor) -> Tensor:
-    """``MultiHeadAttention.value_norms`` of v (B, H, 1, d_k) as sqrt(v G_h v^T), where
-    G_h = W_O^h W_O^h^T (H, d_k, d_k): the same norm, from 1/8 of W_O's bytes at d_k = 64."""
-    sq = ((v @ gram) * v).sum(dim=-1)  # (B, H, 1)
-    return sq.clamp_min(0.0).sqrt()
 
 
 def output_projection(m: Transformer, h: Tensor) -> Tensor:
