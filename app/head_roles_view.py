@@ -123,10 +123,11 @@ class HeadRolesView(LazyView, QWidget):
                 return None, [], ("this bundle has no heads.json (re-export it to measure its heads)",
                                   "no heads.json (re-export the bundle)", "no heads.json")
             aer = np.asarray(h["cross_aer"], np.float64) if h.get("cross_aer") is not None else None
+            roles = roles_from_json(h["roles"][kind])
+            if aer is None:
+                return None, roles, ("no gold alignments in this corpus: no AER", "no gold alignments")
             aligned, total = h.get("aligned_sentences", 0), h.get("sentences", 0)
-            notes = ((f"{aligned} aligned of {total} validation sentences", f"{aligned}/{total} aligned")
-                     if aer is not None else ("no gold alignments in this corpus: no AER", "no gold alignments"))
-            return aer, roles_from_json(h["roles"][kind]), notes
+            return aer, roles, (f"{aligned} aligned of {total} validation sentences", f"{aligned}/{total} aligned")
         ins, path = self.state.inspection, self.state.path
         if ins is None or path is None or ins.is_empty:
             return None, [], ("nothing decoded",)
@@ -134,8 +135,9 @@ class HeadRolesView(LazyView, QWidget):
 
         gold = inspection_aer(ins, path)
         aer = np.asarray(gold["aer"]["per_head"]) if gold and gold["aer"] else None
+        notes: tuple[str, ...]
         if aer is not None:
-            notes: tuple[str, ...] = ("gold alignment of this sentence", "this sentence")
+            notes = ("gold alignment of this sentence", "this sentence")
         elif gold:
             notes = (gold["note"], "no gold alignment")
         else:
