@@ -9,6 +9,7 @@ without a heads.json offers only the sentence.
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -112,37 +113,51 @@ class HeadRolesView(LazyView, QWidget):
         if self.source_box.currentData() == "sentence":
             self.schedule()
 
-    def _measure(self) -> tuple[np.ndarray | None, list[list], str]:
-        """(AER [L, H] or None, roles [L][H] of the chosen kind, a one-line summary)."""
+    def _measure(self) -> tuple[np.ndarray | None, list[list], tuple[str, ...]]:
+        """(AER [L, H] or None, roles [L][H] of the chosen kind, a one-line summary and
+        shorter forms of it, longest first)."""
         kind = self.kind_box.currentData()
         if self.source_box.currentData() == "bundle":
             h = self.heads
             if not h:
-                return None, [], "this bundle has no heads.json (re-export it to measure its heads)"
+                return None, [], ("this bundle has no heads.json (re-export it to measure its heads)",
+                                  "no heads.json (re-export the bundle)", "no heads.json")
             aer = np.asarray(h["cross_aer"], np.float64) if h.get("cross_aer") is not None else None
-            note = (f"{h.get('aligned_sentences', 0)} aligned of {h.get('sentences', 0)} validation sentences"
-                    if aer is not None else "no gold alignments in this corpus: no AER")
-            return aer, roles_from_json(h["roles"][kind]), note
+            roles = roles_from_json(h["roles"][kind])
+            if aer is None:
+                return None, roles, ("no gold alignments in this corpus: no AER", "no gold alignments")
+            aligned, total = h.get("aligned_sentences", 0), h.get("sentences", 0)
+            return aer, roles, (f"{aligned} aligned of {total} validation sentences", f"{aligned}/{total} aligned")
         ins, path = self.state.inspection, self.state.path
         if ins is None or path is None or ins.is_empty:
-            return None, [], "nothing decoded"
+            return None, [], ("nothing decoded",)
         from attnscope.core.inference.alignment import inspection_aer  # grammar tables: ~50 ms import
 
         gold = inspection_aer(ins, path)
         aer = np.asarray(gold["aer"]["per_head"]) if gold and gold["aer"] else None
-        note = "gold alignment of this sentence" if aer is not None else (
-            gold["note"] if gold else "the sentence is outside the generated grammar: no gold alignment")
+        notes: tuple[str, ...]
+        if aer is not None:
+            notes = ("gold alignment of this sentence", "this sentence")
+        elif gold:
+            notes = (gold["note"], "no gold alignment")
+        else:
+            notes = ("the sentence is outside the generated grammar: no gold alignment",
+                     "outside the grammar: no gold alignment", "no gold alignment")
         prof = positional_profile(ad.raw(ins, path, kind), kind)
-        return aer, classify_heads(prof, kind, aer if kind == "cross" else None), note
+        return aer, classify_heads(prof, kind, aer if kind == "cross" else None), notes
 
     def refresh(self) -> None:
-        aer, roles, note = self._measure()
+        aer, roles, notes = self._measure()
         self._draw_aer(aer)
+        forms = [html.escape(n, quote=False) for n in notes]
         if aer is not None:
             layer, head = np.unravel_index(int(np.argmin(aer)), aer.shape)
-            note = f"★ best alignment head L{layer + 1} H{head + 1}: AER {aer[layer, head]:.2f} · {note}"
-        self.summary.setText(note)
-        self.summary.setToolTip(note)
+            best = f"★ best alignment head L{layer + 1} H{head + 1}: AER {aer[layer, head]:.2f}"
+            forms = [f"{best} · {n}" for n in forms] + [
+                best, f"★ best head L{layer + 1} H{head + 1}: AER {aer[layer, head]:.2f}",
+                f"★ L{layer + 1} H{head + 1}: AER {aer[layer, head]:.2f}"]
+        # One line whatever the dock's width: the first form that fits, the full one in the tooltip.
+        self.summary.set_forms(*forms)
         self._fill_table(roles)
         fit_to_layout(self.view)
 

@@ -166,7 +166,9 @@ class Tokenizer:
 
 class MarianTokenizer:
     """Marian (OPUS-MT): source.spm cuts the source, target.spm joins the output, and
-    vocab.json maps pieces to the model's ids (a piece missing from it is unk)."""
+    vocab.json maps pieces to the model's ids (a piece missing from it is unk). The source
+    is cut as typed: transformers' MarianTokenizer builds a Moses punctuation normaliser
+    (sacremoses) but never applies it when it tokenises."""
 
     def __init__(self, source: bytes, target: bytes, vocab: dict[str, int], special: SpecialIds) -> None:
         self.src = spm.SentencePieceProcessor(model_proto=source)

@@ -25,12 +25,17 @@ def _heads() -> dict:
 def test_bundle_heads_heatmap_and_roles(qtbot):
     v = HeadRolesView(demo_state())
     qtbot.addWidget(v)
+    v.resize(1600, 500)  # wide enough for the whole summary line
     v.show()
     v.set_heads(_heads())
     np.testing.assert_allclose(v.aer_plot.data, np.asarray(_heads()["cross_aer"]), rtol=1e-6)
     r = v.best_box.rect()
     assert (r.x() + 0.5, r.y() + 0.5) == (1.0, 1.0) and v.best_box.isVisible()
-    assert "best alignment head L2 H2: AER 0.15" in v.summary.text()
+    assert v.summary.text() == "★ best alignment head L2 H2: AER 0.15 · 200 aligned of 200 validation sentences"
+    v.resize(900, 500)  # narrower: a shorter form, the whole line in the tooltip
+    qtbot.waitUntil(lambda: v.summary.label.toolTip() != "")
+    assert v.summary.label.toolTip().startswith("★ best alignment head L2 H2: AER 0.15 · 200 aligned")
+    assert "L2 H2: AER 0.15" in v.summary.text() and "…" not in v.summary.text()
     assert v.role_text(1, 1) == "alignment (AER 0.15)"
     assert any(t.toPlainText().startswith("★") for t in v.cell_text if t.isVisible())
     v.kind_box.setCurrentIndex(v.kind_box.findData("encoder"))
@@ -41,6 +46,7 @@ def test_this_sentence_measures_the_decode(qtbot):
     state = demo_state("I love you.")
     v = HeadRolesView(state)
     qtbot.addWidget(v)
+    v.resize(1600, 500)
     v.show()
     v.set_heads(None)  # no heads.json: the sentence is measured without being asked
     assert v.source_box.currentData() == "sentence"

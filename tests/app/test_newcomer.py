@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 import numpy as np
 import pytest
@@ -681,6 +682,34 @@ def test_head_roles_and_statistics_are_not_cut_off(real_window, decoded, qtbot, 
     assert layers == [f"L{i + 1}" for i in range(n_layers)]
     first = _axis_label_rects(stats.similarity.getAxis("left"))[0][0]
     assert first == "L{}H{}".format(*(divmod(int(stats.order[0]), ins.encoder_attention.shape[1])[k] + 1 for k in (0, 1)))
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1000, 650)])
+def test_head_roles_summary_fits_its_line(real_window, decoded, qtbot, size):
+    """The summary line above the AER map shows, for either source, a form that fits its
+    width (not one cut off mid-word), naming the best head and its AER; when it is a
+    shorter form, the full summary is its tooltip."""
+    w = real_window
+    text = "The student reads a new book at the library."
+    w.sentence.set_text(text)
+    decoded(w, text)
+    w.resize(*size)
+    qtbot.waitUntil(lambda: w.size().width() == size[0] and not w._fit_timer.isActive())
+    w.docks["Head roles"].raise_()
+    roles = w.roles
+    qtbot.waitUntil(lambda: roles.summary.isVisible() and not roles._dirty)
+    qtbot.wait(50)
+    label = roles.summary.label
+    for source in ("bundle", "sentence"):
+        roles.source_box.setCurrentIndex(roles.source_box.findData(source))
+        roles.refresh()
+        shown, tip = label.text(), label.toolTip()
+        assert label.width() > 100 and _needs_width(label) <= label.width(), (size, source, shown)
+        full = tip or shown
+        best = re.match(r"★ best alignment head (L\d+ H\d+): AER (\d\.\d\d) · ", full)
+        assert best, full  # the grammar knows the sentence: both sources have an AER
+        assert "…" not in shown and f"{best[1]}: AER {best[2]}" in shown, (size, source, shown)
+        assert tip != shown
 
 
 # -- 6: the training charts after dragging the divider ---------------------------------------

@@ -39,13 +39,15 @@ def train_spm(words: list[str], vocab_size: int) -> bytes:
     return out.getvalue()
 
 
-def marian_folder(folder: Path, *, seed: int = 0, generation: dict | None = None) -> Path:
-    """A tiny MarianMTModel folder: config, safetensors, source/target spm, vocab.json."""
+def marian_folder(folder: Path, *, seed: int = 0, generation: dict | None = None,
+                  source_words: tuple[str, ...] = ()) -> Path:
+    """A tiny MarianMTModel folder: config, safetensors, source/target spm, vocab.json
+    (``source_words``: more words the source spm learns, punctuation for instance)."""
     import torch
     from transformers import GenerationConfig, MarianConfig, MarianMTModel
 
     folder.mkdir(parents=True, exist_ok=True)
-    src, tgt = train_spm(WORDS_EN, 90), train_spm(WORDS_DE, 90)
+    src, tgt = train_spm([*WORDS_EN, *source_words], 90 + len(source_words)), train_spm(WORDS_DE, 90)
     (folder / "source.spm").write_bytes(src)
     (folder / "target.spm").write_bytes(tgt)
     pieces: list[str] = []

@@ -101,6 +101,59 @@ def test_marian_matches_generate_and_forward(marian: tuple[Path, Path]) -> None:
         assert ins.translation == tok.decode(seq, skip_special_tokens=True)
 
 
+# Texts whose punctuation Moses' normalize-punctuation (sacremoses.MosesPunctNormalizer) rewrites:
+# French and German quotes, curly apostrophes, the ellipsis, en and em dashes, "5 %", doubled
+# spaces, spaces inside parentheses and before ";" and ":", no-break spaces, a quote before a comma.
+MOSES_TEXTS = [
+    "«the cat» … it’s 5 % — ok?", "the  cat (sees ) the dog ;", "the cat\u00a0: the dog",
+    "„the dog“ – the cat", "the boy ´s book ``the tree''", "12\u00a0345 dogs near the river",
+    'the "dog", the cat', 'the dog," the cat', "the girl\u00a0! the boy\u00a0?",
+]
+
+
+@pytest.fixture(scope="module")
+def marian_punct(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A Marian folder whose source spm has pieces for the punctuation, typographic and ASCII
+    (the fixture's spm knows only words: any punctuation would be one unk), and its bundle."""
+    from attnscope.core.convert.importer import import_hf
+
+    marks = tuple('«»…’‘´`\'"„“”–—-.,;:!?%()') + ("...", "''", "``", "12", "345")
+    folder = marian_folder(tmp_path_factory.mktemp("hf") / "opus-mt-punct", source_words=marks)
+    bundle = tmp_path_factory.mktemp("bundles") / "marian-punct"
+    import_hf(str(folder), bundle)
+    return folder, bundle
+
+
+@pytest.mark.parametrize("source_lang", [None, "en", "de"])
+def test_marian_source_is_not_punctuation_normalised(marian_punct: tuple[Path, Path],
+                                                     source_lang: str | None) -> None:
+    """transformers' MarianTokenizer builds a Moses punctuation normaliser when sacremoses is
+    installed, but its __call__ never applies it (only its normalize(), which nothing in
+    transformers calls): the source pieces are cut from the text as typed. The bundle does
+    the same: for texts that Moses rewrites, into different pieces, the ids are transformers'."""
+    import sacremoses
+    from transformers import MarianTokenizer
+
+    from attnscope.core.config import DecodeConfig
+    from attnscope.core.inference.engine import Engine
+
+    folder, bundle = marian_punct
+    tok = MarianTokenizer(str(folder / "source.spm"), str(folder / "target.spm"), str(folder / "vocab.json"),
+                          source_lang=source_lang)
+    assert isinstance(tok.punc_normalizer.__self__, sacremoses.MosesPunctNormalizer)  # sacremoses in use
+    engine = Engine.load(bundle)
+    cfg = DecodeConfig(strategy="greedy", max_len=2)
+    rewritten = 0
+    for text in MOSES_TEXTS:
+        want = tok(text).input_ids
+        normalised = tok.normalize(text)
+        rewritten += tok(normalised).input_ids != want
+        assert engine.inspect(text, cfg).source_ids.tolist() == want, (source_lang, text, normalised)
+    # Moses rewrites every text into other pieces (a normalising tokenizer would fail above)
+    # but the quote-and-comma ones: moved for English or for de/es/fr only, for no language never.
+    assert rewritten == len(MOSES_TEXTS) - (2 if source_lang is None else 1), rewritten
+
+
 def test_imported_marian_exports_back_as_the_same_model(marian: tuple[Path, Path], tmp_path: Path) -> None:
     """OPUS-MT → import → export-hf: transformers reads back the model it started from
     (swish, logits bias, Marian's own tokenizer files), logits within 1e-5 and the same
