@@ -19,7 +19,6 @@ from attnscope.core.config import DecodeConfig
 from attnscope.core.inference.inspection import Inspection
 from attnscope.core.inference.protocols import InspectionEngine
 
-
 PARTIAL_IDLE = 4.0  # after painting a partial result, stay idle this many times as long
 
 
