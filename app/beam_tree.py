@@ -28,6 +28,8 @@ MAX_LABELS = 160  # beyond this only nodes on surviving paths get a text label
 
 
 class BeamTree(LazyView, QWidget):
+    follows_partial = True  # the tree grows step by step while the decode runs
+
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state

@@ -19,7 +19,7 @@ from attnscope.core.config import DecodeConfig
 from attnscope.core.inference.inspection import Inspection
 from attnscope.core.inference.protocols import InspectionEngine
 
-PARTIAL_IDLE = 4.0  # after painting a partial result, stay idle this many times as long
+PARTIAL_IDLE = 8.0  # after painting a partial result, stay idle this many times as long
 
 
 class EngineLoader(Protocol):
@@ -54,7 +54,7 @@ class Controller(QObject):
         self.runner = InferenceRunner(engine, self, streaming=True)
         self.runner.result.connect(self._on_result)
         self.runner.partial.connect(self._on_partial)
-        self.runner.error.connect(self.error)
+        self.runner.error.connect(self._on_error)
         self._asked_at: dict[int, float] = {}
         self._first_painted: set[int] = set()
         self._next_partial_at = 0.0  # perf_counter time before which partials are not painted
@@ -105,7 +105,7 @@ class Controller(QObject):
 
         After the first, a partial is painted only once the GUI has been idle for
         ``PARTIAL_IDLE`` times as long as the previous paint took, so painting takes at most
-        a fifth of the time the decode could use (they share the interpreter, and on small
+        a ninth of the time the decode could use (they share the interpreter, and on small
         machines the cores): the tree and the translation still grow several times a second.
         """
         if not ins.steps:  # the views draw a decode from its first step on; this would blank them
@@ -115,7 +115,7 @@ class Controller(QObject):
             return
         self._first_painted.add(rid)
         t0 = time.perf_counter()
-        self.state.set_inspection(ins)
+        self.state.set_inspection(ins, growing=not first)  # the first: every view; then the tree
         QTimer.singleShot(0, lambda: self._on_partial_drawn(rid, t0, first))
 
     def _on_partial_drawn(self, rid: int, t0: float, first: bool) -> None:
@@ -124,6 +124,11 @@ class Controller(QObject):
         asked = self._asked_at.get(rid)
         if first and asked is not None:
             self.first_paint_ms.append((now - asked) * 1e3)
+
+    def _on_error(self, message: str) -> None:
+        if self.state.growing and self.state.inspection is not None:  # no final result will come
+            self.state.set_inspection(self.state.inspection)
+        self.error.emit(message)
 
     def _on_result(self, rid: int, ins: Inspection, engine_ms: float) -> None:
         self.state.set_inspection(ins)  # every visible view updates its items here

@@ -22,12 +22,19 @@ class LazyView:
 
     _dirty = True
     refresh_count = 0  # how many times refresh() really ran (tests, profiling)
+    # While a decode streams in, only views that grow with it (the tree) redraw on every
+    # partial result; the others drew its first step and catch up when it completes, so
+    # the window leaves the cores to the decode (AppState.growing).
+    follows_partial = False
 
     def on_screen(self) -> bool:
         return self.isVisible() and not self.visibleRegion().isEmpty()  # type: ignore[attr-defined]
 
     def schedule(self) -> None:
-        if self.on_screen():
+        state = getattr(self, "state", None)
+        if state is not None and getattr(state, "growing", False) and not self.follows_partial:
+            self._dirty = True
+        elif self.on_screen():
             self._run()
         else:
             self._dirty = True

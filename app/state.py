@@ -25,6 +25,7 @@ class AppState(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.inspection: Inspection | None = None
+        self.growing = False  # the inspection is a later partial result of a running decode
         self.node_id = 0
         self.path: PathView | None = None
         self.chain: list[int] = []  # node ids root .. selected node
@@ -39,8 +40,12 @@ class AppState(QObject):
         self._known: dict[int, str] = {}
 
     # -- model -> views ---------------------------------------------------------
-    def set_inspection(self, ins: Inspection) -> None:
-        """A new decode: select its best hypothesis, keep the step index where possible."""
+    def set_inspection(self, ins: Inspection, growing: bool = False) -> None:
+        """A new decode: select its best hypothesis, keep the step index where possible.
+
+        ``growing``: a later partial result of a decode still running; only views that
+        follow partials redraw (LazyView.follows_partial), the rest when it completes."""
+        self.growing = growing
         self.inspection = ins
         self._known = {}
         self._paths = {ins.best.node_id: ins.best}

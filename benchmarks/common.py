@@ -73,12 +73,32 @@ def write(name: str, data: dict[str, Any]) -> Path:
 
 
 def settle_window(app: Any, window: Any, timeout_s: float) -> None:
-    """Spin the Qt event loop until the window's latest request is drawn and no decode runs."""
+    """Run the Qt event loop until the window's latest request is drawn and no decode runs.
+
+    A real event loop that sleeps until something happens, as the application's does: a
+    loop polling ``processEvents`` would keep a core busy and slow the decode it measures."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
     ctrl = window.controller
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        app.processEvents()
-        if not ctrl.runner.busy and not ctrl._asked_at:
-            app.processEvents()
-            return
-        time.sleep(0.0005)
+
+    def settled() -> bool:
+        return not ctrl.runner.busy and not ctrl._asked_at
+
+    if not settled():
+        loop = QEventLoop()
+
+        def check(*_args: Any) -> None:
+            if settled():
+                loop.quit()
+
+        ctrl.timing.connect(check)  # a result is on screen
+        ctrl.runner.busy_changed.connect(check)  # or the runner went idle (an error, a drop)
+        deadline = QTimer(singleShot=True, interval=int(timeout_s * 1000))
+        deadline.timeout.connect(loop.quit)
+        deadline.start()
+        if not settled():
+            loop.exec()
+        deadline.stop()
+        ctrl.timing.disconnect(check)
+        ctrl.runner.busy_changed.disconnect(check)
+    app.processEvents()

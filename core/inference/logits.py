@@ -19,7 +19,7 @@ interval from the bin edges. The probability bars show the estimate, marked as s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -83,6 +83,9 @@ class StepLogits:
     tail_count: np.ndarray | None = None  # [R, B] int32 pieces not kept, per logit bin
     tail_lse: np.ndarray | None = None  # [R, B] float64 log-sum-exp of those logits, per bin
     tail_edges: np.ndarray | None = None  # [R, 2] float64 lowest and highest logit not kept
+    # (row, T) -> log Z_T of a dense row: the bars, the step table and the sampler's set
+    # each ask for it when a step is drawn; it is computed once.
+    _log_z_cache: dict[tuple[int, float], float] = field(default_factory=dict, compare=False, repr=False)
 
     # --- construction ---------------------------------------------------------------
     @classmethod
@@ -268,7 +271,10 @@ class StepLogits:
 
     def _row_log_partition(self, t: float, row: int) -> float:
         if self.dense:  # this row only: a view never needs the other beams' partitions
-            return float(_logsumexp(self.values[row].astype(np.float64) / t))
+            key = (row, t)
+            if key not in self._log_z_cache:
+                self._log_z_cache[key] = float(_logsumexp(self.values[row].astype(np.float64) / t))
+            return self._log_z_cache[key]
         return float(self.log_partition(t)[row])
 
     def log_probs(self, temperature: float, row: int = 0, top: int | None = None) -> tuple[np.ndarray, np.ndarray]:

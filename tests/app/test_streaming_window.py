@@ -109,3 +109,26 @@ def test_new_keystroke_cancels_the_running_decode(slow_window, qtbot):
     assert not any(p[0] == first and p[2] for p in painted)  # the first never completed on screen
     assert w.state.inspection.complete and w.state.inspection.text == second
     assert w.controller.runner.cancelled - cancelled_before == 1
+
+
+def test_later_partials_redraw_the_tree_and_the_rest_catches_up(slow_window, qtbot):
+    """While the decode runs, later partial results redraw the growing tree (and the text)
+    only; the bars and the step table keep the first step until the decode completes."""
+    w, runner, painted = slow_window
+    text = "The teacher reads a new book."
+    seen: list[tuple[int, bool, bool, int, int, int]] = []
+    w.state.inspection_changed.connect(lambda ins: seen.append(
+        (len(ins.steps), ins.complete, w.state.growing, w.tree.refresh_count, w.bars.refresh_count,
+         w.scrubber.refresh_count)) if ins.text == text else None)
+    w.sentence.set_text(text)
+    qtbot.waitUntil(lambda: bool(seen) and seen[-1][1], timeout=20_000)
+    first, *later, final = seen
+    assert not first[2] and first[0] == 1  # encoder and step 1: every view
+    assert later, "no partial result was painted between the first and the complete one"
+    assert all(p[2] for p in later)  # later partials are marked growing
+    assert [p[3] for p in later] == list(range(first[3] + 1, first[3] + 1 + len(later)))  # the tree: each
+    assert all(p[4] == first[4] and p[5] == first[5] for p in later)  # bars and table: not redrawn
+    assert not final[2] and final[4] > first[4] and final[5] > first[5]  # complete: they catch up
+    assert w.bars.refresh_count == final[4]
+    path = w.state.path
+    assert w.bars.top_ids[0] == int(np.argmax(path.step_logits.dense_values()[w.state.step]))
