@@ -204,8 +204,11 @@ def main() -> None:
     tok = Tokenizer.load(tmp / "float" / "spm.model")
     q8 = tmp / "int8"
     q8.mkdir()
+    from attnscope.core.inference.int8 import weights_for_this_cpu
+
+    weights8 = weights_for_this_cpu()  # what the window's 8-bit mode quantises to here
     for name in ("encoder.onnx", "decoder.onnx"):
-        quantize_8bit(tmp / "float" / name, q8 / name)
+        quantize_8bit(tmp / "float" / name, q8 / name, weights8)
     (q8 / "spm.model").write_bytes((tmp / "float" / "spm.model").read_bytes())
     from attnscope.core.bundle import Bundle
 
@@ -221,7 +224,7 @@ def main() -> None:
         "model": f"Marian-base shape: d{cfg.d_model}, {cfg.n_encoder_layers}+{cfg.n_decoder_layers} layers, "
                  f"{cfg.n_heads} heads, FFN {cfg.d_ff}, vocabulary {cfg.vocab_size}, random weights",
         "task": f"{len(SENTENCE.split())} words ({src_ids.shape[1]} source pieces with EOS), beam 4, {STEPS} steps",
-        "export_s": round(export_s, 2), "load_average_at_start": round(os.getloadavg()[0], 2), "systems": {}}
+        "export_s": round(export_s, 2), "int8_weights": weights8, "load_average_at_start": round(os.getloadavg()[0], 2), "systems": {}}
     engines = {}
     for threads in (1, 2):
         row: dict[str, Any] = {}

@@ -81,15 +81,26 @@ def test_8bit_attention_stays_close_to_float(tiny_run: Path, tiny_bundle: Path, 
         assert diff[f"{kind}_p99_abs_diff"] < 0.1, diff
 
 
-def test_8bit_shipped_model_translates_the_required_pairs_as_float(tmp_path: Path) -> None:
+@pytest.mark.parametrize("weights", ["uint8", "int8"])
+def test_8bit_shipped_model_translates_the_required_pairs_as_float(tmp_path: Path, weights: str) -> None:
+    import onnx
+
     from attnscope.core.bundle import DEFAULT_BUNDLE
     from attnscope.core.data.generate import required_pairs
+    from attnscope.core.inference.int8 import weights_for_this_cpu
     from attnscope.core.snapshot_export import attention_difference, quantize_8bit
     from attnscope.core.tokenizer import Tokenizer
 
+    if weights == "int8" and weights_for_this_cpu() != "int8":
+        pytest.skip("int8 weights are only chosen on CPUs with VNNI; this one has none")
     b = read_bundle(DEFAULT_BUNDLE)
     for g in ("encoder.onnx", "decoder.onnx"):
-        quantize_8bit(DEFAULT_BUNDLE / g, tmp_path / g)
+        quantize_8bit(DEFAULT_BUNDLE / g, tmp_path / g, weights)
+    want = {"uint8": onnx.TensorProto.UINT8, "int8": onnx.TensorProto.INT8}[weights]
+    q = onnx.load(str(tmp_path / "decoder.onnx"), load_external_data=False)
+    types = {t.name: t.data_type for t in q.graph.initializer}
+    matmul_weights = [types[n.input[1]] for n in q.graph.node if n.op_type == "MatMulInteger" and n.input[1] in types]
+    assert matmul_weights and set(matmul_weights) == {want}
     pairs = [(p.en, p.ko, None) for p in required_pairs()]
     diff = attention_difference(b, replace(b, graphs=tmp_path), Tokenizer.load(DEFAULT_BUNDLE / "spm.model"), pairs)
     assert diff["identical_greedy"] == f"{len(pairs)}/{len(pairs)}", diff
