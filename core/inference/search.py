@@ -135,10 +135,14 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype == np.float32:
         m32 = np.max(x, axis=-1, keepdims=True)
-        m32 = np.where(np.isfinite(m32), m32, np.float32(0.0))
+        if not np.isfinite(m32).all():  # a row of -inf stays -inf instead of NaN
+            m32 = np.where(np.isfinite(m32), m32, np.float32(0.0))
+        e = x - m32
+        np.exp(e, out=e)
+        total = e.sum(axis=-1, keepdims=True, dtype=np.float64)
         with np.errstate(divide="ignore"):
-            log_z = m32.astype(np.float64) + np.log(np.sum(np.exp(x - m32), axis=-1, keepdims=True, dtype=np.float64))
-        fast: np.ndarray = x.astype(np.float64) - log_z
+            log_z = m32.astype(np.float64) + np.log(total)
+        fast: np.ndarray = np.subtract(x, log_z, dtype=np.float64)
         return fast
     x = np.asarray(x, dtype=np.float64)
     m = np.max(x, axis=-1, keepdims=True)
