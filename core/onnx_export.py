@@ -403,6 +403,7 @@ def export_bundle(run: Path, out: Path, verify: bool = False, snapshots: bool = 
     ``quantize`` says so, see core.snapshot_export); ``heads.json`` is always measured."""
     t0 = time.perf_counter()
     model, tok, run_cfg = load_run_model(run)
+    source = _source_bundle(run)
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -435,8 +436,11 @@ def export_bundle(run: Path, out: Path, verify: bool = False, snapshots: bool = 
         if (run / "weights.safetensors").exists() else None
     if (run / "metrics.jsonl").exists():
         shutil.copyfile(run / "metrics.jsonl", staging / "metrics.jsonl")
-    atomic_write_json(staging / "config.json", config)
-    extras = add_heads_and_snapshots(run, staging, meta, snapshots=snapshots, quantize=quantize)
+    if source is not None:  # a bundle re-exported: what it measured when it was made comes along
+        extras = _carry_over(run, staging, source, config)
+    else:
+        atomic_write_json(staging / "config.json", config)
+        extras = add_heads_and_snapshots(run, staging, meta, snapshots=snapshots, quantize=quantize)
     config.update(extras)
     atomic_write_json(staging / "config.json", config)
     read_bundle(staging)  # the bundle we hand out must load
@@ -452,6 +456,36 @@ def export_bundle(run: Path, out: Path, verify: bool = False, snapshots: bool = 
     return report
 
 
+def _source_bundle(folder: Path) -> dict[str, Any] | None:
+    """The config.json of ``folder`` when it is a bundle of ours (not a training run)."""
+    try:
+        cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    is_bundle = "format_version" in cfg and (folder / "encoder.onnx").is_file()
+    return cfg if is_bundle and cfg.get("tokenizer", {}).get("file") == "spm.model" else None
+
+
+def _carry_over(source_dir: Path, staging: Path, source: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """Re-exporting a bundle from its own weights: its name, languages and provenance, and
+    what was measured from its training run (heads.json, piece_counts.json, the snapshots,
+    which keep their graphs) stay; the new graphs are stamped in the provenance. Returns
+    the config sections carried (heads, snapshots)."""
+    for key in ("name", "languages"):
+        if key in source:
+            config[key] = source[key]
+    old = dict(source.get("provenance") or {})
+    config["provenance"] = {**old, "reexported": {
+        "from": str(source_dir), "torch": torch.__version__, "onnx": onnx.__version__,
+        "python": platform.python_version(), "exported": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}}
+    for name in ("heads.json", "piece_counts.json"):
+        if (source_dir / name).is_file():
+            shutil.copyfile(source_dir / name, staging / name)
+    if (source_dir / "snapshots").is_dir():
+        shutil.copytree(source_dir / "snapshots", staging / "snapshots")
+    return {k: source[k] for k in ("heads", "snapshots") if k in source}
+
+
 def _verify_sentences(run: Path, n: int) -> list[str]:
     for name in ("test.tsv", "valid.tsv"):
         f = run / "data" / name
@@ -460,6 +494,11 @@ def _verify_sentences(run: Path, n: int) -> list[str]:
             if lines:
                 step = max(len(lines) // n, 1)
                 return lines[::step][:n]
+    source = _source_bundle(run)  # a bundle of the generated corpus: fresh sentences of it
+    if source is not None and (source.get("provenance") or {}).get("data", {}).get("kind") == "generated":
+        from attnscope.core.data.generate import generate_pairs, required_pairs
+
+        return list(dict.fromkeys([p.en for p in required_pairs()] + [p.en for p in generate_pairs(4 * n, seed=7)]))[:n]
     return ["I love you", "hello world"] * (n // 2)
 
 

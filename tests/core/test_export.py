@@ -38,3 +38,35 @@ def test_onnxruntime_matches_torch(tiny_run: Path, tiny_bundle: Path) -> None:
     assert report["identical_greedy"] == report["identical_beam4"] == len(sentences)
     for name, diff in report["max_abs_diff"].items():
         assert diff <= 1e-4, name
+
+
+def test_a_bundle_re_exported_from_its_weights_keeps_what_its_run_measured(tmp_path: Path) -> None:
+    """`attnscope export-onnx <bundle>`: new graphs from the bundle's own weights, and its
+    heads.json, piece counts, snapshots, name and provenance carried over unchanged."""
+    from attnscope.core.bundle import DEFAULT_BUNDLE, read_bundle
+    from attnscope.core.config import DecodeConfig
+    from attnscope.core.inference.engine import Engine
+    from attnscope.core.onnx_export import export_bundle
+
+    out = tmp_path / "again"
+    report = export_bundle(DEFAULT_BUNDLE, out)
+    src = json.loads((DEFAULT_BUNDLE / "config.json").read_text(encoding="utf-8"))
+    cfg = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    for name in ("heads.json", "piece_counts.json", "weights.safetensors", "spm.model"):
+        assert (out / name).read_bytes() == (DEFAULT_BUNDLE / name).read_bytes(), name
+    shipped = sorted(p.relative_to(DEFAULT_BUNDLE) for p in (DEFAULT_BUNDLE / "snapshots").rglob("*") if p.is_file())
+    assert shipped and sorted(p.relative_to(out) for p in (out / "snapshots").rglob("*") if p.is_file()) == shipped
+    for key in ("name", "languages", "model", "heads", "snapshots"):
+        assert cfg[key] == src[key], key
+    old = {k: v for k, v in cfg["provenance"].items() if k != "reexported"}
+    assert old == src["provenance"] and cfg["provenance"]["reexported"]["from"] == str(DEFAULT_BUNDLE)
+    assert report["snapshots"] == src["snapshots"]
+    bundle = read_bundle(out)
+    assert [(i.name, i.meta) for i in bundle.snapshots()] == \
+        [(i.name, i.meta) for i in read_bundle(DEFAULT_BUNDLE).snapshots()]
+    beam = DecodeConfig(strategy="beam", beam_size=4)
+    new, ref = Engine.load(out, threads=1), Engine.load(DEFAULT_BUNDLE, threads=1)
+    for text in ("I love you", "The teacher reads a new book.", "She eats an apple."):
+        assert new.inspect(text, beam).translation == ref.inspect(text, beam).translation
+    first = bundle.snapshots()[0].name
+    assert Engine.load(out, threads=1, snapshot=first).inspect("I love you", beam).steps
