@@ -65,6 +65,8 @@ class IoBindingRunner:
         providers = runner.decoder.get_providers()  # type: ignore[attr-defined]
         self._gather = ort.InferenceSession(_gather_graph(), providers=providers)
         self._cross: tuple[np.ndarray, np.ndarray, Any, Any] | None = None  # host arrays -> device copies
+        names = [o.name for o in runner.decoder.get_outputs()]  # type: ignore[attr-defined]
+        self._has_norms = "self_vnorm" in names
 
     def _on_device(self, a: np.ndarray) -> Any:
         import onnxruntime as ort
@@ -98,12 +100,16 @@ class IoBindingRunner:
                 io.bind_ortvalue_input(name, past.value)
             else:  # the first step's empty cache (bind_cpu_input misreads a zero-size shape)
                 io.bind_ortvalue_input(name, self._on_device(past))
-        for name in ("logits", "self_attn", "cross_attn"):
+        host = ["logits", "self_attn", "cross_attn"]
+        if self._has_norms:  # the new piece's value norms (norm-based attention), as the plain runner
+            host.append("self_vnorm")
+        for name in host:
             io.bind_output(name, "cpu")
         for name in ("present_k", "present_v"):
             io.bind_output(name, self.device)
         sess.run_with_iobinding(io)  # type: ignore[attr-defined]
-        logits, self_attn, cross_attn, present_k, present_v = io.get_outputs()  # in binding order
-        cache_k, cache_v = DeviceTensor(self, present_k), DeviceTensor(self, present_v)
+        out = io.get_outputs()  # in binding order
+        logits, self_attn, cross_attn = out[0], out[1], out[2]
+        cache_k, cache_v = DeviceTensor(self, out[-2]), DeviceTensor(self, out[-1])
         return StepOutput(logits.numpy(), cache_k, cache_v,  # type: ignore[arg-type]  # device-resident
-                          self_attn.numpy(), cross_attn.numpy())
+                          self_attn.numpy(), cross_attn.numpy(), out[3].numpy() if self._has_norms else None)

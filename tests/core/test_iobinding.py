@@ -28,6 +28,8 @@ def test_bound_cache_decodes_exactly_as_the_plain_runner(cfg: DecodeConfig) -> N
         np.testing.assert_allclose(x.logits.dense_values(), y.logits.dense_values(), atol=1e-5)
         np.testing.assert_allclose(x.self_attention, y.self_attention, atol=1e-6)
         np.testing.assert_allclose(x.cross_attention, y.cross_attention, atol=1e-6)
+        assert x.self_value_norms is not None and y.self_value_norms is not None  # norm-based attention too
+        np.testing.assert_allclose(x.self_value_norms, y.self_value_norms, atol=1e-5)
 
 
 def test_device_gather_picks_the_rows() -> None:
