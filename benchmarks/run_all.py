@@ -20,6 +20,7 @@ BENCHES = [
     ["benchmarks.bench_inference"],
     ["benchmarks.bench_contributions"],
     ["benchmarks.bench_real_size"],
+    ["benchmarks.bench_gpu"],
     ["benchmarks.bench_nllb_size", "--verify"],
     ["benchmarks.bench_app"],
     ["benchmarks.stress_inspect"],
@@ -42,6 +43,7 @@ def table() -> str:
         return json.loads(f.read_text()) if f.exists() else {}
 
     inf, app, tr, st = load("inference"), load("app"), load("train_default"), load("stress")
+    gpu = load("gpu")
     co = load("contributions")
     rs = load("real_size")
     nl = load("nllb_size")
@@ -75,6 +77,10 @@ def table() -> str:
          _get(rs, "window.first_paint.p95_ms"), "p50 ≤ 60"),
         ("  … keystroke → complete / inspection time", _get(rs, "window.complete_over_inspection"), None, "≤ 1.2"),
         ("  … memory per inspection (MB)", _get(rs, "memory_per_inspection.total_mb"), None, ""),
+        ("  … on CUDA, cache on the device (ms) / speedup over the CPU at 2 threads"
+         + (f" ({gpu['skipped']})" if gpu.get("skipped") else ""),
+         _get(gpu, "systems.cuda_cache_on_device.p50_ms"), _get(gpu, "systems.cuda_cache_on_device.speedup_vs_cpu"),
+         ""),
         ("NLLB-600M shape (vocabulary 256 206): import time (s) / peak RSS of the import (MB)",
          _get(nl, "import.report.import_s"), _get(nl, "import.peak_rss_mb"), "< 24 GB"),
         ("NLLB-1.3B shape: import time (s) / peak RSS of the import (MB), external-data graphs",
