@@ -166,7 +166,7 @@ class StepScrubber(LazyView, QWidget):
         logits = path.step_logits[step]
         ids, logp = logits.log_probs(self.state.display_temperature, top=TOP)
         approx = "" if logits.exact_at(self.state.display_temperature) else "≈"  # as the bars mark it
-        for r, (pid, lp) in enumerate(zip(ids[:TOP].tolist(), logp[:TOP].tolist(), strict=True)):
+        for r, (pid, lp) in enumerate(zip(ids.tolist(), logp.tolist(), strict=True)):
             colour = t.accent if pid == path.target_ids[step] else t.text
             p = float(np.exp(lp))  # as the bars print it: tiny values in scientific notation
             for c, text in enumerate((self.state.piece(pid), approx + (f"{p:.3f}" if p >= 5e-4 else f"{p:.0e}"),

@@ -60,7 +60,10 @@ class StableLabel(QWidget):
     def set_forms(self, *forms: str) -> None:
         """One line: the first of ``forms`` (the full text, then shorter ones) that fits the
         width, or else the last one cut with "…"; again on every resize. When the text
-        shown is not the full one, the full one is the label's tooltip."""
+        shown is not the full one, the full one is the label's tooltip. The same forms again
+        (a refresh that changed nothing here) cost nothing: the width is handled on resize."""
+        if forms == self._forms:
+            return
         self._forms = forms
         self._show_form()
 

@@ -58,14 +58,13 @@ def main() -> int:
     from attnscope.core.inference.engine import Engine, OrtRunner
     from attnscope.core.inference.iobinding import IoBindingRunner
     from attnscope.core.tokenizer import Tokenizer
-    from benchmarks.bench_real_size import SENTENCE, STEPS, attnscope_bundle
+    from benchmarks.bench_real_size import SENTENCE, STEPS, attnscope_bundle, model_description
 
     tmp = Path(tempfile.mkdtemp(prefix="attnscope-gpu-"))
     cfg, bundle, export_s = attnscope_bundle(tmp)
     tok = Tokenizer.load(tmp / "spm.model")
     cuda = OrtRunner(bundle, 2, want_cuda=not a.cpu_check)
-    res["model"] = (f"Marian-base shape: d{cfg.d_model}, {cfg.n_encoder_layers}+{cfg.n_decoder_layers} layers, "
-                    f"{cfg.n_heads} heads, FFN {cfg.d_ff}, vocabulary {cfg.vocab_size}, random weights")
+    res["model"] = model_description(cfg)
     res["export_s"] = round(export_s, 2)
     if cuda.provider != "CUDA" and not a.cpu_check:
         res["skipped"] = ("onnxruntime lists CUDA but the session fell back to the CPU "
@@ -76,8 +75,10 @@ def main() -> int:
     import subprocess
 
     smi = shutil.which("nvidia-smi")
-    res["gpu"] = subprocess.run([smi, "--query-gpu=name,memory.total", "--format=csv,noheader"], capture_output=True,
-                                text=True, check=False).stdout.strip() or None if smi else None
+    res["gpu"] = None
+    if smi:
+        query = [smi, "--query-gpu=name,memory.total", "--format=csv,noheader"]
+        res["gpu"] = subprocess.run(query, capture_output=True, text=True, check=False).stdout.strip() or None
     dcfg = DecodeConfig(strategy="beam", beam_size=4, max_len=STEPS)
     engines = {
         "cuda_cache_on_device": Engine(bundle, tok, IoBindingRunner(cuda, "cpu" if a.cpu_check else None), "CUDA"),

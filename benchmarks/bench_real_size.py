@@ -71,6 +71,11 @@ def attnscope_bundle(out: Path) -> tuple[Any, Any, float]:
     return cfg, Bundle(out, {}, cfg), export_s
 
 
+def model_description(cfg: Any) -> str:
+    return (f"Marian-base shape: d{cfg.d_model}, {cfg.n_encoder_layers}+{cfg.n_decoder_layers} layers, "
+            f"{cfg.n_heads} heads, FFN {cfg.d_ff}, vocabulary {cfg.vocab_size}, random weights")
+
+
 def marian_folder(out: Path) -> Path:
     """A transformers MarianMTModel folder of the same shape (random weights, safetensors)."""
     import torch
@@ -244,8 +249,7 @@ def main() -> None:
     dcfg = DecodeConfig(strategy="beam", beam_size=4, max_len=STEPS)
     src_ids = torch.tensor([tok.encode(SENTENCE) + [3]])
     res: dict[str, Any] = {
-        "model": f"Marian-base shape: d{cfg.d_model}, {cfg.n_encoder_layers}+{cfg.n_decoder_layers} layers, "
-                 f"{cfg.n_heads} heads, FFN {cfg.d_ff}, vocabulary {cfg.vocab_size}, random weights",
+        "model": model_description(cfg),
         "task": f"{len(SENTENCE.split())} words ({src_ids.shape[1]} source pieces with EOS), beam 4, {STEPS} steps",
         "export_s": round(export_s, 2), "int8_weights": weights8, "load_average_at_start": round(os.getloadavg()[0], 2), "systems": {}}
     engines = {}

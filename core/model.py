@@ -98,11 +98,18 @@ class MultiHeadAttention(nn.Module):
         return self.split(self.w_k(x)), self.split(self.w_v(x))  # (B, H, S, d_k) each
 
     def attend(self, query: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
-        q = self.split(self.w_q(query))  # (B, H, T, d_k)
+        return self.attend_heads(self.split(self.w_q(query)), k, v, mask)
+
+    def weights(self, q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:
+        """softmax(Q K^T / sqrt(d_k) + mask) of projected queries q (B, H, T, d_k): (B, H, T, S)."""
         scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_k)  # (B, H, T, S)
         if mask is not None:
             scores = scores + mask  # additive: 0 where allowed, NEG_INF where not
-        probs = scores.softmax(dim=-1)  # (B, H, T, S)
+        return scores.softmax(dim=-1)
+
+    def attend_heads(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+        """``attend`` after the query projection: q (B, H, T, d_k) -> ((B, T, D), probabilities)."""
+        probs = self.weights(q, k, mask)  # (B, H, T, S)
         out = self.dropout(probs) @ v  # (B, H, T, d_k)
         b, _, t, _ = out.shape
         out = out.transpose(1, 2).reshape(b, t, self.n_heads * self.d_k)  # (B, T, D)

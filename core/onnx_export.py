@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
 import platform
 import shutil
 import time
@@ -27,7 +26,7 @@ from attnscope.core.contributions import CONTRIB_INPUTS, CONTRIB_OUTPUTS, Contri
 from attnscope.core.inference.engine import EncoderOutput, Engine, StepOutput
 from attnscope.core.inference.familiarity import write_piece_counts
 from attnscope.core.inference.logits import difference
-from attnscope.core.model import NEG_INF, DecoderLayer, EncoderLayer, Transformer
+from attnscope.core.model import NEG_INF, DecoderLayer, EncoderLayer, MultiHeadAttention, Transformer
 from attnscope.core.runlog import read_metrics
 from attnscope.core.snapshot_export import add_heads_and_snapshots
 from attnscope.core.tokenizer import Tokenizer
@@ -65,17 +64,14 @@ class EncoderGraph(nn.Module):
     def __init__(self, model: Transformer) -> None:
         super().__init__()
         self.model = model
-        with torch.no_grad():  # constants of the graph, made once here
-            for i, layer in enumerate(model.encoder):
-                sa = cast(EncoderLayer, layer).self_attn
-                self.register_buffer(f"qkv_w{i}", torch.cat([sa.w_q.weight, sa.w_k.weight, sa.w_v.weight]))
-                self.register_buffer(f"qkv_b{i}", torch.cat([sa.w_q.bias, sa.w_k.bias, sa.w_v.bias]))
-                self.register_buffer(f"gram{i}", _gram(sa))
-            for i, layer in enumerate(model.decoder):
-                ca = cast(DecoderLayer, layer).cross_attn
-                self.register_buffer(f"kv_w{i}", torch.cat([ca.w_k.weight, ca.w_v.weight]))
-                self.register_buffer(f"kv_b{i}", torch.cat([ca.w_k.bias, ca.w_v.bias]))
-                self.register_buffer(f"cross_gram{i}", _gram(ca))
+        for i, layer in enumerate(model.encoder):
+            sa = cast(EncoderLayer, layer).self_attn
+            _stacked(self, f"qkv{i}", sa.w_q, sa.w_k, sa.w_v)
+            self.register_buffer(f"gram{i}", _gram(sa))
+        for i, layer in enumerate(model.decoder):
+            ca = cast(DecoderLayer, layer).cross_attn
+            _stacked(self, f"kv{i}", ca.w_k, ca.w_v)
+            self.register_buffer(f"cross_gram{i}", _gram(ca))
 
     def forward(self, src_ids: Tensor, src_mask: Tensor) -> tuple[Tensor, ...]:
         m = self.model
@@ -85,9 +81,9 @@ class EncoderGraph(nn.Module):
         for i, layer in enumerate(m.encoder):
             lay = cast(EncoderLayer, layer)
             sa = lay.self_attn
-            qkv = F.linear(lay.sub1.inp(x), getattr(self, f"qkv_w{i}"), getattr(self, f"qkv_b{i}"))
+            qkv = F.linear(lay.sub1.inp(x), getattr(self, f"qkv{i}_w"), getattr(self, f"qkv{i}_b"))
             q, k, v = (sa.split(t) for t in qkv.chunk(3, dim=-1))  # (B, H, S, d_k) each
-            a, probs = _attend(sa, q, k, v, mask)
+            a, probs = sa.attend_heads(q, k, v, mask)
             x = lay.sub1.out(x, a)
             x = lay.sub2.out(x, lay.ffn(lay.sub2.inp(x)))
             attns.append(probs)
@@ -96,8 +92,8 @@ class EncoderGraph(nn.Module):
         keys, values, cross_norms = [], [], []
         for i, layer in enumerate(m.decoder):
             ca = cast(DecoderLayer, layer).cross_attn
-            k, v = (ca.split(t) for t in F.linear(memory, getattr(self, f"kv_w{i}"),
-                                                   getattr(self, f"kv_b{i}")).chunk(2, dim=-1))
+            k, v = (ca.split(t) for t in F.linear(memory, getattr(self, f"kv{i}_w"),
+                                                   getattr(self, f"kv{i}_b")).chunk(2, dim=-1))
             keys.append(k)
             values.append(v)
             cross_norms.append(_gram_norms(v, getattr(self, f"cross_gram{i}")))
@@ -105,28 +101,25 @@ class EncoderGraph(nn.Module):
                 torch.stack(norms), torch.stack(cross_norms))
 
 
-def _gram(attn: Any) -> Tensor:
+def _stacked(graph: nn.Module, name: str, *linears: nn.Linear) -> None:
+    """Buffers ``<name>_w`` / ``<name>_b``: the linears' weights and biases stacked, so the
+    graph computes their projections of one input as one Gemm."""
+    with torch.no_grad():
+        graph.register_buffer(f"{name}_w", torch.cat([lin.weight for lin in linears]))
+        graph.register_buffer(f"{name}_b", torch.cat([lin.bias for lin in linears]))
+
+
+def _gram(attn: MultiHeadAttention) -> Tensor:
     """(H, d_k, d_k) Gram matrices G_h = W_O^h W_O^h^T of an attention's output projection."""
-    w_o = attn.w_o.weight.t().reshape(attn.n_heads, attn.d_k, -1)  # (H, d_k, D): W_O^h stacked
-    return w_o @ w_o.transpose(-2, -1)
+    with torch.no_grad():
+        w_o = attn.w_o.weight.t().reshape(attn.n_heads, attn.d_k, -1)  # (H, d_k, D): W_O^h stacked
+        return w_o @ w_o.transpose(-2, -1)
 
 
 def _gram_norms(v: Tensor, gram: Tensor) -> Tensor:
     """``MultiHeadAttention.value_norms`` of v (B, H, S, d_k) as sqrt(v G_h v^T) (B, H, S):
     ||v W_O^h|| from 1/8 of W_O's bytes at d_k = 64."""
     return ((v @ gram) * v).sum(dim=-1).clamp_min(0.0).sqrt()
-
-
-def _attend(attn: Any, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
-    """``MultiHeadAttention.attend`` after the query projection: (output (B, S, D), probs)."""
-    scores = q @ k.transpose(-2, -1) / math.sqrt(attn.d_k)
-    if mask is not None:
-        scores = scores + mask
-    probs = scores.softmax(dim=-1)
-    out = probs @ v  # (B, H, T, d_k)
-    b, _, t, _ = out.shape
-    out = out.transpose(1, 2).reshape(b, t, attn.n_heads * attn.d_k)
-    return F.linear(out, attn.w_o.weight, attn.w_o.bias), probs
 
 
 class DecoderStepGraph(nn.Module):
@@ -142,12 +135,10 @@ class DecoderStepGraph(nn.Module):
     def __init__(self, model: Transformer) -> None:
         super().__init__()
         self.model = model
-        with torch.no_grad():  # constants of the graph, made once here
-            for i, layer in enumerate(model.decoder):
-                sa = cast(DecoderLayer, layer).self_attn
-                self.register_buffer(f"qkv_w{i}", torch.cat([sa.w_q.weight, sa.w_k.weight, sa.w_v.weight]))
-                self.register_buffer(f"qkv_b{i}", torch.cat([sa.w_q.bias, sa.w_k.bias, sa.w_v.bias]))
-                self.register_buffer(f"gram{i}", _gram(sa))  # (H, d_k, d_k)
+        for i, layer in enumerate(model.decoder):
+            sa = cast(DecoderLayer, layer).self_attn
+            _stacked(self, f"qkv{i}", sa.w_q, sa.w_k, sa.w_v)
+            self.register_buffer(f"gram{i}", _gram(sa))  # (H, d_k, d_k)
 
     def forward(self, token: Tensor, position: Tensor, src_mask: Tensor, cross_k: Tensor,
                 cross_v: Tensor, past_k: Tensor, past_v: Tensor) -> tuple[Tensor, ...]:
@@ -161,7 +152,7 @@ class DecoderStepGraph(nn.Module):
             h, dk = sa.n_heads, sa.d_k
             d = h * dk
             x = lay.sub1.inp(y)
-            qkv = F.linear(x, getattr(self, f"qkv_w{i}"), getattr(self, f"qkv_b{i}"))  # (B, 3D): one Gemm
+            qkv = F.linear(x, getattr(self, f"qkv{i}_w"), getattr(self, f"qkv{i}_b"))  # (B, 3D): one Gemm
             q = qkv[:, :d].reshape(-1, h, 1, dk)
             k = torch.cat([past_k[i], qkv[:, d:2 * d].reshape(-1, h, 1, dk)], dim=2)  # (B, H, P+1, d_k)
             v_new = qkv[:, 2 * d:].reshape(-1, h, 1, dk)
@@ -182,14 +173,12 @@ class DecoderStepGraph(nn.Module):
                 torch.stack(norms))
 
 
-def _attend_one(attn: Any, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
-    """``MultiHeadAttention.attend`` for one query row per sequence: q (B, H, 1, d_k) ->
+def _attend_one(attn: MultiHeadAttention, q: Tensor, k: Tensor, v: Tensor,
+                mask: Tensor | None) -> tuple[Tensor, Tensor]:
+    """``MultiHeadAttention.attend_heads`` for one query row per sequence: q (B, H, 1, d_k) ->
     (output (B, D), probabilities (B, H, 1, S)). With one row, (B, H, 1, d_k) is already
-    laid out as the concatenated heads."""
-    scores = q @ k.transpose(-2, -1) / math.sqrt(attn.d_k)
-    if mask is not None:
-        scores = scores + mask
-    probs = scores.softmax(dim=-1)
+    laid out as the concatenated heads: no transpose."""
+    probs = attn.weights(q, k, mask)
     out = (probs @ v).reshape(-1, attn.n_heads * attn.d_k)
     return F.linear(out, attn.w_o.weight, attn.w_o.bias), probs
 

@@ -129,28 +129,21 @@ def length_penalty(n: int, alpha: float, kind: str = "gnmt") -> float:
 def log_softmax(x: np.ndarray) -> np.ndarray:
     """Numerically stable log-softmax over the last axis, returned in float64.
 
-    float32 logits (what the graphs return) take their exponentials in float32 (1e-7 a
-    term) and every sum and the result in float64: within 1e-8 of the all-float64 path and
-    three times faster over a beam of 58k-piece rows."""
+    The exponentials are taken in the logits' own precision, every sum and the result in
+    float64: float32 logits (what the graphs return) stay within 1e-8 of an all-float64
+    log-softmax at a third of its cost over a beam of 58k-piece rows."""
     x = np.asarray(x)
-    if x.dtype == np.float32:
-        m32 = np.max(x, axis=-1, keepdims=True)
-        if not np.isfinite(m32).all():  # a row of -inf stays -inf instead of NaN
-            m32 = np.where(np.isfinite(m32), m32, np.float32(0.0))
-        e = x - m32
-        np.exp(e, out=e)
-        total = e.sum(axis=-1, keepdims=True, dtype=np.float64)
-        with np.errstate(divide="ignore"):
-            log_z = m32.astype(np.float64) + np.log(total)
-        fast: np.ndarray = np.subtract(x, log_z, dtype=np.float64)
-        return fast
-    x = np.asarray(x, dtype=np.float64)
+    if x.dtype != np.float32:
+        x = np.asarray(x, dtype=np.float64)
     m = np.max(x, axis=-1, keepdims=True)
     if not np.isfinite(m).all():  # a row of -inf stays -inf instead of NaN
-        m = np.where(np.isfinite(m), m, 0.0)
-    s = x - m
+        m = np.where(np.isfinite(m), m, 0.0).astype(x.dtype)
+    e = x - m
+    np.exp(e, out=e)
+    total = e.sum(axis=-1, keepdims=True, dtype=np.float64)
     with np.errstate(divide="ignore"):
-        out: np.ndarray = s - np.log(np.sum(np.exp(s), axis=-1, keepdims=True))
+        log_z = m.astype(np.float64) + np.log(total)
+    out: np.ndarray = np.subtract(x, log_z, dtype=np.float64)
     return out
 
 
