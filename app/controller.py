@@ -121,6 +121,7 @@ class Controller(QObject):
     def _on_partial_drawn(self, rid: int, t0: float, first: bool) -> None:
         now = time.perf_counter()
         self._next_partial_at = now + PARTIAL_IDLE * (now - t0)
+        self.runner.hold_partials(rid, self._next_partial_at)  # the decode skips building those
         asked = self._asked_at.get(rid)
         if first and asked is not None:
             self.first_paint_ms.append((now - asked) * 1e3)

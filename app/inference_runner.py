@@ -7,7 +7,9 @@ a result is delivered only if its id is still the newest.
 
 With ``streaming`` the engine's partial Inspections (encoder, then every step) come out
 as ``partial`` while the decode runs. They are coalesced: the worker keeps only the
-newest one in a one-slot mailbox, so a slow paint never queues up stale steps.
+newest one in a one-slot mailbox, so a slow paint never queues up stale steps. A partial
+is not even assembled while the GUI has said, with ``hold_partials``, that it will not
+paint the next one yet.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 from attnscope.core.config import DecodeConfig
 from attnscope.core.inference.inspection import Inspection
-from attnscope.core.inference.protocols import CancelFn, InspectionEngine, Inspector, ProgressFn
+from attnscope.core.inference.protocols import CancelFn, DueFn, InspectionEngine, Inspector, ProgressFn
 
 
 def run_inspection(engine: Inspector | InspectionEngine, text: str, config: DecodeConfig,
-                  progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> tuple[object, float]:
+                  progress: ProgressFn | None = None, cancel: CancelFn | None = None,
+                  progress_due: DueFn | None = None) -> tuple[object, float]:
     """The engine call itself, Qt-free: its result (an Inspection) and the wall time in ms.
 
     With ``progress``/``cancel`` the engine must be an InspectionEngine (it streams)."""
@@ -32,7 +35,8 @@ def run_inspection(engine: Inspector | InspectionEngine, text: str, config: Deco
     if progress is None and cancel is None:
         ins = engine.inspect(text, config)
     else:
-        ins = cast(InspectionEngine, engine).inspect(text, config, progress=progress, cancel=cancel)
+        ins = cast(InspectionEngine, engine).inspect(text, config, progress=progress, cancel=cancel,
+                                                     progress_due=progress_due)
     return ins, (time.perf_counter() - t0) * 1e3
 
 
@@ -62,16 +66,31 @@ class _Mailbox:
         return item
 
 
+class _Gate:
+    """The GUI's word on partials: none wanted for request ``held[0]`` before ``held[1]``."""
+
+    def __init__(self) -> None:
+        self.held = (0, 0.0)  # replaced whole from the GUI thread, read whole by the worker
+
+    def due(self, request_id: int) -> bool:
+        rid, until = self.held
+        return rid != request_id or time.perf_counter() >= until
+
+
 class _Job(QRunnable):
     """One engine call on a pool thread; reports through ``signals`` (queued to the GUI)."""
 
     def __init__(self, signals: _Signals, request_id: int, engine: Inspector | InspectionEngine, text: str,
-                 config: DecodeConfig, mailbox: _Mailbox | None) -> None:
+                 config: DecodeConfig, mailbox: _Mailbox | None, gate: _Gate | None = None) -> None:
         super().__init__()
         self.signals, self.request_id = signals, request_id
         self.engine, self.text, self.config = engine, text, config
-        self.mailbox = mailbox
+        self.mailbox, self.gate = mailbox, gate
         self.cancelled = threading.Event()
+
+    def _due(self) -> bool:
+        """Assemble the next partial only if the GUI would paint it."""
+        return self.gate is None or self.gate.due(self.request_id)
 
     def _progress(self, ins: Inspection, t0: float) -> None:
         assert self.mailbox is not None
@@ -82,10 +101,11 @@ class _Job(QRunnable):
         t0 = time.perf_counter()
         progress: ProgressFn | None = None
         cancel: CancelFn | None = None
+        due: DueFn | None = None
         if self.mailbox is not None:
-            progress, cancel = (lambda ins: self._progress(ins, t0)), self.cancelled.is_set
+            progress, cancel, due = (lambda ins: self._progress(ins, t0)), self.cancelled.is_set, self._due
         try:
-            ins, ms = run_inspection(self.engine, self.text, self.config, progress, cancel)
+            ins, ms = run_inspection(self.engine, self.text, self.config, progress, cancel, due)
         except Exception as exc:  # noqa: BLE001 - any engine error becomes a status message
             self.signals.failed.emit(self.request_id, f"{type(exc).__name__}: {exc}")
             return
@@ -118,6 +138,7 @@ class InferenceRunner(QObject):
         self._running: threading.Event | None = None
         self._pending: tuple[int, str, DecodeConfig] | None = None
         self._mailbox = _Mailbox()
+        self._gate = _Gate()
         # A private one-thread pool: Qt owns the thread, and the pool's destructor waits
         # for a running job instead of aborting the way a destroyed running QThread does.
         self._pool = QThreadPool(self)
@@ -138,6 +159,11 @@ class InferenceRunner(QObject):
             self.cancelled += 1
         return self.latest_id
 
+    def hold_partials(self, request_id: int, until: float) -> None:
+        """No partial of ``request_id`` is wanted before ``until`` (``time.perf_counter``):
+        the decode does not assemble one until then."""
+        self._gate.held = (request_id, until)
+
     @property
     def busy(self) -> bool:
         return self._running is not None
@@ -157,7 +183,8 @@ class InferenceRunner(QObject):
             return
         rid, text, config = self._pending
         self._pending = None
-        job = _Job(self._signals, rid, self.engine, text, config, self._mailbox if self.streaming else None)
+        job = _Job(self._signals, rid, self.engine, text, config, self._mailbox if self.streaming else None,
+                   self._gate)
         self._running = job.cancelled
         self.busy_changed.emit(True)
         self._pool.start(job)

@@ -52,6 +52,7 @@ class Runner(Protocol):
 
 ProgressFn = Callable[[Inspection], None]  # receives partial Inspections during a decode
 CancelFn = Callable[[], bool]  # True: stop before the next decoder step
+DueFn = Callable[[], bool]  # False: the next partial is not wanted yet (nothing is assembled)
 StepFn = Callable[[EncoderOutput, tuple[StepRecord, ...], Search], None]
 
 
@@ -249,13 +250,15 @@ class Engine:
         return self.tokenizer.piece_id(piece)
 
     def inspect(self, text: str, config: DecodeConfig | None = None, progress: ProgressFn | None = None,
-                cancel: CancelFn | None = None) -> Inspection:
+                cancel: CancelFn | None = None, progress_due: DueFn | None = None) -> Inspection:
         """Decode ``text``; the Inspection holds the tree, attention and logits of every step.
 
         ``progress`` receives partial Inspections as the decode goes (``complete`` False):
         the encoder's alone, then one after every decoder step, so a window can paint a
-        base-size model before its search ends. ``cancel`` is asked before every step; when
-        it answers True the decode stops there and the partial result so far is returned.
+        base-size model before its search ends. ``progress_due`` is asked before each of
+        those is assembled; False skips it (a window that will not paint the next one yet
+        saves the decode that work). ``cancel`` is asked before every step; when it answers
+        True the decode stops there and the partial result so far is returned.
         """
         cfg = config or DecodeConfig()
         t0 = time.perf_counter()
@@ -294,6 +297,8 @@ class Engine:
         on_step: StepFn | None = None
         if progress is not None:
             def on_step(enc: EncoderOutput, steps: tuple[StepRecord, ...], search: Search) -> None:
+                if progress_due is not None and not progress_due():
+                    return
                 ms = (time.perf_counter() - t0) * 1e3
                 progress(assemble(enc, steps, search.result(), {"total": ms, "steps": float(len(steps))}, False))
 
@@ -384,7 +389,7 @@ def decode(runner: Runner, src: np.ndarray, cfg: DecodeConfig, m: ModelConfig, o
                     always[row_of[node.parent]].append(node.token)
         steps.append(StepRecord(
             node_ids=alive,
-            logits=StepLogits.keep(out.logits, always),
+            logits=StepLogits.keep(out.logits, always, log_z=search.last_log_z),
             self_attention=out.self_attn[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,t+1] -> [L,H,K,t+1]
             cross_attention=out.cross_attn[:, :, :, 0, :].transpose(0, 2, 1, 3),  # [L,K,H,1,S] -> [L,H,K,S]
             self_value_norms=None if vn is None else vn[..., 0].transpose(0, 2, 1),  # [L,K,H,1] -> [L,H,K]

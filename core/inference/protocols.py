@@ -12,10 +12,11 @@ from attnscope.core.config import DecodeConfig, ModelConfig
 from attnscope.core.inference.inspection import Inspection
 from attnscope.core.tokenizer import PieceTokenizer, SpecialIds
 
-__all__ = ["CancelFn", "InspectionEngine", "Inspector", "PieceTokenizer", "ProgressFn"]
+__all__ = ["CancelFn", "DueFn", "InspectionEngine", "Inspector", "PieceTokenizer", "ProgressFn"]
 
 ProgressFn = Callable[[Inspection], None]  # receives partial Inspections during a decode
 CancelFn = Callable[[], bool]  # True: stop before the next decoder step
+DueFn = Callable[[], bool]  # False: the next partial is not wanted yet (nothing is assembled)
 
 
 class InspectionEngine(Protocol):
@@ -42,7 +43,7 @@ class InspectionEngine(Protocol):
     def set_source_language(self, code: str) -> None: ...
     def target_language(self, cfg: DecodeConfig, code: str) -> DecodeConfig: ...  # cfg decoding into ``code``
     def inspect(self, text: str, config: DecodeConfig | None = None, progress: ProgressFn | None = None,
-                cancel: CancelFn | None = None) -> Inspection: ...
+                cancel: CancelFn | None = None, progress_due: DueFn | None = None) -> Inspection: ...
 
 
 class Inspector(Protocol):

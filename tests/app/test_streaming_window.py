@@ -132,3 +132,33 @@ def test_later_partials_redraw_the_tree_and_the_rest_catches_up(slow_window, qtb
     assert w.bars.refresh_count == final[4]
     path = w.state.path
     assert w.bars.top_ids[0] == int(np.argmax(path.step_logits.dense_values()[w.state.step]))
+
+
+def test_partials_the_window_will_not_paint_are_not_assembled(slow_window, qtbot, monkeypatch):
+    """After painting a partial the window idles a while; the decode builds no partial
+    result meant for that while (it would be thrown away unpainted)."""
+    import attnscope.app.controller as controller
+
+    w, runner, painted = slow_window
+    monkeypatch.setattr(controller, "PARTIAL_IDLE", 1e4)  # after the first paint: none before the end
+    engine = w.controller.runner.engine
+    plain = engine.inspect
+    assembled: list[int] = []
+
+    def counting(text, config=None, progress=None, cancel=None, progress_due=None):
+        def count(ins):
+            assembled.append(len(ins.steps))
+            progress(ins)
+        return plain(text, config, progress=count if progress else None, cancel=cancel, progress_due=progress_due)
+
+    monkeypatch.setattr(engine, "inspect", counting)
+    text = "The teacher reads a new book and the child drinks the milk."
+    w.sentence.set_text(text)
+    qtbot.waitUntil(lambda: bool(painted) and painted[-1][0] == text and painted[-1][2], timeout=20_000)
+    mine = [p for p in painted if p[0] == text]
+    assert mine[-1][1] >= 6
+    assert [p[1] for p in mine] == [1, mine[-1][1]]  # step 1, then the complete result
+    # The encoder's and step 1's were built; at most the one under way when the window said so.
+    assert assembled[:2] == [0, 1] and len(assembled) <= 3, assembled
+    ref = Engine.load(None, threads=1).inspect(text, DecodeConfig(strategy="beam", beam_size=4))
+    assert w.state.inspection.translation == ref.translation

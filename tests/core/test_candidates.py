@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from attnscope.core.config import DecodeConfig
-from attnscope.core.inference.search import BeamSearch, log_softmax
+from attnscope.core.inference.search import BeamSearch, LogProbs, log_softmax
 
 
 def exhaustive(cums: np.ndarray, logp: np.ndarray, n: int, bos: int) -> list[tuple[int, int]]:
@@ -29,5 +29,7 @@ def test_candidates_match_an_exhaustive_sort(seed: int) -> None:
     search._nodes = [search._nodes[0]] * k  # k rows at cumulative log-prob 0
     logp = log_softmax(x)
     cums = np.zeros(k)
+    held = LogProbs(x)
     for n in (1, 3, 8, k * v + 2):
-        assert search._candidates(alive, logp, n) == exhaustive(cums, logp, n, 2)
+        assert search._candidates(alive, held, n) == exhaustive(cums, logp, n, 2)
+    assert np.array_equal(held.dense(), logp)  # the candidate pick left the log-probs as they were

@@ -541,7 +541,18 @@ def test_bad_vocab_and_logits() -> None:
         search.advance(np.full((1, V), np.nan))
     with pytest.raises(ValueError, match="no finite"):
         search.advance(np.full((1, V), -np.inf))
+    for dtype in (np.float32, np.float64):
+        for bad in (np.nan, np.inf):  # one bad entry among finite ones, wherever it sits
+            for at in (0, 3, V - 1):
+                row = np.linspace(-2.0, 1.0, V).astype(dtype)[None, :]
+                row[0, at] = bad
+                with pytest.raises(ValueError, match="NaN or \\+inf"):
+                    search.advance(row)
     assert search.input_tokens().tolist() == [BOS]  # rejected logits leave the state untouched
+    some_masked = np.linspace(-2.0, 1.0, V)[None, :]
+    some_masked[0, [0, 4]] = -np.inf  # -inf entries beside finite ones are a masked piece, not an error
+    search.advance(some_masked)
+    assert search.input_tokens().tolist() == [C, A]  # the two best pieces, B (-inf) skipped
 
 
 def test_accepts_any_config_object() -> None:
