@@ -34,6 +34,29 @@ VOCAB = 58101
 SHAPE = {"d_model": 512, "n_heads": 8, "n_encoder_layers": 6, "n_decoder_layers": 6, "d_ff": 2048}
 
 
+ROUND_NOTE = "systems timed in turn, 3 calls each a round (after 3 untimed), medians over all rounds"
+
+
+def interleaved(systems: dict[str, Any], repeat: int, per_round: int = 3) -> dict[str, list[float]]:
+    """Wall times (ms) of every system, timed in rounds of ``per_round`` calls each, the
+    systems in turn, so that a drift of the machine (its memory bandwidth moved by a
+    quarter between runs here) falls on all of them alike instead of on whichever ran then.
+    After transformers a short pause lets torch's OpenMP workers stop spinning."""
+    for fn in systems.values():
+        for _ in range(3):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in systems}
+    for _ in range(max(1, repeat // per_round)):
+        for name, fn in systems.items():
+            for _ in range(per_round):
+                t = time.perf_counter()
+                fn()
+                times[name].append((time.perf_counter() - t) * 1e3)
+            if name.startswith("transformers"):
+                time.sleep(0.2)
+    return times
+
+
 def word_tokenizer(out: Path) -> Path:
     """A sentencepiece *word* model with exactly VOCAB pieces (trains in a fraction of a second)."""
     import sentencepiece as spm
@@ -254,17 +277,16 @@ def main() -> None:
         "export_s": round(export_s, 2), "int8_weights": weights8, "load_average_at_start": round(os.getloadavg()[0], 2), "systems": {}}
     engines = {}
     for threads in (1, 2):
-        row: dict[str, Any] = {}
-        # onnxruntime first: torch's OpenMP workers keep spinning after its calls and would
-        # steal the second core from whatever is measured right after them.
+        # Each round: onnxruntime float and 8-bit, CTranslate2, then transformers, whose torch
+        # OpenMP workers keep spinning after its calls (``interleaved`` pauses after it).
         eng = Engine(bundle, tok, OrtRunner(bundle, threads, want_cuda=False), "CPU")
         engines[threads] = eng
         ins = eng.inspect(SENTENCE, dcfg)
-        row["attnscope_full_inspection"] = {**summary(timeit(lambda e=eng: e.inspect(SENTENCE, dcfg), repeat)),
-                                            "steps": len(ins.steps)}
         res["memory_per_inspection"] = inspection_bytes(ins)
         eng8 = Engine(bundle8, tok, OrtRunner(bundle8, threads, want_cuda=False), "CPU")
-        row["attnscope_8bit"] = summary(timeit(lambda e=eng8: e.inspect(SENTENCE, dcfg), repeat))
+        systems: dict[str, Any] = {"attnscope_full_inspection": lambda e=eng: e.inspect(SENTENCE, dcfg),
+                                   "attnscope_8bit": lambda e=eng8: e.inspect(SENTENCE, dcfg)}
+        steps = {"attnscope_full_inspection": len(ins.steps)}
         for q, path in ct2.items():
             if path is None:
                 continue
@@ -277,8 +299,8 @@ def main() -> None:
             def run(t=tr, s=tokens) -> Any:
                 return t.translate_batch(s, beam_size=4, max_decoding_length=STEPS, min_decoding_length=STEPS,
                                          return_attention=True, return_scores=True)
-            out = run()
-            row[f"ctranslate2_{q}"] = {**summary(timeit(run, repeat)), "steps": len(out[0].hypotheses[0])}
+            systems[f"ctranslate2_{q}"] = run
+            steps[f"ctranslate2_{q}"] = len(run()[0].hypotheses[0])
         torch.set_num_threads(threads)
 
         def generate() -> Any:
@@ -286,9 +308,11 @@ def main() -> None:
                 return hf.generate(input_ids=src_ids, attention_mask=torch.ones_like(src_ids), num_beams=4,
                                    max_new_tokens=STEPS, min_new_tokens=STEPS, do_sample=False,
                                    output_attentions=True, output_scores=True, return_dict_in_generate=True)
-        gen = generate()
-        row["transformers_eager_generate"] = {**summary(timeit(generate, repeat, warmup=2)),
-                                              "steps": len(gen.cross_attentions)}
+        systems["transformers_eager_generate"] = generate
+        steps["transformers_eager_generate"] = len(generate().cross_attentions)
+        times = interleaved(systems, repeat)
+        row: dict[str, Any] = {name: {**summary(ms), **({"steps": steps[name]} if name in steps else {})}
+                               for name, ms in times.items()}
         ours = row["attnscope_full_inspection"]["p50_ms"]
         row["ratio_vs_transformers"] = round(ours / row["transformers_eager_generate"]["p50_ms"], 3)
         if "ctranslate2_float32" in row:
@@ -296,6 +320,7 @@ def main() -> None:
         if "ctranslate2_int8" in row:
             row["ratio_8bit_vs_ctranslate2_int8"] = round(row["attnscope_8bit"]["p50_ms"]
                                                           / row["ctranslate2_int8"]["p50_ms"], 3)
+        row["interleaved"] = ROUND_NOTE
         res["systems"][f"threads_{threads}"] = row
         print(json.dumps({f"threads_{threads}": row}), flush=True)
 
