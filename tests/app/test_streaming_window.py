@@ -156,9 +156,11 @@ def test_partials_the_window_will_not_paint_are_not_assembled(slow_window, qtbot
     w.sentence.set_text(text)
     qtbot.waitUntil(lambda: bool(painted) and painted[-1][0] == text and painted[-1][2], timeout=20_000)
     mine = [p for p in painted if p[0] == text]
-    assert mine[-1][1] >= 6
-    assert [p[1] for p in mine] == [1, mine[-1][1]]  # step 1, then the complete result
-    # The encoder's and step 1's were built; at most the one under way when the window said so.
-    assert assembled[:2] == [0, 1] and len(assembled) <= 3, assembled
+    n_steps = mine[-1][1]
+    assert n_steps >= 8
+    assert len(mine) == 2 and mine[0][1] <= 2  # an early step, then the complete result
+    # The encoder's and the first steps' were built, up to the one under way when the window
+    # said it would paint no more (a paint of every view takes well under two 80 ms steps).
+    assert assembled[:2] == [0, 1] and len(assembled) <= 4 < n_steps, assembled
     ref = Engine.load(None, threads=1).inspect(text, DecodeConfig(strategy="beam", beam_size=4))
     assert w.state.inspection.translation == ref.translation
