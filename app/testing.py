@@ -250,20 +250,12 @@ class FakeEngine(Engine):
         bundle = Bundle(path=bundle_path or Path("<fake>"), config={"name": "fake"}, model=model)
         super().__init__(bundle, tok, FakeRunner(tok, model, delay_s, step_delay_s), "CPU")
         self.calls: list[tuple[str, DecodeConfig]] = []
-        self.partials_assembled = 0  # partial Inspections built and handed to ``progress``
 
     def inspect(self, text: str, config: DecodeConfig | None = None, progress: ProgressFn | None = None,
                 cancel: CancelFn | None = None, progress_due: DueFn | None = None) -> Inspection:
         cfg = config or DecodeConfig()
         self.calls.append((text, cfg))
-        counted: ProgressFn | None = None
-        if progress is not None:
-            inner = progress
-
-            def counted(ins: Inspection) -> None:
-                self.partials_assembled += 1
-                inner(ins)
-        return super().inspect(text, cfg, progress=counted, cancel=cancel, progress_due=progress_due)
+        return super().inspect(text, cfg, progress=progress, cancel=cancel, progress_due=progress_due)
 
 
 def load_fake_engine(bundle: str | Path | None = None, precision: str = "float", delay_s: float = 0.0) -> FakeEngine:
