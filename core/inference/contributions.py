@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from attnscope.core.bundle import Bundle, BundleError
+from attnscope.core.inference.sessions import session_options
 
 CONTRIBUTIONS_GRAPH = "contributions.onnx"
 
@@ -92,11 +93,7 @@ class ContributionRunner:
         from safetensors.numpy import load_file
 
         graph, weights = bundle.path / CONTRIBUTIONS_GRAPH, bundle.path / "weights.safetensors"
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as the engine's (engine.py)
+        opts = session_options(threads)
         try:
             self.session = ort.InferenceSession(str(graph), sess_options=opts, providers=["CPUExecutionProvider"])
             tensors = map_safetensors(weights) or load_file(str(weights))

@@ -22,6 +22,7 @@ from attnscope.core.inference.contributions import ContributionRunner, Contribut
 from attnscope.core.inference.inspection import Inspection, StepRecord, build_path
 from attnscope.core.inference.logits import DENSE_MAX, StepLogits
 from attnscope.core.inference.search import Search, SearchResult, make_search
+from attnscope.core.inference.sessions import session_options
 from attnscope.core.tokenizer import SpecialIds, TextTokenizer, load_tokenizer, tokenizer_files
 
 
@@ -63,15 +64,7 @@ def _session(path: Path, threads: int, want_cuda: bool) -> object:
     import onnxruntime as ort
 
     global _CUDA_WORKS
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    # No busy-waiting pool threads between a step's kernels: in the window the GUI thread
-    # paints partial results while the decode runs, and spinning threads took its core
-    # (keystroke -> first paint p50 77 -> 53 ms at Marian-base size on 2 cores; an
-    # inspection alone is no slower, benchmarks/bench_real_size.py).
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts = session_options(threads)
     providers = ["CPUExecutionProvider"]
     try_cuda = want_cuda and _CUDA_WORKS is not False and "CUDAExecutionProvider" in ort.get_available_providers()
     if try_cuda:
