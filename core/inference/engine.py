@@ -8,6 +8,7 @@ is model-agnostic: a runner encodes and steps, the search (pure numpy) picks sur
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,6 +83,18 @@ def _session(path: Path, threads: int, want_cuda: bool) -> object:
     if try_cuda:
         _CUDA_WORKS = sess.get_providers()[0] == "CUDAExecutionProvider"
     return sess
+
+
+def default_threads(d_model: int) -> int:
+    """Intra-op threads for a model of width ``d_model`` on this machine: one for small
+    models, where a second thread costs more than it brings (benchmarks/bench_inference.py),
+    two from base size on (benchmarks/bench_real_size.py: 146-152 ms against 251-262 ms on
+    one, 2 cores), never more than the cores this process may run on."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cores = os.cpu_count() or 1
+    return 1 if d_model <= 256 else max(1, min(2, cores))
 
 
 class OrtRunner:
@@ -164,8 +177,7 @@ class Engine:
             raise BundleError(f"{first}: {len(tok)} pieces, but the model was trained "
                               f"with {b.model.vocab_size} (config.json)")
         if runner is None:
-            # One intra-op thread is fastest for small models on few cores (measured in benchmarks/).
-            n = threads if threads is not None else (1 if b.model.d_model <= 256 else 2)
+            n = threads if threads is not None else default_threads(b.model.d_model)
             ort_runner = OrtRunner(b, n, want_cuda=device != "cpu")
             # float weights: an int8 engine's ALTI+ is its float model's
             alti = load_runner(b, n) if contributions else None

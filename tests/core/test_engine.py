@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,20 @@ print(time.process_time() - cpu)
 """
     out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert float(out.stdout.strip()) < 0.02
+
+
+def test_threads_follow_the_model_size_and_never_exceed_the_cores() -> None:
+    """One thread for a small model, two from base size on, but one where the process may
+    run on a single core (a one-CPU container): checked in a process pinned to one core."""
+    from attnscope.core.inference.engine import default_threads
+
+    assert default_threads(256) == 1
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("no CPU affinity on this platform")
+    code = ("import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); "
+            "from attnscope.core.inference.engine import default_threads; "
+            "print(default_threads(256), default_threads(512), default_threads(1024))")
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["1", "1", "1"]
+    if len(os.sched_getaffinity(0)) >= 2:
+        assert default_threads(512) == default_threads(1024) == 2
