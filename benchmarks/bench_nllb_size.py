@@ -136,8 +136,8 @@ def main() -> None:
     res: dict[str, Any] = {
         "model": f"NLLB-{a.size.upper()} shape: {json.dumps(SHAPES[a.size])}, vocabulary {VOCAB}, random "
                  "weights (M2M100Config), sharded safetensors",
-        "machine_note": "2 cores and 24 GiB shared with other jobs running at the same time: the times are "
-                        "upper bounds, see the load averages",
+        "machine_note": "load averages at start and end: above about 1 on 2 cores, other work shared the "
+                        "machine and the times are upper bounds",
         "load_average_at_start": round(os.getloadavg()[0], 2),
         "hf_folder_bytes": sum(p.stat().st_size for p in folder.iterdir() if p.is_file()),
         "hf_folder_build_s": round(build_s, 1)}
