@@ -167,17 +167,18 @@ class StepLogits:
             hi = float(probe.max())
             edges[i] = lo, hi
             step = (hi - lo) / bins
-            if step > 0:
-                b = ((row - np.float32(lo)) * np.float32(1 / step)).astype(np.int32)
+            if step > 0:  # bin numbers as intp: bincount would copy any other integer type
+                b = ((row - np.float32(lo)) * np.float32(1 / step)).astype(np.intp)
                 np.clip(b, 0, bins - 1, out=b)
                 upper = lo + (np.arange(bins) + 1) * step
             else:
-                b = np.zeros(v, np.int32)
+                b = np.zeros(v, np.intp)
                 upper = np.full(bins, hi)
+            top_of_bin = np.take(upper.astype(np.float32), b)  # each piece's bin's upper edge
             b[keep] = bins  # an overflow bin for the kept pieces, dropped below
             count[i] = np.bincount(b, minlength=bins + 1)[:bins]
             # each term within a bin's width of 1; float64 weights take bincount's fast path
-            e = np.exp(row - upper.astype(np.float32)[np.minimum(b, bins - 1)]).astype(np.float64)
+            e = np.exp(row - top_of_bin).astype(np.float64)
             s = np.bincount(b, weights=e, minlength=bins + 1)[:bins]
             with np.errstate(divide="ignore"):
                 lse[i] = np.where(count[i] > 0, upper + np.log(s), -np.inf)
