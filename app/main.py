@@ -113,13 +113,16 @@ def launch(args: argparse.Namespace) -> tuple[QApplication, MainWindow] | int:
         try:
             engine = loading.result()
         except Exception as exc:  # noqa: BLE001 - ImportError, BundleError, anything the bundle raises
-            what = ("The inference engine (attnscope.core.inference.engine) is not available"
-                    if isinstance(exc, ImportError) else f"Could not load the model bundle {args.bundle or ''}")
-            message = f"{what}:\n{type(exc).__name__}: {exc}\n\nUse --fake for the demo engine."
-            print(message, file=sys.stderr)
+            if isinstance(exc, ImportError):  # a broken install, not the user's input
+                message = ("The inference engine (attnscope.core.inference.engine) is not available:\n"
+                           f"{type(exc).__name__}: {exc}\n\nUse --fake for the demo engine.")
+                print(message, file=sys.stderr)
+            else:  # the user's bundle (or setting): one line, status 2
+                message = f"cannot open the model: {exc} (--fake runs the demo engine)"
+                print(f"attnscope: {message}", file=sys.stderr)
             if not args.screenshot and app.platformName() != "offscreen":
                 QMessageBox.critical(None, APP_NAME, message)
-            return 1
+            return 1 if isinstance(exc, ImportError) else 2
     window = MainWindow(engine, settings)
     if args.screenshot:
         window.resize(1280, 800)

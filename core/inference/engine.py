@@ -85,11 +85,20 @@ def _session(path: Path, threads: int, want_cuda: bool) -> object:
     return sess
 
 
+THREADS_ENV = "ATTNSCOPE_THREADS"  # a user's own intra-op thread count, for every engine
+
+
 def default_threads(d_model: int) -> int:
     """Intra-op threads for a model of width ``d_model`` on this machine: one for small
     models, where a second thread costs more than it brings (benchmarks/bench_inference.py),
     two from base size on (benchmarks/bench_real_size.py: 146-152 ms against 251-262 ms on
-    one, 2 cores), never more than the cores this process may run on."""
+    one, 2 cores), never more than the cores this process may run on. ``ATTNSCOPE_THREADS``
+    overrides it (a machine with more cores than were measured here)."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise BundleError(f"{THREADS_ENV}={raw!r}: the thread count must be a whole number of at least 1")
+        return int(raw)
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux

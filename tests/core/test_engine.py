@@ -130,18 +130,37 @@ print(time.process_time() - cpu)
     assert float(out.stdout.strip()) < 0.02
 
 
-def test_threads_follow_the_model_size_and_never_exceed_the_cores() -> None:
+def test_threads_follow_the_model_size_and_never_exceed_the_cores(monkeypatch) -> None:
     """One thread for a small model, two from base size on, but one where the process may
     run on a single core (a one-CPU container): checked in a process pinned to one core."""
     from attnscope.core.inference.engine import default_threads
 
+    monkeypatch.delenv("ATTNSCOPE_THREADS", raising=False)  # the defaults, not a user's choice
     assert default_threads(256) == 1
     if not hasattr(os, "sched_setaffinity"):
         pytest.skip("no CPU affinity on this platform")
     code = ("import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); "
             "from attnscope.core.inference.engine import default_threads; "
             "print(default_threads(256), default_threads(512), default_threads(1024))")
-    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=60, check=True,
+                         env={k: v for k, v in os.environ.items() if k != "ATTNSCOPE_THREADS"})
     assert out.stdout.split() == ["1", "1", "1"]
     if len(os.sched_getaffinity(0)) >= 2:
         assert default_threads(512) == default_threads(1024) == 2
+
+
+def test_the_thread_count_can_be_set_and_a_bad_one_is_one_line(tiny_bundle: Path, monkeypatch) -> None:
+    """``ATTNSCOPE_THREADS`` sets every engine's intra-op threads (a machine with more cores
+    than the defaults were measured on); a value that is not a count stops with one line."""
+    from attnscope.core.inference.engine import Engine
+
+    monkeypatch.setenv("ATTNSCOPE_THREADS", "3")
+    engine = Engine.load(tiny_bundle)
+    sessions = [engine.runner.encoder, engine.runner.decoder]  # type: ignore[attr-defined]
+    assert [s.get_session_options().intra_op_num_threads for s in sessions] == [3, 3]
+    for bad in ("two", "0", "-1", "1.5"):
+        env = {**os.environ, "ATTNSCOPE_THREADS": bad}
+        out = subprocess.run([sys.executable, "-m", "attnscope", "translate", "--bundle", str(tiny_bundle)],
+                             input="I love you\n", capture_output=True, text=True, env=env, timeout=120)
+        assert out.returncode == 2 and out.stdout == ""
+        assert out.stderr.strip().count("\n") == 0 and "ATTNSCOPE_THREADS" in out.stderr, out.stderr
