@@ -57,7 +57,6 @@ class Controller(QObject):
         self.runner.error.connect(self._on_error)
         self._asked_at: dict[int, float] = {}
         self._first_painted: set[int] = set()
-        self._next_partial_at = 0.0  # perf_counter time before which partials are not painted
         self.latencies_ms: list[float] = []  # request -> every visible view repainted (complete)
         self.first_paint_ms: list[float] = []  # request -> its first partial result on screen
         state.piece_fn = engine.piece if engine is not None else None
@@ -103,16 +102,14 @@ class Controller(QObject):
     def _on_partial(self, rid: int, ins: Inspection, _ms: float) -> None:
         """The decode so far (encoder and step 1, then later steps): painted while the search runs.
 
-        After the first, a partial is painted only once the GUI has been idle for
-        ``PARTIAL_IDLE`` times as long as the previous paint took, so painting takes at most
-        a ninth of the time the decode could use (they share the interpreter, and on small
-        machines the cores): the tree and the translation still grow several times a second.
+        After each, the runner holds the request's partials until the GUI has been idle for
+        ``PARTIAL_IDLE`` times as long as the paint took, so painting takes at most a ninth of
+        the time the decode could use (they share the interpreter, and on small machines the
+        cores): the tree and the translation still grow several times a second.
         """
         if not ins.steps:  # the views draw a decode from its first step on; this would blank them
             return
         first = rid not in self._first_painted
-        if not first and time.perf_counter() < self._next_partial_at:
-            return
         self._first_painted.add(rid)
         t0 = time.perf_counter()
         self.state.set_inspection(ins, growing=not first)  # the first: every view; then the tree
@@ -120,8 +117,7 @@ class Controller(QObject):
 
     def _on_partial_drawn(self, rid: int, t0: float, first: bool) -> None:
         now = time.perf_counter()
-        self._next_partial_at = now + PARTIAL_IDLE * (now - t0)
-        self.runner.hold_partials(rid, self._next_partial_at)  # the decode skips building those
+        self.runner.hold_partials(rid, now + PARTIAL_IDLE * (now - t0))
         asked = self._asked_at.get(rid)
         if first and asked is not None:
             self.first_paint_ms.append((now - asked) * 1e3)

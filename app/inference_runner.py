@@ -7,9 +7,9 @@ a result is delivered only if its id is still the newest.
 
 With ``streaming`` the engine's partial Inspections (encoder, then every step) come out
 as ``partial`` while the decode runs. They are coalesced: the worker keeps only the
-newest one in a one-slot mailbox, so a slow paint never queues up stale steps. A partial
-is not even assembled while the GUI has said, with ``hold_partials``, that it will not
-paint the next one yet.
+newest one in a one-slot mailbox, so a slow paint never queues up stale steps. While the
+GUI has said, with ``hold_partials``, that it will not paint the next one yet, a partial is
+neither assembled by the decode nor passed on.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ class InferenceRunner(QObject):
 
     def hold_partials(self, request_id: int, until: float) -> None:
         """No partial of ``request_id`` is wanted before ``until`` (``time.perf_counter``):
-        the decode does not assemble one until then."""
+        the decode does not assemble one, and one already on its way is dropped."""
         self._gate.held = (request_id, until)
 
     @property
@@ -202,7 +202,7 @@ class InferenceRunner(QObject):
         if item is None:
             return
         request_id, ins, ms = item
-        if request_id == self.latest_id and request_id > self.delivered_id:
+        if request_id == self.latest_id and request_id > self.delivered_id and self._gate.due(request_id):
             self.partial.emit(request_id, ins, ms)
 
     @Slot(int, object, float)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import settle_window, summary, timeit, write
+from benchmarks.common import interleaved, settle_window, summary, timeit, write
 
 SENTENCE = "The teacher reads a new book and the child drinks the milk."  # 12 words, 12 pieces
 STEPS = 12
@@ -35,26 +35,7 @@ SHAPE = {"d_model": 512, "n_heads": 8, "n_encoder_layers": 6, "n_decoder_layers"
 
 
 ROUND_NOTE = "systems timed in turn, 3 calls each a round (after 3 untimed), medians over all rounds"
-
-
-def interleaved(systems: dict[str, Any], repeat: int, per_round: int = 3) -> dict[str, list[float]]:
-    """Wall times (ms) of every system, timed in rounds of ``per_round`` calls each, the
-    systems in turn, so that a drift of the machine (its memory bandwidth moved by a
-    quarter between runs here) falls on all of them alike instead of on whichever ran then.
-    After transformers a short pause lets torch's OpenMP workers stop spinning."""
-    for fn in systems.values():
-        for _ in range(3):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in systems}
-    for _ in range(max(1, repeat // per_round)):
-        for name, fn in systems.items():
-            for _ in range(per_round):
-                t = time.perf_counter()
-                fn()
-                times[name].append((time.perf_counter() - t) * 1e3)
-            if name.startswith("transformers"):
-                time.sleep(0.2)
-    return times
+TORCH = ("transformers_eager_generate",)  # torch's OpenMP workers keep spinning after its calls
 
 
 def word_tokenizer(out: Path) -> Path:
@@ -153,11 +134,8 @@ def bandwidth_floor(step_bytes: int, repeat: int, step: Any = None) -> dict[str,
     probes = {"matvec": lambda: w @ x, "sum": lambda: w.sum(axis=0)}  # BLAS mat-vec (every core); one-core sum
     if step is not None:
         probes["step"] = step
-    times: dict[str, list[float]] = {k: [] for k in probes}
     blocks = 4
-    for _ in range(blocks):
-        for k, f in probes.items():
-            times[k] += timeit(f, max(1, repeat // blocks), warmup=3)
+    times = interleaved(probes, repeat, per_round=max(1, repeat // blocks), warmup=0, warmup_each_round=3)
     mv, sm = (float(np.median(times[k])) / 1e3 for k in ("matvec", "sum"))
     bw = w.nbytes / min(mv, sm)
     out: dict[str, Any] = {
@@ -310,7 +288,7 @@ def main() -> None:
                                    output_attentions=True, output_scores=True, return_dict_in_generate=True)
         systems["transformers_eager_generate"] = generate
         steps["transformers_eager_generate"] = len(generate().cross_attentions)
-        times = interleaved(systems, repeat)
+        times = interleaved(systems, repeat, pause_after=TORCH)
         row: dict[str, Any] = {name: {**summary(ms), **({"steps": steps[name]} if name in steps else {})}
                                for name, ms in times.items()}
         ours = row["attnscope_full_inspection"]["p50_ms"]

@@ -58,6 +58,27 @@ def timeit(fn: Callable[[], Any], repeat: int, warmup: int = 3) -> list[float]:
     return out
 
 
+def interleaved(systems: dict[str, Callable[[], Any]], repeat: int, per_round: int = 3, warmup: int = 3,
+                warmup_each_round: int = 0, pause_after: tuple[str, ...] = ()) -> dict[str, list[float]]:
+    """Wall times (ms) of every system, timed in rounds of ``per_round`` calls each, the
+    systems in turn, so that a drift of the machine (its memory bandwidth moved by a quarter
+    between runs here) falls on all of them alike instead of on whichever ran then.
+
+    ``warmup`` untimed calls of each first; ``warmup_each_round`` more at the start of each
+    of its rounds (BLAS threads that keep spinning after a call slow whatever runs next);
+    after the systems named in ``pause_after`` a short pause lets their threads go idle."""
+    for fn in systems.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in systems}
+    for _ in range(max(1, repeat // per_round)):
+        for name, fn in systems.items():
+            times[name] += timeit(fn, per_round, warmup=warmup_each_round)
+            if name in pause_after:
+                time.sleep(0.2)
+    return times
+
+
 def summary(ms: list[float]) -> dict[str, float]:
     s = sorted(ms)
     return {"p50_ms": round(statistics.median(s), 3), "p95_ms": round(s[min(len(s) - 1, int(0.95 * len(s)))], 3),

@@ -22,6 +22,7 @@ from attnscope.core.config import DecodeConfig, ModelConfig
 from attnscope.core.inference.contributions import ContributionRunner, Contributions, load_runner
 from attnscope.core.inference.inspection import Inspection, StepRecord, build_path
 from attnscope.core.inference.logits import DENSE_MAX, StepLogits
+from attnscope.core.inference.protocols import CancelFn, DueFn, ProgressFn
 from attnscope.core.inference.search import Search, SearchResult, make_search
 from attnscope.core.inference.sessions import session_options
 from attnscope.core.tokenizer import SpecialIds, TextTokenizer, load_tokenizer, tokenizer_files
@@ -52,9 +53,6 @@ class Runner(Protocol):
              cross_v: np.ndarray, past_k: np.ndarray, past_v: np.ndarray) -> StepOutput: ...
 
 
-ProgressFn = Callable[[Inspection], None]  # receives partial Inspections during a decode
-CancelFn = Callable[[], bool]  # True: stop before the next decoder step
-DueFn = Callable[[], bool]  # False: the next partial is not wanted yet (nothing is assembled)
 StepFn = Callable[[EncoderOutput, tuple[StepRecord, ...], Search], None]
 
 

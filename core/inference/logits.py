@@ -85,6 +85,8 @@ def log_z_of(x: np.ndarray, m: np.ndarray | None = None) -> np.ndarray:
     logits stay within 1e-8 of an all-float64 log-sum-exp at a third of its cost. ``m``:
     the max over that axis (keepdims) when the caller has it."""
     x = as_logits(x)
+    if x.shape[-1] == 0:  # no pieces: an empty sum
+        return np.full(x.shape[:-1] + (1,), -np.inf)
     if m is None:
         m = np.max(x, axis=-1, keepdims=True)
     if not np.isfinite(m).all():  # a row of -inf stays -inf instead of NaN
@@ -95,13 +97,6 @@ def log_z_of(x: np.ndarray, m: np.ndarray | None = None) -> np.ndarray:
     with np.errstate(divide="ignore"):
         out: np.ndarray = m.astype(np.float64) + np.log(total)
     return out
-
-
-def _row_log_z(x: np.ndarray) -> np.ndarray:
-    """[R] log-sum-exp of float32 rows (``log_z_of``'s arithmetic)."""
-    if x.size == 0:
-        return np.zeros(x.shape[0])
-    return log_z_of(x)[:, 0]
 
 
 @dataclass(frozen=True)
@@ -134,7 +129,7 @@ class StepLogits:
         if v <= dense_max:
             return cls(x, None, log_z, v)
         if log_z is None:
-            log_z = _row_log_z(x)
+            log_z = log_z_of(x)[:, 0]
         always = always or [[] for _ in range(r)]
         extra = max((len(a) for a in always), default=0)
         width = min(v, top + extra)
@@ -209,7 +204,7 @@ class StepLogits:
     def log_z(self) -> np.ndarray:
         """[R] float64 log-sum-exp of each whole row at T = 1."""
         if self.given_log_z is None:
-            object.__setattr__(self, "given_log_z", _row_log_z(self.values))  # a cache, not a change
+            object.__setattr__(self, "given_log_z", log_z_of(self.values)[:, 0])  # a cache, not a change
         assert self.given_log_z is not None
         return self.given_log_z
 
