@@ -87,6 +87,11 @@ def title(mode: str, row: int, col: int) -> str:
     return f"L{row + 1} H{col + 1}" if mode == "heads" else f"L{col + 1} {mode}"
 
 
+def column_title(mode: str, col: int) -> str:
+    """A column's name when the grid names its columns once (rows too short for titles)."""
+    return f"H{col + 1}" if mode == "heads" else title(mode, 0, col)
+
+
 def layer_head(mode: str, row: int, col: int) -> tuple[int, int]:
     """(layer, head) of a grid cell; head -1 means an aggregate over heads."""
     return (row, col) if mode == "heads" else (col, -1)

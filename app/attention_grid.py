@@ -5,7 +5,9 @@ NaN gaps (drawn transparent) separate them. A keystroke therefore costs one ``se
 and at most two axis re-ticks, not a dozen plots with their own axes. The axes repeat each
 tile's tokens; clicking a tile selects it for the large view. Models deeper than
 ``PAGE_LAYERS`` (NLLB: 24 layers x 16 heads) are shown a page of layers at a time, each
-tile titled with its layer and head, so the tiles stay large enough to read.
+tile titled with its layer and head, so the tiles stay large enough to read. Where the
+grid is too short for a title above every tile, the columns are named once above the top
+row ("H1" …) and the left axis names the layers.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class AttentionGrid(LazyView, QWidget):
         self.stack = np.zeros((0, 0, 0, 0), np.float32)  # [rows, cols, Q, K] as drawn
         self.mosaic = np.zeros((1, 1), np.float32)
         self._geom: tuple[int, int, int, int, int, int] | None = None  # R, C, Q, K, gy, gx
+        self._lead = 0  # data rows above the first row of tiles (its titles, or the column names)
         self._titled: tuple | None = None  # (geometry, mode, first layer) the titles were written for
         self._labels: tuple = ((), ())
         self.kind_box = self._combo(ad.KINDS, self._on_kind_changed)
@@ -177,6 +180,16 @@ class AttentionGrid(LazyView, QWidget):
         if paging or self._geom is not None:
             QTimer.singleShot(0, self.schedule)  # once the plot has its new height  # the page size and the room for the titles follow the grid's height
 
+    def _header_room(self, height: int) -> int:
+        """Data rows above a grid ``height`` rows tall for one line of column names (0: none fits).
+
+        With H pixels for height + lead units, a line of T pixels needs lead >= T * height / (H - T)."""
+        h = float(self.plot.vb.height())
+        t = QFontMetricsF(self.titles.font).height() + 2.0
+        if h < 3.0 * t:
+            return 0
+        return int(np.ceil(t * height / (h - t)))
+
     def _row_gap(self, rows: int, q: int) -> tuple[int, bool]:
         """Rows of gap between layers, in data units, so that each tile's title (drawn in
         pixels above it) clears the tile above, and whether titles fit at all.
@@ -229,17 +242,21 @@ class AttentionGrid(LazyView, QWidget):
         gx = max(1, int(np.ceil(k_draw * 0.1)))
         geom = (rows, cols, q_draw, k_draw, gy, gx)
         height, width = rows * (q_draw + gy) - gy, cols * (k_draw + gx) - gx
-        if geom != self._geom:
-            self._geom = geom
-            self.mosaic = np.full((height, width), np.nan, np.float32)
+        # Too short for a title above every tile: one line of column names above the top row.
+        header = 0 if titled else self._header_room(height)
+        lead = max(gy, header)
+        if geom != self._geom or lead != self._lead:
+            if geom != self._geom:
+                self.mosaic = np.full((height, width), np.nan, np.float32)
+            self._geom, self._lead = geom, lead
             # half a cell of margin on the left so the first key label is not clipped
-            set_range(self.plot, x=(-1.0, width - 0.5), y=(-gy - 0.5, height - 0.5))
-        if (geom, self.mode, self.row0, titled) != self._titled:  # "L1 mean" and "L1 rollout" share a geometry
-            self._titled = (geom, self.mode, self.row0, titled)
+            set_range(self.plot, x=(-1.0, width - 0.5), y=(-lead - 0.5, height - 0.5))
+        if (geom, self.mode, self.row0, titled, header > 0) != self._titled:  # "L1 mean", "L1 rollout": one geometry
+            self._titled = (geom, self.mode, self.row0, titled, header > 0)
             titles, xy = [], []
-            for r in range(rows if titled else 0):  # too short for titles: the axes and hover name tiles
+            for r in range(rows if titled else min(rows, 1) if header else 0):
                 for c in range(cols):
-                    titles.append(ad.title(self.mode, self.row0 + r, c))
+                    titles.append(ad.title(self.mode, self.row0 + r, c) if titled else ad.column_title(self.mode, c))
                     xy.append((c * (k_draw + gx) - 0.5, r * (q_draw + gy) - 0.5))
             self.titles.set_labels(np.array(xy), titles, theme.current().muted)
         top = float(stack.max()) if stack.size else 1.0
@@ -259,8 +276,12 @@ class AttentionGrid(LazyView, QWidget):
             self.colorbar.setLevels((0.0, max(top, 1e-6)))
         q_labels, k_labels = ad.labels(ins, path, self.kind)
         self._labels = (q_labels, k_labels)
-        self.plot.getAxis("left").set_labels(
-            list(q_labels) * rows, [r * (q_draw + gy) + i for r in range(rows) for i in range(q)], q)
+        if titled or self.mode != "heads":
+            self.plot.getAxis("left").set_labels(
+                list(q_labels) * rows, [r * (q_draw + gy) + i for r in range(rows) for i in range(q)], q)
+        else:  # rows a few pixels tall show one piece or none: name each row's layer instead
+            self.plot.getAxis("left").set_labels(
+                [f"L{self.row0 + r + 1}" for r in range(rows)], [r * (q_draw + gy) + (q - 1) / 2 for r in range(rows)])
         self.plot.getAxis("bottom").set_labels(
             list(k_labels) * cols, [c * (k_draw + gx) + j for c in range(cols) for j in range(k)], k)
         self._draw_step(rows, q_draw, gy, width)

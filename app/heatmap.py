@@ -76,7 +76,9 @@ class TokenAxis(pg.AxisItem):
             room = self.geometry().width()
         span = (max(self._positions) - min(self._positions) + 1) if n else 1
         per_unit = room / max(span, 1.0)  # pixels per data unit along this axis
-        stride = max(1, int(np.ceil(need / max(per_unit, 1e-6)))) if room > 1 else 1
+        apart = float(np.min(np.diff(np.sort(self._positions)))) if n > 1 else 1.0  # data units between labels
+        per_label = per_unit * max(apart, 1.0)
+        stride = max(1, int(np.ceil(need / max(per_label, 1e-6)))) if room > 1 else 1
         if stride == self._stride:
             return
         self._stride = stride

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QFontMetricsF
 
 from attnscope.app.attention_grid import PAGE_LAYERS, SHORT_VIEW_PX, AttentionGrid
 from attnscope.app.state import AppState
@@ -54,7 +55,17 @@ def test_short_grid_pages_fewer_layers(qtbot):
     qtbot.keyClick(grid.page_box, Qt.Key.Key_End)  # "All layers"
     grid.refresh()
     assert grid.stack.shape[:2] == (24, 16)
-    assert grid.titles.texts == []  # 24 titles a column do not fit 300 px: hovering names the tile
+    # 24 rows of titles do not fit 300 px: the columns are named once above the top row, the
+    # left axis names the layers, and hovering names the tile.
+    assert grid.titles.texts == [f"H{c + 1}" for c in range(16)]
+    assert grid.plot.getAxis("left")._labels == [f"L{r + 1}" for r in range(24)]
+    vb = grid.plot.vb
+    names_at = vb.mapViewToScene(QPointF(0.0, grid.titles.xy[0, 1])).y()  # the top row's top edge
+    assert names_at - vb.sceneBoundingRect().top() >= QFontMetricsF(grid.titles.font).height()
+    assert abs(names_at - vb.mapViewToScene(QPointF(0.0, -0.5)).y()) < 1.0
+    grid.page_box.setCurrentIndex(0)  # a page of 3 layers at 300 px still fits a title per tile
+    grid.refresh()
+    assert grid.titles.texts[0] == "L1 H1" and len(grid.titles.texts) == 3 * 16
 
 
 def test_shallow_model_has_no_pages(qtbot):
