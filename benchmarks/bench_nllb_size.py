@@ -1,4 +1,5 @@
-"""NLLB-600M size: import time, peak memory, inspection time and memory per inspection.
+"""NLLB-600M size: import time, peak memory, inspection time, memory per inspection, and
+keystroke -> first paint / complete in the window.
 
 The model has the shape of NLLB-200-distilled-600M (d1024, 12+12 layers, 16 heads, FFN
 4096, a 256 206-piece vocabulary) and random weights, built offline from ``M2M100Config``
@@ -162,6 +163,16 @@ def main() -> None:
     res["memory_per_inspection"] = inspection_memory(ins)
     src, tgt = ins.source_ids, ins.best.target_ids
     res["alti_contributions"] = summary(timeit(lambda: engine.contributions(src, tgt), repeat, warmup=1))
+
+    # The window on this model, ALTI+ on as a user gets it: keystroke -> first paint (the
+    # encoder and step 1) and -> complete, against the same inspection without the window.
+    from benchmarks.bench_real_size import window_latency
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    engine.with_contributions = True
+    res["window"] = {**window_latency(engine, 6 if a.quick else 16,
+                                      {"strategy": "beam", "beam_size": 4, "max_len": 12, "min_length": 13}),
+                     "alti_contributions": True}
     res["load_average_at_end"] = round(os.getloadavg()[0], 2)
     path = write("nllb_size", res)
     print(path.read_text())

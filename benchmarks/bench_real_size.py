@@ -165,8 +165,10 @@ def inspection_bytes(ins: Any) -> dict[str, float]:
     return {**{f"{k}_mb": round(v / 1e6, 2) for k, v in parts.items()}, "logit_rows": rows}
 
 
-def window_latency(engine: Any, keys: int) -> dict[str, Any]:
-    """Type the sentence key by key into the real window: keystroke -> first paint / complete."""
+def window_latency(engine: Any, keys: int, decode: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Type the sentence key by key into the real window: keystroke -> first paint / complete.
+
+    ``decode``: the window's decode settings (default beam 4, STEPS steps)."""
     from PySide6.QtCore import QSettings
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
@@ -181,7 +183,7 @@ def window_latency(engine: Any, keys: int) -> dict[str, Any]:
     window.resize(1280, 800)
     window.show()
     ctrl = window.controller
-    ctrl.set_config(ctrl.config.replace(strategy="beam", beam_size=4, max_len=STEPS))
+    ctrl.set_config(ctrl.config.replace(**(decode or {"strategy": "beam", "beam_size": 4, "max_len": STEPS})))
 
     def settle() -> None:
         settle_window(app, window, 30)
