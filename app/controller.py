@@ -2,11 +2,14 @@
 
 Not a widget. The window calls ``set_text`` / ``set_config`` / ``force`` / ``revert`` /
 ``load_bundle``; each (except a failed load) asks the runner for a fresh decode, and the
-newest result lands in the AppState, which every view watches.
+newest result lands in the AppState, which every view watches. ``load_in_background``
+opens a bundle off the GUI thread (the 8-bit mode quantises for minutes at NLLB size)
+while the open engine keeps translating.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Protocol
@@ -37,6 +40,8 @@ def load_real_engine(bundle: str | Path | None, precision: str = "float") -> Ins
 
 class Controller(QObject):
     engine_changed = Signal(object)  # the new engine
+    loaded = Signal(object, str)  # a background load's engine (None: failed) and why it failed
+    _load_done = Signal(int, object, str)  # load number, engine or None, message (from the loading thread)
     forced_changed = Signal(object)  # description str, or None when decoding freely
     timing = Signal(float, float)  # engine ms, request -> drawn ms
     error = Signal(str)
@@ -59,6 +64,8 @@ class Controller(QObject):
         self._first_painted: set[int] = set()
         self.latencies_ms: list[float] = []  # request -> every visible view repainted (complete)
         self.first_paint_ms: list[float] = []  # request -> its first partial result on screen
+        self._loads = self._loads_done = 0  # background loads started / ended; the newest one's engine is used
+        self._load_done.connect(self._on_load_done)
         state.piece_fn = engine.piece if engine is not None else None
         state.contributions_fn = getattr(engine, "contributions", None)
 
@@ -148,7 +155,46 @@ class Controller(QObject):
 
         ``precision="int8"`` (opt-in only) quantises the graphs and measures what that
         changes in the attention; the status bar shows both."""
-        engine = self.loader(bundle) if precision == "float" else self.loader(bundle, precision=precision)
+        engine = self._open(bundle, precision)
+        self.use_engine(engine)
+        return engine
+
+    def _open(self, bundle: str | Path | None, precision: str) -> InspectionEngine:
+        return self.loader(bundle) if precision == "float" else self.loader(bundle, precision=precision)
+
+    def load_in_background(self, bundle: str | Path | None, precision: str = "float") -> None:
+        """``load_bundle`` on a worker thread: the open engine keeps translating meanwhile,
+        and ``loaded`` fires when the new one is in use (or with None and the reason it
+        failed, the open engine untouched). A newer call supersedes a running one."""
+        self._loads += 1
+        number = self._loads
+
+        def work() -> None:
+            try:
+                engine = self._open(bundle, precision)
+            except Exception as exc:  # noqa: BLE001 - any failure keeps the open engine
+                self._load_done.emit(number, None, f"{type(exc).__name__}: {exc}")
+                return
+            self._load_done.emit(number, engine, "")
+
+        # A daemon thread: closing the window does not wait minutes for a quantiser.
+        threading.Thread(target=work, name="attnscope-load", daemon=True).start()
+
+    @property
+    def loading(self) -> bool:
+        """A background load is running."""
+        return self._loads > self._loads_done
+
+    def _on_load_done(self, number: int, engine: InspectionEngine | None, message: str) -> None:
+        self._loads_done = max(self._loads_done, number)
+        if number != self._loads:  # superseded by a newer load
+            return
+        if engine is not None:
+            self.use_engine(engine)
+        self.loaded.emit(engine, message)
+
+    def use_engine(self, engine: InspectionEngine) -> None:
+        """Make ``engine`` the one every request runs on, and decode the sentence again."""
         self.engine = engine
         self.runner.set_engine(engine)
         self.state.piece_fn = engine.piece
@@ -157,7 +203,6 @@ class Controller(QObject):
         self.forced = ()
         self.forced_changed.emit(None)
         self._request()
-        return engine
 
     def shutdown(self) -> None:
         self.runner.shutdown()

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, cast
 from PySide6.QtCore import QEvent, QSettings, QSignalBlocker, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCursor, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -182,6 +181,7 @@ class MainWindow(QMainWindow):
         self.controller.timing.connect(self._on_timing)
         self.controller.error.connect(self._on_engine_error)
         self.controller.engine_changed.connect(self._on_engine_changed)
+        self.controller.loaded.connect(self._on_background_load)
         self.training.records_added.connect(self._on_training_records)
         self.languages.languages_changed.connect(self._on_languages_changed)
         self.importer.progress.connect(self._on_import_progress)
@@ -525,16 +525,20 @@ class MainWindow(QMainWindow):
         engine = self.controller.engine
         if engine is None or engine.precision == precision:
             return
-        self.statusBar().showMessage("Quantising to 8 bits and measuring the attention difference…"
+        # On a worker thread: at NLLB size quantising takes minutes, and the open model
+        # keeps translating meanwhile. The action waits until the new engine is in use.
+        self.statusBar().showMessage("Quantising to 8 bits… (float until it is ready)"
                                      if checked else "Loading the float graphs…")
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            self.controller.load_bundle(engine.bundle_path, precision=precision)
+        self.int8_action.setEnabled(False)
+        self.controller.load_in_background(engine.bundle_path, precision=precision)
+
+    def _on_background_load(self, engine: object, message: str) -> None:
+        """The 8-bit (or float) engine is in use, or could not be made: say so."""
+        self.int8_action.setEnabled(True)
+        if engine is None:
+            self.statusBar().showMessage(f"8-bit mode not available: {message}", 10_000)
+        else:
             self.statusBar().clearMessage()
-        except Exception as exc:  # noqa: BLE001 - any failure keeps the loaded model
-            self.statusBar().showMessage(f"8-bit mode not available: {type(exc).__name__}: {exc}", 10_000)
-        finally:
-            QApplication.restoreOverrideCursor()
         with QSignalBlocker(self.int8_action):
             now = self.controller.engine
             self.int8_action.setChecked(now is not None and now.precision == "int8")
