@@ -167,6 +167,11 @@ class AttentionGrid(LazyView, QWidget):
                 self.page = min(self.page, pages) if pages > 1 else 0
                 self.page_box.setCurrentIndex(self.page if pages > 1 else -1)
                 self.page_box.setToolTip(f"Which of the model's {rows} layers the grid shows")
+            # The page box crowds the bar: the boxes may then elide their text rather than
+            # push the window past a 1000 px screen (a shallow model's bar keeps its widths).
+            # Set before the box shows: showing it lays the window out at once.
+            for box in (self.kind_box, self.mode_box, self.measure_box, self.cmap_box, self.scale_box, self.page_box):
+                box.setMinimumWidth(72 if pages > 1 else 0)
             self.page_box.setVisible(pages > 1)
         if pages == 1 or self.page >= pages:  # shallow model, or "All layers"
             self.row0 = 0

@@ -88,6 +88,9 @@ class MainWindow(QMainWindow):
         self.controls = DecodeControls(self.store.decode_config())
         self.languages = LanguagePicker()
         self.importer = ModelImport(python=python_for_training(), parent=self)
+        # What the controller's background load is for: ("open", bundle, what Open recent
+        # lists) or ("precision",) for the 8-bit switch.
+        self._loading: tuple[str, ...] = ("precision",)
         self._defaults_of: Path | None = None  # the bundle whose generation defaults are in use
         self._own_config: DecodeConfig | None = None  # the user's settings while an imported model decodes
         self._import_source = ""  # the Hugging Face folder being (or last) imported
@@ -340,9 +343,19 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(self.store.recent_bundles()))
 
     # -- bundles -----------------------------------------------------------------
-    def open_bundle(self, path: str | Path, recent: str | Path | None = None) -> bool:
+    def open_bundle(self, path: str | Path, recent: str | Path | None = None, wait: bool = True) -> bool:
         """Load a bundle; on failure show why and keep the model that was loaded.
-        ``recent``: what Open recent lists for it (an imported bundle: its source folder)."""
+        ``recent``: what Open recent lists for it (an imported bundle: its source folder).
+
+        ``wait=False`` (what the menus, a drop and a finished import do) loads it on a worker
+        thread: an NLLB-size bundle takes tens of seconds to open, and the open model keeps
+        translating meanwhile. True then means the load has started."""
+        if not wait:
+            self._loading = ("open", str(path), str(recent or path))
+            self.statusBar().showMessage(f"Opening {Path(path).name}…")
+            self.int8_action.setEnabled(False)
+            self.controller.load_in_background(path)
+            return True
         try:
             self.controller.load_bundle(path)
         except Exception as exc:  # noqa: BLE001 - BundleError once core.bundle exists
@@ -364,7 +377,7 @@ class MainWindow(QMainWindow):
             self._show_import_error(str(path), str(e))
             return False
         if kind == "bundle":
-            return self.open_bundle(path)
+            return self.open_bundle(path, wait=False)
         self.importer.cancel()  # the newest request wins
         self._import_source = str(path)
         self.import_bar.setValue(0)
@@ -391,8 +404,7 @@ class MainWindow(QMainWindow):
 
     def _on_import_finished(self, bundle: str) -> None:
         self._end_import()
-        if self.open_bundle(bundle, recent=self._import_source):
-            self.statusBar().showMessage(f"Opened {Path(self._import_source).name}: imported and cached", 10_000)
+        self.open_bundle(bundle, recent=self._import_source, wait=False)
 
     def _on_import_failed(self, line: str) -> None:
         self._end_import()
@@ -417,7 +429,7 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open zipped model bundle", "",
                                               "Model bundle (*.zip);;All files (*)")
         if path:
-            self.open_bundle(path)
+            self.open_bundle(path, wait=False)
 
     def dragEnterEvent(self, ev) -> None:  # noqa: N802 - Qt override
         urls = ev.mimeData().urls() if ev.mimeData().hasUrls() else []
@@ -530,12 +542,25 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Quantising to 8 bits… (float until it is ready)"
                                      if checked else "Loading the float graphs…")
         self.int8_action.setEnabled(False)
+        self._loading = ("precision",)
         self.controller.load_in_background(engine.bundle_path, precision=precision)
 
     def _on_background_load(self, engine: object, message: str) -> None:
-        """The 8-bit (or float) engine is in use, or could not be made: say so."""
+        """A bundle opened, or the 8-bit (or float) engine is in use, or it could not be
+        made (the open model stays): say so."""
         self.int8_action.setEnabled(True)
-        if engine is None:
+        what, self._loading = self._loading, ("precision",)
+        if what[0] == "open":
+            path, recent = what[1], what[2]
+            if engine is None:
+                self._show_import_error(path, message)
+            else:
+                self.store.add_recent(recent)
+                self._fill_recent()
+                imported = recent != path
+                self.statusBar().showMessage(f"Opened {Path(recent).name}" + (": imported and cached" if imported else ""),
+                                             10_000)
+        elif engine is None:
             self.statusBar().showMessage(f"8-bit mode not available: {message}", 10_000)
         else:
             self.statusBar().clearMessage()

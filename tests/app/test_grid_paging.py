@@ -76,3 +76,19 @@ def test_shallow_model_has_no_pages(qtbot):
     grid.refresh()
     assert not grid.page_box.isVisible() and grid.page_box.count() == 0
     assert grid.stack.shape[0] == 3
+
+
+def test_deep_model_window_fits_a_1000_px_screen(qtbot, settings, decoded):
+    """The page box joins the grid's bar: the boxes elide their text rather than force the
+    window wider than 1000 px (it used to open at 1058 px with a 12-layer model)."""
+    from attnscope.app.main_window import MainWindow
+
+    w = MainWindow(FakeEngine(DEEP), settings)
+    qtbot.addWidget(w)
+    w.resize(1000, 650)
+    w.show()
+    w.start("I love you")
+    decoded(w, "I love you")
+    qtbot.wait(50)  # the layout settles after the page box shows
+    assert w.grid.page_box.isVisible()
+    assert w.width() == 1000 and w.minimumSizeHint().width() <= 1000

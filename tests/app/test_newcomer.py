@@ -62,10 +62,11 @@ def test_open_recent_entry_opens_that_bundle(window, tmp_path, qtbot):
     window.store.add_recent(str(bundle))
     window._fill_recent()
     window.recent_menu.actions()[0].trigger()
+    qtbot.waitUntil(lambda: not window.controller.loading)  # it opens in the background
     assert str(window.controller.engine.bundle_path) == str(bundle)
 
 
-def test_open_bundle_accepts_a_zip(real_window, decoded, tmp_path, monkeypatch):
+def test_open_bundle_accepts_a_zip(real_window, decoded, tmp_path, monkeypatch, qtbot):
     import zipfile
 
     from attnscope.core.bundle import DEFAULT_BUNDLE
@@ -76,6 +77,7 @@ def test_open_bundle_accepts_a_zip(real_window, decoded, tmp_path, monkeypatch):
             zf.write(DEFAULT_BUNDLE / name, name)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(zipped), ""))
     action(real_window, "Open bundle .zip").trigger()
+    qtbot.waitUntil(lambda: not real_window.controller.loading, timeout=30_000)  # it opens in the background
     assert real_window.store.recent_bundles()[0] == str(zipped)
     real_window.sentence.set_text("You love me")
     assert decoded(real_window, "You love me").translation == "너는 나를 사랑한다"

@@ -106,7 +106,7 @@ def test_open_model_imports_caches_and_picks_languages(real_window, nllb, cache,
     assert decoded(w, "You love me").translation == "너는 나를 사랑한다"
     assert w.controller.engine is default_engine
 
-    qtbot.waitUntil(lambda: not w.importer.running, timeout=IMPORT_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not w.importer.running and not w.controller.loading, timeout=IMPORT_TIMEOUT_MS)
     assert w.importer.launched == 1
     entries = [p.name for p in cache.iterdir() if p.is_dir()]
     assert len(entries) == 1 and re.fullmatch(r"[0-9a-f]{32}", entries[0])  # nothing half-written beside it
@@ -356,7 +356,7 @@ def test_imported_24_layer_16_head_model_in_the_window(real_window, cache, tmp_p
     model.save_pretrained(folder)
     w = real_window
     assert w.open_model(folder)
-    qtbot.waitUntil(lambda: not w.importer.running, timeout=600_000)
+    qtbot.waitUntil(lambda: not w.importer.running and not w.controller.loading, timeout=600_000)
     assert w.controller.engine.model_config.n_encoder_layers == 24
     w.sentence.set_text("the cat sees the dog")
     ins = decoded(w, "the cat sees the dog", timeout=120_000)

@@ -95,3 +95,43 @@ def test_real_loader_bad_bundle_keeps_previous_model(qtbot, settings, tmp_path, 
     assert shown and BundleError.__name__ in shown[0] and "still in use" in shown[0]
     assert w.controller.engine is engine
     w.controller.shutdown()
+
+
+def test_opening_a_bundle_from_the_window_loads_in_the_background(qtbot, settings, tmp_path):
+    """What Open model, Open recent, a drop and a finished import do: the bundle loads on a
+    worker thread (tens of seconds at NLLB size) while the open model keeps translating;
+    a bundle that cannot load says why in one line and leaves the open model in place."""
+    import shutil
+
+    from attnscope.app.main_window import MainWindow
+    from attnscope.app.testing import FakeEngine
+    from attnscope.core.bundle import DEFAULT_BUNDLE
+
+    engine = FakeEngine()
+    w = MainWindow(engine, settings)  # default loader: core.inference.engine.Engine.load
+    qtbot.addWidget(w)
+    w.show()
+    broken = tmp_path / "broken"
+    shutil.copytree(DEFAULT_BUNDLE, broken)
+    (broken / "decoder.onnx").write_bytes(b"not a graph")
+    assert w.open_model(broken) is True  # started, not done
+    assert w.controller.loading and w.controller.engine is engine
+    assert "Opening broken" in w.statusBar().currentMessage()
+    w.sentence.set_text("I love you")  # the open model still answers meanwhile
+    qtbot.waitUntil(lambda: w.state.inspection is not None and w.state.inspection.text == "I love you")
+    qtbot.waitUntil(lambda: not w.controller.loading, timeout=60_000)
+    assert w.controller.engine is engine
+    message = w.statusBar().currentMessage()
+    assert "decoder.onnx" in message and "\n" not in message
+    w.import_error.close()
+    assert str(broken) not in w.store.recent_bundles()
+
+    good = tmp_path / "good"
+    shutil.copytree(DEFAULT_BUNDLE, good)
+    assert w.open_model(good) is True
+    qtbot.waitUntil(lambda: not w.controller.loading, timeout=60_000)
+    assert w.controller.engine is not engine and w.controller.engine.bundle_path == good
+    assert w.store.recent_bundles()[0] == str(good) and "Opened good" in w.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: w.state.inspection is not None and w.state.inspection.text == "I love you"
+                    and w.state.inspection.translation == "나는 너를 사랑한다", timeout=30_000)
+    w.controller.shutdown()
