@@ -65,6 +65,7 @@ class Controller(QObject):
         self.latencies_ms: list[float] = []  # request -> every visible view repainted (complete)
         self.first_paint_ms: list[float] = []  # request -> its first partial result on screen
         self._loads = self._loads_done = 0  # background loads started / ended; the newest one's engine is used
+        self._closed = False
         self._load_done.connect(self._on_load_done)
         state.piece_fn = engine.piece if engine is not None else None
         state.contributions_fn = getattr(engine, "contributions", None)
@@ -187,7 +188,7 @@ class Controller(QObject):
 
     def _on_load_done(self, number: int, engine: InspectionEngine | None, message: str) -> None:
         self._loads_done = max(self._loads_done, number)
-        if number != self._loads:  # superseded by a newer load
+        if number != self._loads or self._closed:  # superseded by a newer load, or shut down
             return
         if engine is not None:
             self.use_engine(engine)
@@ -205,4 +206,5 @@ class Controller(QObject):
         self._request()
 
     def shutdown(self) -> None:
+        self._closed = True  # a background load that ends later is not used
         self.runner.shutdown()

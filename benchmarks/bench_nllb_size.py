@@ -1,5 +1,5 @@
-"""NLLB-600M size: import time, peak memory, inspection time, memory per inspection, and
-keystroke -> first paint / complete in the window.
+"""NLLB-600M size: import time, peak memory, inspection time, memory per inspection,
+keystroke -> first paint / complete in the window, and the 8-bit mode's first load.
 
 The model has the shape of NLLB-200-distilled-600M (d1024, 12+12 layers, 16 heads, FFN
 4096, a 256 206-piece vocabulary) and random weights, built offline from ``M2M100Config``
@@ -14,6 +14,7 @@ Run: .venv/bin/python -m benchmarks.bench_nllb_size [--quick]
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -105,6 +106,46 @@ print("RESULT " + json.dumps({"report": report, "phases": phases}))
 """
 
 
+# The 8-bit mode from a cold cache, in a fresh process: quantising, loading both engines and
+# measuring the attention difference, then inspections with ALTI+ (what the window runs).
+CHILD_INT8 = r"""
+import json, os, resource, sys, tempfile, time
+cache = tempfile.mkdtemp(prefix="attnscope-int8-bench-")
+os.environ["XDG_CACHE_HOME"] = cache
+from attnscope.core.inference.engine import Engine
+t0 = time.perf_counter()
+engine = Engine.load(sys.argv[1], precision="int8", device="cpu", threads=2)
+load_s = time.perf_counter() - t0
+cfg = engine.decode_defaults().replace(strategy="beam", beam_size=4, max_len=12, min_length=13)
+engine.inspect(sys.argv[2], cfg)
+ms = []
+for _ in range(int(sys.argv[3])):
+    t = time.perf_counter()
+    engine.inspect(sys.argv[2], cfg)
+    ms.append((time.perf_counter() - t) * 1e3)
+import shutil
+shutil.rmtree(cache, ignore_errors=True)
+print("RESULT " + json.dumps({"load_s": load_s, "ms": ms, "difference": engine.int8_difference,
+                              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run_int8(bundle: Path, repeat: int) -> dict[str, Any]:
+    """The 8-bit mode in a fresh process with an empty cache: the first load (quantising
+    included), its peak resident memory, and inspections with ALTI+ on two threads."""
+    proc = subprocess.run([sys.executable, "-P", "-c", CHILD_INT8, str(bundle), SENTENCE, str(repeat)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"8-bit load failed: {proc.stderr.strip().splitlines()[-3:]}")
+    res = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[7:])
+    d = res["difference"]
+    return {"first_load_s": round(res["load_s"], 1), "peak_rss_mb": round(res["peak_rss_mb"]),
+            "inspection_with_alti": {**summary(res["ms"]), "threads": 2},
+            "attention_difference": {"mean": round(d["mean"], 5), "max": round(d["max"], 4)},
+            "note": "fresh process, empty cache: the first load quantises both graphs, opens the float and "
+                    "8-bit engines and measures their attention difference on probe sentences"}
+
+
 def run_import(folder: Path, out: Path, verify: bool, sentences: list[str] | None = None) -> dict[str, Any]:
     """`import_hf` in a fresh process: wall time, resident memory per phase and its peak."""
     t0 = time.perf_counter()
@@ -173,6 +214,9 @@ def main() -> None:
     res["window"] = {**window_latency(engine, 6 if a.quick else 16,
                                       {"strategy": "beam", "beam_size": 4, "max_len": 12, "min_length": 13}),
                      "alti_contributions": True}
+    engine = None  # released: the 8-bit run below has the machine's memory to itself
+    gc.collect()
+    res["int8"] = run_int8(out, repeat)
     res["load_average_at_end"] = round(os.getloadavg()[0], 2)
     path = write("nllb_size", res)
     print(path.read_text())
