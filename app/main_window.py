@@ -553,7 +553,7 @@ class MainWindow(QMainWindow):
         if what[0] == "open":
             path, recent = what[1], what[2]
             if engine is None:
-                self._show_import_error(path, message)
+                self._show_import_error(recent, message)  # what the user opened (a cache path names itself in the message)
             else:
                 self.store.add_recent(recent)
                 self._fill_recent()
