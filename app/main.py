@@ -15,6 +15,8 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -77,6 +79,42 @@ def wait_for_result(app: QApplication, window: MainWindow, timeout_s: float = 30
     return False
 
 
+SPLASH_AFTER_S = 0.5  # a model still loading after this gets a splash (NLLB-600M: 15-25 s here)
+
+
+def await_engine(app: QApplication, loading: Future, args: argparse.Namespace) -> InspectionEngine:
+    """The loading engine (its exception, if it failed). One that takes longer than
+    ``SPLASH_AFTER_S`` shows a splash that names the model meanwhile (not for --screenshot)."""
+    from concurrent.futures import wait
+
+    if args.screenshot or wait([loading], timeout=SPLASH_AFTER_S).done:
+        return loading.result()
+    from PySide6.QtCore import QPoint, QRect, Qt
+    from PySide6.QtGui import QColor, QPainter, QPixmap
+    from PySide6.QtWidgets import QSplashScreen
+
+    from attnscope.app import theme
+
+    t = theme.current()
+    pixmap = QPixmap(420, 300)
+    pixmap.fill(QColor(t.plot_bg))
+    painter = QPainter(pixmap)
+    painter.drawPixmap(QPoint(110, 20), app_icon().pixmap(200, 200))
+    painter.setPen(QColor(t.text))
+    name = os.path.basename(os.path.normpath(args.bundle)) if args.bundle else "the default model"
+    painter.drawText(QRect(10, 230, 400, 60), int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap),
+                     f"{APP_NAME}: opening {name}…")
+    painter.end()
+    splash = QSplashScreen(pixmap)
+    splash.show()
+    try:
+        while not wait([loading], timeout=0.05).done:
+            app.processEvents()
+    finally:
+        splash.close()
+    return loading.result()
+
+
 def launch(args: argparse.Namespace) -> tuple[QApplication, MainWindow] | int:
     """Create the application and show the window with the first request made.
 
@@ -111,7 +149,7 @@ def launch(args: argparse.Namespace) -> tuple[QApplication, MainWindow] | int:
             print("warning: no CJK font found; Korean may show as boxes "
                   "(pip install koreanize-matplotlib)", file=sys.stderr)
         try:
-            engine = loading.result()
+            engine = await_engine(app, loading, args)
         except Exception as exc:  # noqa: BLE001 - ImportError, BundleError, anything the bundle raises
             if isinstance(exc, ImportError):  # a broken install, not the user's input
                 message = ("The inference engine (attnscope.core.inference.engine) is not available:\n"

@@ -165,3 +165,39 @@ def test_truncated_input_shows_a_notice(qtbot, settings, decoded):
     assert ins.truncated_input and len(ins.source_pieces) == 6
     assert w.sentence.notice.isVisible() and "truncated" in w.sentence.notice.text()
     w.controller.shutdown()
+
+
+def test_a_slow_model_load_shows_a_splash(qtbot, monkeypatch):
+    """NLLB-size bundles take 15-25 s to open: a splash says so meanwhile; a quick load and
+    --screenshot show none, and a failing load still raises (main then prints one line)."""
+    import argparse
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PySide6.QtWidgets import QApplication, QSplashScreen
+
+    shown: list[QSplashScreen] = []
+    original = QSplashScreen.show
+    monkeypatch.setattr(QSplashScreen, "show", lambda self: (shown.append(self), original(self))[1])
+    app = QApplication.instance()
+    args = argparse.Namespace(bundle="/models/nllb-600m.bundle", screenshot=None)
+
+    def slow(result: object, fail: bool = False) -> object:
+        time.sleep(app_main.SPLASH_AFTER_S + 0.5)
+        if fail:
+            raise OSError("disk went away")
+        return result
+
+    with ThreadPoolExecutor(1) as pool:
+        assert app_main.await_engine(app, pool.submit(lambda: "quick"), args) == "quick"
+        assert shown == []
+        assert app_main.await_engine(app, pool.submit(slow, "engine"), args) == "engine"
+        assert len(shown) == 1 and not shown[0].isVisible()
+        shown.clear()
+        with pytest.raises(OSError, match="disk went away"):
+            app_main.await_engine(app, pool.submit(slow, None, True), args)
+        assert len(shown) == 1 and not shown[0].isVisible()
+        shown.clear()
+        screenshot = argparse.Namespace(bundle=None, screenshot="out.png")
+        assert app_main.await_engine(app, pool.submit(slow, "engine"), screenshot) == "engine"
+        assert shown == []
