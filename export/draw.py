@@ -180,9 +180,27 @@ def draw_cross(data: dict[str, Any], width: str | float, typo: Typography) -> Fi
 
 # -- many attention matrices: layer x head, snapshots, a corpus ------------------------------------
 
+def _names_that_fit(names: list[str], short: list[str], room_in: float, pt: float) -> list[str]:
+    """``names`` where each fits ``room_in`` inches at ``pt``, else ``short``; where even those
+    do not, every k-th of them (the first, then every k-th after), the others left blank."""
+    gap = 0.05  # inches kept clear between neighbouring names
+
+    def widest(ns: list[str]) -> float:
+        return max((text_width_in(n, pt) for n in ns), default=0.0)
+
+    if widest(names) <= room_in - gap:
+        return names
+    k = max(1, math.ceil((widest(short) + gap) / max(room_in, 1e-6)))
+    return [n if i % k == 0 else "" for i, n in enumerate(short)]
+
+
 def _tiles(data: dict[str, Any], stack: np.ndarray, width: str | float, typo: Typography,
-           row_names: list[str], col_names: list[str], row_title: str = "") -> Figure:
-    """Tiles [R, C, Q, K] on one colour scale; token names on the outer tiles only."""
+           row_names: list[str], col_names: list[str], row_title: str = "",
+           short_names: tuple[list[str], list[str]] | None = None) -> Figure:
+    """Tiles [R, C, Q, K] on one colour scale; token names on the outer tiles only.
+
+    ``short_names`` (rows, columns): used where the full names are wider than a tile
+    ("H16" for "head 16" over NLLB's 16 heads; "L12" beside tiles shorter than "layer 12")."""
     w = width_inches(width)
     n_r, n_c, rows, cols = stack.shape
     pt = typo.small
@@ -194,6 +212,10 @@ def _tiles(data: dict[str, Any], stack: np.ndarray, width: str | float, typo: Ty
     head_h = _line_in(typo.size) * (2 if typo.title else 1) + 0.1
     h = _clamp(n_r * (tile_h + 0.08) + bottom + head_h, 1.3, MAX_HEIGHT)
     cell_y = min(cell, ((h - bottom - head_h) / n_r - 0.08) / max(rows, 1))
+    if short_names is not None:
+        row_h = (h - bottom - head_h) / n_r - 0.08  # what a row of tiles is given (names stand upright)
+        row_names = _names_that_fit(row_names, short_names[0], row_h, pt)
+        col_names = _names_that_fit(col_names, short_names[1], tile_w, pt)
     fig = Figure(figsize=(w, h), layout=ConstrainedLayoutEngine(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02))
     axes = fig.subplots(n_r, n_c, squeeze=False)
     im = None
@@ -224,7 +246,8 @@ def draw_grid(data: dict[str, Any], width: str | float, typo: Typography) -> Fig
     stack = np.asarray(data["matrices"])
     n_layers, n_heads = stack.shape[:2]
     return _tiles(data, stack, width, typo, [f"layer {i + 1}" for i in range(n_layers)],
-                  [f"head {j + 1}" for j in range(n_heads)])
+                  [f"head {j + 1}" for j in range(n_heads)],
+                  short_names=([f"L{i + 1}" for i in range(n_layers)], [f"H{j + 1}" for j in range(n_heads)]))
 
 
 draw_corpus = draw_grid  # the same tiles, on relative positions

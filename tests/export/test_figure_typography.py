@@ -125,3 +125,36 @@ def test_word_labels_merge_pieces(ins):
     assert "사랑한다." in labels and "-한다" not in labels  # words as written: ▁사랑 한다 . is one
     image = np.ma.getdata(fig.axes[0].images[0].get_array())
     assert image.shape[0] == len(ins.best.decoder_input_pieces) - 2
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_deep_wide_grid_names_its_rows_and_columns_without_overlap(width):
+    """NLLB-600M's 12 layers x 16 heads: "head 10" is wider than a tile and "layer 12" taller
+    than a row, so the grid names them H10 / L12 instead of running the names together."""
+    from attnscope.app.testing import FakeEngine
+    from attnscope.core.config import ModelConfig
+
+    deep = ModelConfig(vocab_size=400, d_model=64, n_heads=16, n_encoder_layers=12, n_decoder_layers=12,
+                       d_ff=128, dropout=0.0, max_len=64)
+    eng = FakeEngine(deep)
+    fig = make_figure(eng.inspect("I love you.", DecodeConfig()), "grid", width=width, piece=eng.piece, kind="enc")
+    check_typography(fig, f"grid/{width}/12x16")
+    renderer = _draw(fig)
+    tiles = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    titles = [ax.title for ax in tiles if ax.title.get_text()]
+    rows = [ax.yaxis.label for ax in tiles if ax.yaxis.label.get_text()]
+    # the short names, every one where they fit, else every k-th from the first
+    for got, n, short in (([t.get_text() for t in titles], 16, "H"), ([t.get_text() for t in rows], 12, "L")):
+        assert got and got[0] == f"{short}1" and set(got) <= {f"{short}{i + 1}" for i in range(n)}, got
+        steps = {int(b[1:]) - int(a[1:]) for a, b in itertools.pairwise(got)}
+        assert len(steps) <= 1 and len(got) >= n // 4, got
+    for group in (titles, rows):
+        boxes = [t.get_window_extent(renderer) for t in group]
+        for (i, a), (j, b) in itertools.combinations(enumerate(boxes), 2):
+            assert _overlap(a, b) <= 0.5, f"{group[i].get_text()!r} and {group[j].get_text()!r} overlap"
+    # a row's name does not run into the tile labels beside it
+    for ax in tiles:
+        if ax.yaxis.label.get_text():
+            name = ax.yaxis.label.get_window_extent(renderer)
+            for t in _tick_labels(ax, "y"):
+                assert _overlap(name, t.get_window_extent(renderer)) <= 0.5, ax.yaxis.label.get_text()
