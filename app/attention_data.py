@@ -84,7 +84,12 @@ def grid(ins: Inspection, path: PathView, kind: str, mode: str, measure: str = "
 
 
 def title(mode: str, row: int, col: int) -> str:
-    return f"L{row + 1} H{col + 1}" if mode == "heads" else f"L{col + 1} {mode}"
+    return f"{row_title(row)} {column_title('heads', col)}" if mode == "heads" else f"L{col + 1} {mode}"
+
+
+def row_title(row: int) -> str:
+    """A row's (layer's) name when the grid names its rows once, on the left axis."""
+    return f"L{row + 1}"
 
 
 def column_title(mode: str, col: int) -> str:

@@ -60,11 +60,13 @@ class AttentionGrid(LazyView, QWidget):
         self.hover_label = QLabel(" ")
         # Shrinks with the window (the combo boxes too) so the grid fits 1000 px beside the side column.
         self.hover_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._bar_boxes = (self.kind_box, self.mode_box, self.measure_box, self.cmap_box, self.scale_box,
+                           self.page_box)
         for box in (self.kind_box, self.mode_box, self.cmap_box, self.scale_box):
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             box.setMinimumContentsLength(9)
         bar = QHBoxLayout()
-        for w in (self.kind_box, self.mode_box, self.measure_box, self.cmap_box, self.scale_box, self.page_box):
+        for w in self._bar_boxes:
             bar.addWidget(w)
         bar.addWidget(self.hover_label, 1)
         self.view = pg.GraphicsLayoutWidget()
@@ -170,7 +172,7 @@ class AttentionGrid(LazyView, QWidget):
             # The page box crowds the bar: the boxes may then elide their text rather than
             # push the window past a 1000 px screen (a shallow model's bar keeps its widths).
             # Set before the box shows: showing it lays the window out at once.
-            for box in (self.kind_box, self.mode_box, self.measure_box, self.cmap_box, self.scale_box, self.page_box):
+            for box in self._bar_boxes:
                 box.setMinimumWidth(72 if pages > 1 else 0)
             self.page_box.setVisible(pages > 1)
         if pages == 1 or self.page >= pages:  # shallow model, or "All layers"
@@ -286,7 +288,7 @@ class AttentionGrid(LazyView, QWidget):
                 list(q_labels) * rows, [r * (q_draw + gy) + i for r in range(rows) for i in range(q)], q)
         else:  # rows a few pixels tall show one piece or none: name each row's layer instead
             self.plot.getAxis("left").set_labels(
-                [f"L{self.row0 + r + 1}" for r in range(rows)], [r * (q_draw + gy) + (q - 1) / 2 for r in range(rows)])
+                [ad.row_title(self.row0 + r) for r in range(rows)], [r * (q_draw + gy) + (q - 1) / 2 for r in range(rows)])
         self.plot.getAxis("bottom").set_labels(
             list(k_labels) * cols, [c * (k_draw + gx) + j for c in range(cols) for j in range(k)], k)
         self._draw_step(rows, q_draw, gy, width)

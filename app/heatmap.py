@@ -34,6 +34,7 @@ class TokenAxis(pg.AxisItem):
     def __init__(self, orientation: str, limit: int = 8, **kw) -> None:
         self._labels: list[str] = []
         self._positions: list[float] = []
+        self._apart = 1.0
         self._period = 0
         self._limit = limit
         self._stride = 0
@@ -51,6 +52,8 @@ class TokenAxis(pg.AxisItem):
         if labels == self._labels and positions == self._positions:
             return
         self._labels, self._positions = labels, positions
+        # data units between neighbouring labels (1 for a token axis, a tile's height for layer names)
+        self._apart = max(float(np.min(np.diff(np.sort(positions)))), 1.0) if len(positions) > 1 else 1.0
         self._period = period or len(labels)
         self._stride = 0
         if self.orientation in ("left", "right") and labels:
@@ -76,9 +79,7 @@ class TokenAxis(pg.AxisItem):
             room = self.geometry().width()
         span = (max(self._positions) - min(self._positions) + 1) if n else 1
         per_unit = room / max(span, 1.0)  # pixels per data unit along this axis
-        apart = float(np.min(np.diff(np.sort(self._positions)))) if n > 1 else 1.0  # data units between labels
-        per_label = per_unit * max(apart, 1.0)
-        stride = max(1, int(np.ceil(need / max(per_label, 1e-6)))) if room > 1 else 1
+        stride = max(1, int(np.ceil(need / max(per_unit * self._apart, 1e-6)))) if room > 1 else 1
         if stride == self._stride:
             return
         self._stride = stride

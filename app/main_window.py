@@ -88,9 +88,9 @@ class MainWindow(QMainWindow):
         self.controls = DecodeControls(self.store.decode_config())
         self.languages = LanguagePicker()
         self.importer = ModelImport(python=python_for_training(), parent=self)
-        # What the controller's background load is for: ("open", bundle, what Open recent
-        # lists) or ("precision",) for the 8-bit switch.
-        self._loading: tuple[str, ...] = ("precision",)
+        # The bundle the controller's background load opens and what Open recent lists for
+        # it; None while it switches precision (8-bit) instead.
+        self._opening: tuple[str, str] | None = None
         self._defaults_of: Path | None = None  # the bundle whose generation defaults are in use
         self._own_config: DecodeConfig | None = None  # the user's settings while an imported model decodes
         self._import_source = ""  # the Hugging Face folder being (or last) imported
@@ -351,7 +351,7 @@ class MainWindow(QMainWindow):
         thread: an NLLB-size bundle takes tens of seconds to open, and the open model keeps
         translating meanwhile. True then means the load has started."""
         if not wait:
-            self._loading = ("open", str(path), str(recent or path))
+            self._opening = (str(path), str(recent or path))
             self.statusBar().showMessage(f"Opening {Path(path).name}…")
             self.int8_action.setEnabled(False)
             self.controller.load_in_background(path)
@@ -542,16 +542,16 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Quantising to 8 bits… (float until it is ready)"
                                      if checked else "Loading the float graphs…")
         self.int8_action.setEnabled(False)
-        self._loading = ("precision",)
+        self._opening = None
         self.controller.load_in_background(engine.bundle_path, precision=precision)
 
     def _on_background_load(self, engine: object, message: str) -> None:
         """A bundle opened, or the 8-bit (or float) engine is in use, or it could not be
         made (the open model stays): say so."""
         self.int8_action.setEnabled(True)
-        what, self._loading = self._loading, ("precision",)
-        if what[0] == "open":
-            path, recent = what[1], what[2]
+        opening, self._opening = self._opening, None
+        if opening is not None:
+            path, recent = opening
             if engine is None:
                 self._show_import_error(recent, message)  # what the user opened (a cache path names itself in the message)
             else:

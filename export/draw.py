@@ -184,13 +184,9 @@ def _names_that_fit(names: list[str], short: list[str], room_in: float, pt: floa
     """``names`` where each fits ``room_in`` inches at ``pt``, else ``short``; where even those
     do not, every k-th of them (the first, then every k-th after), the others left blank."""
     gap = 0.05  # inches kept clear between neighbouring names
-
-    def widest(ns: list[str]) -> float:
-        return max((text_width_in(n, pt) for n in ns), default=0.0)
-
-    if widest(names) <= room_in - gap:
+    if _labels_width(names, pt) <= room_in - gap:
         return names
-    k = max(1, math.ceil((widest(short) + gap) / max(room_in, 1e-6)))
+    k = max(1, math.ceil((_labels_width(short, pt) + gap) / max(room_in, 1e-6)))
     return [n if i % k == 0 else "" for i, n in enumerate(short)]
 
 
@@ -211,9 +207,9 @@ def _tiles(data: dict[str, Any], stack: np.ndarray, width: str | float, typo: Ty
     tile_h = max(rows * cell, _line_in(pt) * 1.2)
     head_h = _line_in(typo.size) * (2 if typo.title else 1) + 0.1
     h = _clamp(n_r * (tile_h + 0.08) + bottom + head_h, 1.3, MAX_HEIGHT)
-    cell_y = min(cell, ((h - bottom - head_h) / n_r - 0.08) / max(rows, 1))
-    if short_names is not None:
-        row_h = (h - bottom - head_h) / n_r - 0.08  # what a row of tiles is given (names stand upright)
+    row_h = (h - bottom - head_h) / n_r - 0.08  # what a row of tiles is given
+    cell_y = min(cell, row_h / max(rows, 1))
+    if short_names is not None:  # row names stand upright beside their row
         row_names = _names_that_fit(row_names, short_names[0], row_h, pt)
         col_names = _names_that_fit(col_names, short_names[1], tile_w, pt)
     fig = Figure(figsize=(w, h), layout=ConstrainedLayoutEngine(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02))
